@@ -1,0 +1,198 @@
+package woleet
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Sentinel errors, for [errors.Is]. The client never returns them bare: they
+// are wrapped with the operation that failed and, for the status sentinels,
+// carried by an [*APIError] whose Is method maps the status code to them.
+var (
+	// ErrOutcomeUnknown reports that a request that changes state may have
+	// taken effect although no answer says so. For GenerateToken: the
+	// request may have reached the server (it answered 5xx, or the
+	// connection failed or timed out after the request was sent, or a 2xx
+	// answer could not be read) and a token may exist that nobody holds;
+	// record it and reconcile with ListTokens. For RevokeToken: a retry was
+	// answered 400 after an earlier attempt may already have revoked the
+	// token.
+	ErrOutcomeUnknown = errors.New("outcome unknown: the request may have reached the server")
+	// ErrUnauthorized reports that the server answered 401 or 403.
+	ErrUnauthorized = errors.New("unauthorized")
+	// ErrBadRequest reports that the server answered 400.
+	ErrBadRequest = errors.New("bad request")
+	// ErrRateLimited reports that the server answered 429 and the retries
+	// ran out (or the context or the retry policy left no time to wait).
+	ErrRateLimited = errors.New("rate limited")
+	// ErrServerError reports that the server answered 5xx.
+	ErrServerError = errors.New("server error")
+	// ErrNoCredentials reports that [NewClient] was given neither
+	// [WithBasicAuth] nor [WithBearerToken].
+	ErrNoCredentials = errors.New("no credentials: use WithBasicAuth or WithBearerToken")
+	// ErrInvalidCData reports cdata that the client refuses to send: longer
+	// than [MaxCDataLength] code points (see [*CDataTooLongError]) or not
+	// valid UTF-8.
+	ErrInvalidCData = errors.New("invalid cdata")
+)
+
+// APIError is a non-2xx answer from the API. It never holds a secret: Path
+// is the request's URL path without its query (so the token given to
+// RevokeToken is not in it), and Message has every credential the client
+// knows replaced by "[REDACTED]".
+//
+// Use [errors.Is] with [ErrBadRequest], [ErrUnauthorized], [ErrRateLimited]
+// or [ErrServerError] to branch on the kind of failure, and [errors.As] to
+// read the fields.
+type APIError struct {
+	// StatusCode is the HTTP status code, e.g. 400.
+	StatusCode int
+	// Method is the HTTP method, e.g. "DELETE".
+	Method string
+	// Path is the URL path, e.g. "/v1/token", without the query.
+	Path string
+	// Message is the server's message: the "message", "error.message" or
+	// "error" (a string) member of a JSON body, or else a trimmed excerpt
+	// of the body of at most [MaxMessageBytes] bytes. It may be empty.
+	Message string
+	// RetryAfter is the wait the server asked for with a Retry-After
+	// header, or zero.
+	RetryAfter time.Duration
+}
+
+// MaxMessageBytes bounds [APIError.Message].
+const MaxMessageBytes = 512
+
+// Error reads "METHOD PATH: STATUS TEXT: message".
+func (e *APIError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s: %d", e.Method, e.Path, e.StatusCode)
+	if t := http.StatusText(e.StatusCode); t != "" {
+		b.WriteString(" " + t)
+	}
+	if e.Message != "" {
+		b.WriteString(": " + e.Message)
+	}
+	return b.String()
+}
+
+// Is maps the status code to the sentinel errors: 400 is [ErrBadRequest],
+// 401 and 403 are [ErrUnauthorized], 429 is [ErrRateLimited] and 5xx is
+// [ErrServerError].
+func (e *APIError) Is(target error) bool {
+	switch target {
+	case ErrBadRequest:
+		return e.StatusCode == http.StatusBadRequest
+	case ErrUnauthorized:
+		return e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden
+	case ErrRateLimited:
+		return e.StatusCode == http.StatusTooManyRequests
+	case ErrServerError:
+		return e.StatusCode >= 500 && e.StatusCode <= 599
+	}
+	return false
+}
+
+// CDataTooLongError reports cdata longer than [MaxCDataLength] code points.
+// GenerateToken returns it before sending any request. It matches
+// [ErrInvalidCData] with [errors.Is].
+type CDataTooLongError struct {
+	// Length is the cdata's length in Unicode code points.
+	Length int
+}
+
+// Error says how long the cdata is and what the limit is.
+func (e *CDataTooLongError) Error() string {
+	return fmt.Sprintf("cdata is %d characters long, more than the %d the API accepts", e.Length, MaxCDataLength)
+}
+
+// Is reports whether target is [ErrInvalidCData].
+func (e *CDataTooLongError) Is(target error) bool { return target == ErrInvalidCData }
+
+// redacted replaces every secret in a message.
+const redacted = "[REDACTED]"
+
+// redactor removes known secrets from text that came from outside (an error
+// body) before it goes into an error or a log line.
+type redactor []string
+
+// redact replaces every non-empty secret in s with "[REDACTED]".
+func (r redactor) redact(s string) string {
+	for _, secret := range r {
+		if secret != "" {
+			s = strings.ReplaceAll(s, secret, redacted)
+		}
+	}
+	return s
+}
+
+// parseErrorBody extracts the server's message from an error body: the
+// "message", "error.message" or "error" (a string) member of a JSON object,
+// else the body itself. The result is redacted, has control characters and
+// runs of white space collapsed to one space and invalid UTF-8 replaced, and
+// is cut to at most MaxMessageBytes bytes on a rune boundary.
+func parseErrorBody(body []byte, r redactor) string {
+	text := string(body)
+	var v struct {
+		Message json.RawMessage `json:"message"`
+		Error   json.RawMessage `json:"error"`
+	}
+	if json.Unmarshal(body, &v) == nil {
+		var nested struct {
+			Message string `json:"message"`
+		}
+		var s string
+		switch {
+		case json.Unmarshal(v.Message, &s) == nil && s != "":
+			text = s
+		case json.Unmarshal(v.Error, &nested) == nil && nested.Message != "":
+			text = nested.Message
+		case json.Unmarshal(v.Error, &s) == nil && s != "":
+			text = s
+		}
+	}
+	return truncate(clean(r.redact(text)), MaxMessageBytes)
+}
+
+// clean replaces invalid UTF-8 with U+FFFD, turns control characters and
+// white space into spaces, drops invisible format characters, collapses runs of spaces and trims the result,
+// so that a hostile body cannot forge log lines or drive a terminal.
+func clean(s string) string {
+	var b strings.Builder
+	space := false
+	for _, r := range strings.ToValidUTF8(s, "\uFFFD") {
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
+			space = true
+			continue
+		}
+		if unicode.Is(unicode.Cf, r) { // bidi overrides and other invisible format characters
+			continue
+		}
+		if space && b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		space = false
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// truncate cuts s to at most n bytes without splitting a rune; it marks a
+// cut with "…" within the bound.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const ellipsis = "…"
+	cut := n - len(ellipsis)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + ellipsis
+}
