@@ -1,0 +1,83 @@
+package woleettest
+
+import (
+	"crypto/ecdsa"
+	"log/slog"
+	"slices"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// An Option configures a [Server].
+type Option func(*config)
+
+// config collects the options.
+type config struct {
+	now     func() time.Time
+	logger  *slog.Logger
+	hmacKey []byte
+	ecKey   *ecdsa.PrivateKey
+	es256   bool
+	limit   rate.Limit
+	burst   int
+}
+
+// WithClock sets the clock that dates tokens (iat) and requests, time.Now
+// unless given. A nil clock is ignored.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) {
+		if now != nil {
+			c.now = now
+		}
+	}
+}
+
+// WithLogger logs each request (method, path, query with the token
+// redacted, status, user) at Info level. The server logs nothing unless
+// given one.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) {
+		if l != nil {
+			c.logger = l
+		}
+	}
+}
+
+// WithHS256Key signs tokens HS256 with key, which must be at least 32 bytes
+// (RFC 7518, section 3.2). Without it, and without [WithES256Key], the
+// server signs HS256 with a random key; [Server.VerificationKey] returns
+// it either way.
+func WithHS256Key(key []byte) Option {
+	return func(c *config) {
+		c.hmacKey = slices.Clone(key)
+		if c.hmacKey == nil {
+			c.hmacKey = []byte{}
+		}
+		c.ecKey, c.es256 = nil, false
+	}
+}
+
+// WithES256Key signs tokens ES256 with key, a P-256 private key, or with a
+// fresh random one if key is nil. [Server.VerificationKey] returns the
+// public key.
+func WithES256Key(key *ecdsa.PrivateKey) Option {
+	return func(c *config) {
+		c.ecKey, c.es256, c.hmacKey = key, true, nil
+	}
+}
+
+// WithRateLimit makes the server answer 429 (without Retry-After) to the
+// requests of a client IP address beyond limit per second and burst at
+// once, as the real API does. WithRateLimit(20, 20) is close to Woleet's
+// documented 20 requests per second. Off unless given; a limit that is not
+// positive or a burst below 1 turns it off.
+func WithRateLimit(limit rate.Limit, burst int) Option {
+	return func(c *config) {
+		if limit > 0 && burst >= 1 {
+			c.limit, c.burst = limit, burst
+		} else {
+			c.limit, c.burst = 0, 0
+		}
+	}
+}
