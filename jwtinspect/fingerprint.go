@@ -1,36 +1,50 @@
 package jwtinspect
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"strings"
+	"unicode"
 )
 
 // FingerprintPrefix starts every fingerprint: it names the hash function.
 const FingerprintPrefix = "sha256:"
 
 // Normalize returns the token text that tokenaudit parses and fingerprints:
-// surrounding white space removed, then a leading "Authorization: Bearer " or
-// "Bearer " (either in any letter case) removed, then white space trimmed again.
-// It never allocates; it returns a substring of token.
+// surrounding white space removed, then a leading "Authorization: Bearer "
+// or "Bearer " (in any letter case, with any run of white space after each
+// word) removed. It never allocates; it returns a substring of token.
 func Normalize(token string) string {
-	t := strings.TrimSpace(token)
-	t = trimPrefixFold(t, "authorization:")
-	t = strings.TrimLeft(t, " \t")
-	if len(t) > len("bearer") && (t[6] == ' ' || t[6] == '\t') {
-		if u := trimPrefixFold(t, "bearer"); len(u) != len(t) {
-			t = u
-		}
-	}
-	return strings.TrimSpace(t)
+	t, _ := normalize(token)
+	return t
 }
 
-// trimPrefixFold removes prefix from s when s starts with it, ignoring ASCII case.
-func trimPrefixFold(s, prefix string) string {
-	if len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix) {
-		return s[len(prefix):]
+// normalize is Normalize that also returns the offset of the result in token.
+func normalize(token string) (string, int) {
+	t := strings.TrimSpace(token)
+	if rest, ok := cutWordFold(t, "authorization:"); ok {
+		if rest, ok := cutWordFold(rest, "bearer"); ok && rest != "" {
+			t = rest
+		}
+	} else if rest, ok := cutWordFold(t, "bearer"); ok && rest != "" {
+		t = rest
 	}
-	return s
+	// Only the first TrimSpace trims on the right, so t ends where the
+	// right-trimmed input ends.
+	return t, len(strings.TrimRightFunc(token, unicode.IsSpace)) - len(t)
+}
+
+// cutWordFold removes a leading word (ASCII case ignored) and the white
+// space after it from s; ok is false unless s starts with the word followed
+// by white space (or, for a word ending in ':', by anything).
+func cutWordFold(s, word string) (rest string, ok bool) {
+	if len(s) < len(word) || !strings.EqualFold(s[:len(word)], word) {
+		return s, false
+	}
+	rest = s[len(word):]
+	trimmed := strings.TrimLeftFunc(rest, unicode.IsSpace)
+	if len(trimmed) == len(rest) && !strings.HasSuffix(word, ":") {
+		return s, false
+	}
+	return trimmed, true
 }
 
 // Fingerprint returns a token's identity: "sha256:" followed by the lowercase
@@ -38,11 +52,7 @@ func trimPrefixFold(s, prefix string) string {
 // stores and prints in place of the token, which never expires and so must
 // never be written down. Fingerprint accepts any text, well-formed or not.
 func Fingerprint(token string) string {
-	sum := sha256.Sum256([]byte(Normalize(token)))
-	var buf [len(FingerprintPrefix) + 2*sha256.Size]byte
-	copy(buf[:], FingerprintPrefix)
-	hex.Encode(buf[len(FingerprintPrefix):], sum[:])
-	return string(buf[:])
+	return fingerprintNormalized(Normalize(token))
 }
 
 // ShortFingerprint returns the first 12 hex digits of a fingerprint, the form

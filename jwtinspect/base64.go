@@ -1,0 +1,111 @@
+package jwtinspect
+
+// A hand-rolled base64url decoder: strict RFC 4648 §5 without padding is
+// canonical; padding, the standard alphabet ('+', '/') and non-zero trailing
+// bits still decode but are reported, so that a token that differs from its
+// canonical form (and so has a different fingerprint) never passes silently.
+
+const (
+	b64Std = 0x40 // the character is '+' or '/', from the standard alphabet
+	b64Bad = 0x80 // the character is not in either alphabet
+)
+
+// b64Table maps a byte to its 6-bit value, possibly with b64Std set, or to
+// b64Bad. It is computed once and never written again.
+var b64Table = func() (t [256]byte) {
+	const url = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	for i := range t {
+		t[i] = b64Bad
+	}
+	for i := 0; i < len(url); i++ {
+		t[url[i]] = byte(i)
+	}
+	t['+'] = 62 | b64Std
+	t['/'] = 63 | b64Std
+	return t
+}()
+
+// decodedLen returns an upper bound of the decoded size of n base64 characters.
+func decodedLen(n int) int { return n / 4 * 3 + (n%4*3)/4 }
+
+// decodeB64 decodes the base64url text src into dst, which must hold
+// decodedLen(len(src)) bytes, and returns the number of bytes written. With a
+// nil dst it only validates. canonical is false when src is padded, uses the
+// standard alphabet or has non-zero trailing bits. bad is the index in src of
+// the first byte that makes it undecodable, or -1.
+func decodeB64(dst []byte, src string) (n int, canonical bool, bad int) {
+	canonical = true
+	body := src
+	for len(body) > 0 && body[len(body)-1] == '=' {
+		body = body[:len(body)-1]
+	}
+	if pad := len(src) - len(body); pad > 0 {
+		canonical = false
+		if r := len(body) % 4; r < 2 || r+pad != 4 {
+			return 0, false, len(body)
+		}
+	}
+	if len(body)%4 == 1 {
+		return 0, false, len(body) - 1
+	}
+	i := 0
+	for ; i+4 <= len(body); i += 4 {
+		q := body[i : i+4]
+		a, b, c, d := b64Table[q[0]], b64Table[q[1]], b64Table[q[2]], b64Table[q[3]]
+		if (a|b|c|d)&(b64Std|b64Bad) != 0 {
+			for k := range 4 {
+				if b64Table[q[k]]&b64Bad != 0 {
+					return n, false, i + k
+				}
+			}
+			canonical = false
+			a, b, c, d = a&63, b&63, c&63, d&63
+		}
+		if dst != nil {
+			o := dst[n : n+3 : n+3]
+			o[0] = a<<2 | b>>4
+			o[1] = b<<4 | c>>2
+			o[2] = c<<6 | d
+		}
+		n += 3
+	}
+	rest := body[i:]
+	if len(rest) == 0 {
+		return n, canonical, -1
+	}
+	var v [3]byte
+	for k := 0; k < len(rest); k++ {
+		x := b64Table[rest[k]]
+		if x&b64Bad != 0 {
+			return n, false, i + k
+		}
+		if x&b64Std != 0 {
+			canonical = false
+		}
+		v[k] = x & 63
+	}
+	switch len(rest) {
+	case 2:
+		if v[1]&0x0f != 0 {
+			canonical = false
+		}
+		if dst != nil {
+			dst[n] = v[0]<<2 | v[1]>>4
+		}
+		n++
+	case 3:
+		if v[2]&0x03 != 0 {
+			canonical = false
+		}
+		if dst != nil {
+			dst[n] = v[0]<<2 | v[1]>>4
+			dst[n+1] = v[1]<<4 | v[2]>>2
+		}
+		n += 2
+	}
+	return n, canonical, -1
+}
+
+// inputOffset maps the index of a decoded byte to the index, within its
+// base64 segment, of the first character that encodes it.
+func inputOffset(decoded int) int { return decoded/3*4 + decoded%3 }

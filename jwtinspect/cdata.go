@@ -1,0 +1,85 @@
+package jwtinspect
+
+import "unsafe"
+
+// cdataStack is the size of the stack buffer CData decodes into; larger
+// tokens cost one more allocation.
+const cdataStack = 2048
+
+// CData returns the cdata claim of a token without building any map: the
+// fast path for "whom was this token handed to?". The claim name is matched
+// exactly ("CDATA" is not "cdata"); a JSON string gives its value, any other
+// JSON value its compact JSON text. ok is false when the claim is absent, the
+// payload is not a JSON object, or the token is a JWE.
+//
+// CData agrees with [Parse] (with default options) followed by
+// [Token.CData] on every input: it refuses exactly the inputs Parse refuses,
+// with the same [*ParseError], and otherwise returns the same value. For a
+// compact token it allocates at most once (the returned string); a JSON
+// serialization takes the Parse path.
+func CData(token string) (cdata string, ok bool, err error) {
+	raw, start, err := prepare(token, DefaultMaxSize)
+	if err != nil {
+		return "", false, err
+	}
+	if raw[0] == '{' {
+		t, err := Parse(token)
+		if err != nil {
+			return "", false, err
+		}
+		cdata, ok = t.CData()
+		return cdata, ok, nil
+	}
+	segs, n, err := splitCompact(raw, start)
+	if err != nil {
+		return "", false, err
+	}
+	h, pl := segs[0], segs[1]
+	need := decodedLen(len(h.text))
+	if n == 3 {
+		need += decodedLen(len(pl.text))
+	}
+	var stack [cdataStack]byte
+	buf := stack[:]
+	if need > len(buf) {
+		buf = make([]byte, need)
+	}
+	// Decode and validate in the order Parse does, so that a token with
+	// several faults gets the same error.
+	nh, _, err := h.decode(buf)
+	if err != nil {
+		return "", false, err
+	}
+	np := 0
+	if n == 3 {
+		if np, _, err = pl.decode(buf[nh:]); err != nil {
+			return "", false, err
+		}
+	}
+	rest := segs[1:n] // JWE: encrypted key, iv, ciphertext, tag
+	if n == 3 {
+		rest = segs[2:3] // JWS: the signature
+	}
+	for _, s := range rest {
+		if _, _, err := s.decode(nil); err != nil {
+			return "", false, err
+		}
+	}
+	// The decoded bytes are read through a string view: buf is not written
+	// again, and nothing that refers to it outlives this call (cdataValue
+	// returns a new string).
+	text := unsafe.String(unsafe.SliceData(buf), nh+np)
+	if err := validateHeader(h, text[:nh]); err != nil {
+		return "", false, err
+	}
+	if n == 5 {
+		return "", false, nil
+	}
+	payload := text[nh:]
+	sc := newScanner(payload)
+	sc.watch = "cdata"
+	if err := sc.validate(); err != nil || !isObjectText(payload) || sc.watchStart < 0 {
+		return "", false, nil
+	}
+	return cdataValue(payload[sc.watchStart:sc.watchEnd]), true, nil
+}

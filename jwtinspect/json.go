@@ -1,0 +1,590 @@
+package jwtinspect
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// maxDepth bounds the nesting of arrays and objects, as encoding/json does.
+const maxDepth = 10000
+
+// scanner is a strict RFC 8259 lexer and validator over a string. It never
+// stores what it reads, so a text it scans may live on the caller's stack.
+// skip validates a value without allocating; jsonParser builds values on top
+// of the same lexer, so both accept exactly the same texts (which is what
+// lets [CData] agree with [Parse]).
+type scanner struct {
+	s     string
+	i     int
+	depth int
+
+	// watch names a member of the top-level object whose raw value span
+	// [watchStart, watchEnd) is recorded; the last occurrence wins.
+	watch                string
+	watchStart, watchEnd int
+
+	invalidUTF8 bool // some string held invalid UTF-8
+}
+
+// jsonParser builds values as encoding/json would with UseNumber: objects
+// as map[string]any, numbers as json.Number, the last of duplicate members
+// winning, invalid UTF-8 replaced by U+FFFD.
+type jsonParser struct {
+	scanner
+	dups []string // duplicate member names (dotted paths)
+	path []string // names of the enclosing members
+}
+
+// jsonError is a syntax error at byte off of the JSON text.
+type jsonError struct {
+	off int
+	msg string
+}
+
+func (e *jsonError) Error() string { return e.msg + " at JSON byte " + strconv.Itoa(e.off) }
+
+func newScanner(s string) scanner { return scanner{s: s, watchStart: -1, watchEnd: -1} }
+
+func newJSONParser(s string) jsonParser { return jsonParser{scanner: newScanner(s)} }
+
+func (p *scanner) fail(msg string) error { return &jsonError{p.i, msg} }
+
+func (p *scanner) failUnexpected() error {
+	if p.i >= len(p.s) {
+		return p.fail("unexpected end of JSON")
+	}
+	return p.fail("unexpected character " + strconv.QuoteRune(rune(p.s[p.i])))
+}
+
+func (p *scanner) skipWS() {
+	for p.i < len(p.s) {
+		switch p.s[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+// end checks that only white space follows the value.
+func (p *scanner) end() error {
+	p.skipWS()
+	if p.i != len(p.s) {
+		return p.fail("data after the JSON value")
+	}
+	return nil
+}
+
+// validate checks that the text is one JSON value.
+func (p *scanner) validate() error {
+	if err := p.skip(); err != nil {
+		return err
+	}
+	return p.end()
+}
+
+// skip validates one value, recording the watched member's span.
+func (p *scanner) skip() error {
+	p.skipWS()
+	if p.i >= len(p.s) {
+		return p.failUnexpected()
+	}
+	switch c := p.s[p.i]; {
+	case c == '{':
+		if err := p.open('{'); err != nil {
+			return err
+		}
+		for n := 0; ; n++ {
+			more, err := p.next('}', n)
+			if err != nil || !more {
+				return err
+			}
+			lit, err := p.key()
+			if err != nil {
+				return err
+			}
+			p.skipWS()
+			watched := p.watched(lit)
+			if watched {
+				p.watchStart = p.i
+			}
+			if err := p.skip(); err != nil {
+				return err
+			}
+			if watched {
+				p.watchEnd = p.i
+			}
+		}
+	case c == '[':
+		if err := p.open('['); err != nil {
+			return err
+		}
+		for n := 0; ; n++ {
+			more, err := p.next(']', n)
+			if err != nil || !more {
+				return err
+			}
+			if err := p.skip(); err != nil {
+				return err
+			}
+		}
+	case c == '"':
+		_, err := p.str(false)
+		return err
+	case c == 't':
+		return p.literal("true")
+	case c == 'f':
+		return p.literal("false")
+	case c == 'n':
+		return p.literal("null")
+	case c == '-' || '0' <= c && c <= '9':
+		_, err := p.number()
+		return err
+	}
+	return p.failUnexpected()
+}
+
+// watched reports whether a member of the current object, whose name is
+// the string literal lit, is the watched member of the top-level object.
+func (p *scanner) watched(lit string) bool {
+	if p.depth != 1 || p.watch == "" {
+		return false
+	}
+	if strings.IndexByte(lit, '\\') < 0 {
+		return lit[1:len(lit)-1] == p.watch
+	}
+	k, _ := unquote(lit)
+	return k == p.watch
+}
+
+// document parses one JSON value that fills the whole text.
+func (p *jsonParser) document() (any, error) {
+	v, err := p.value()
+	if err != nil {
+		return nil, err
+	}
+	return v, p.end()
+}
+
+// value parses any JSON value.
+func (p *jsonParser) value() (any, error) {
+	p.skipWS()
+	if p.i >= len(p.s) {
+		return nil, p.failUnexpected()
+	}
+	switch c := p.s[p.i]; {
+	case c == '{':
+		return p.object()
+	case c == '[':
+		return p.array()
+	case c == '"':
+		s, err := p.str(true)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	case c == '-' || '0' <= c && c <= '9':
+		n, err := p.number()
+		if err != nil {
+			return nil, err
+		}
+		return json.Number(n), nil
+	}
+	// true, false, null: validated by skip, which builds nothing.
+	start := p.i
+	if err := p.skip(); err != nil {
+		return nil, err
+	}
+	switch p.s[start] {
+	case 't':
+		return true, nil
+	case 'f':
+		return false, nil
+	}
+	return nil, nil
+}
+
+func (p *scanner) literal(lit string) error {
+	if !strings.HasPrefix(p.s[p.i:], lit) {
+		return p.fail("invalid literal")
+	}
+	p.i += len(lit)
+	return nil
+}
+
+// number scans a JSON number and returns its text exactly as written.
+func (p *scanner) number() (string, error) {
+	start := p.i
+	s := p.s
+	i := p.i
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case i < len(s) && '1' <= s[i] && s[i] <= '9':
+		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+			i++
+		}
+	default:
+		p.i = i
+		return "", p.fail("invalid number")
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		d := i
+		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+			i++
+		}
+		if i == d {
+			p.i = i
+			return "", p.fail("invalid number")
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		d := i
+		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+			i++
+		}
+		if i == d {
+			p.i = i
+			return "", p.fail("invalid number")
+		}
+	}
+	p.i = i
+	return s[start:i], nil
+}
+
+// str scans a JSON string starting at its opening quote. With decode it
+// returns the string's value (a substring of the text when no escape or
+// invalid UTF-8 needs rewriting); otherwise it only validates.
+func (p *scanner) str(decode bool) (string, error) {
+	s := p.s
+	start := p.i
+	i := start + 1
+	plain := true // no escape and valid UTF-8: the value is s[start+1:i]
+	for {
+		if i >= len(s) {
+			p.i = i
+			return "", p.fail("unterminated string")
+		}
+		c := s[i]
+		switch {
+		case c == '"':
+			p.i = i + 1
+			if !decode {
+				return "", nil
+			}
+			if plain {
+				return s[start+1 : i], nil
+			}
+			v, _ := unquote(s[start:p.i])
+			return v, nil
+		case c == '\\':
+			plain = false
+			if i+1 >= len(s) {
+				p.i = i + 1
+				return "", p.fail("unterminated string")
+			}
+			switch s[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if i+6 > len(s) || !isHex4(s[i+2:i+6]) {
+					p.i = i
+					return "", p.fail("invalid \\u escape")
+				}
+				i += 6
+			default:
+				p.i = i
+				return "", p.fail("invalid escape")
+			}
+		case c < 0x20:
+			p.i = i
+			return "", p.fail("control character in string")
+		case c < utf8.RuneSelf:
+			i++
+		default:
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				p.invalidUTF8 = true
+				plain = false
+			}
+			i += size
+		}
+	}
+}
+
+func isHex4(s string) bool {
+	for i := 0; i < 4; i++ {
+		if hexVal(s[i]) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func hexVal(c byte) rune {
+	switch {
+	case '0' <= c && c <= '9':
+		return rune(c - '0')
+	case 'a' <= c && c <= 'f':
+		return rune(c-'a') + 10
+	case 'A' <= c && c <= 'F':
+		return rune(c-'A') + 10
+	}
+	return -1
+}
+
+// unquote decodes a JSON string literal (quotes included) that str accepted,
+// as encoding/json does: invalid UTF-8 and lone surrogates become U+FFFD.
+// invalid reports such a replacement.
+func unquote(lit string) (v string, invalid bool) {
+	s := lit[1 : len(lit)-1]
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '\\':
+			switch s[i+1] {
+			case 'b':
+				b.WriteByte('\b')
+			case 'f':
+				b.WriteByte('\f')
+			case 'n':
+				b.WriteByte('\n')
+			case 'r':
+				b.WriteByte('\r')
+			case 't':
+				b.WriteByte('\t')
+			case 'u':
+				r := hex4(s[i+2:])
+				i += 6
+				if utf16IsSurrogate(r) {
+					r2 := rune(-1)
+					if i+6 <= len(s) && s[i] == '\\' && s[i+1] == 'u' {
+						r2 = hex4(s[i+2:])
+					}
+					if dec := utf16Decode(r, r2); dec != utf8.RuneError {
+						b.WriteRune(dec)
+						i += 6
+						continue
+					}
+					r = utf8.RuneError
+				}
+				b.WriteRune(r)
+				continue
+			default: // '"', '\\', '/'
+				b.WriteByte(s[i+1])
+			}
+			i += 2
+		case c < utf8.RuneSelf:
+			b.WriteByte(c)
+			i++
+		default:
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				invalid = true
+			}
+			b.WriteRune(r)
+			i += size
+		}
+	}
+	return b.String(), invalid
+}
+
+func hex4(s string) rune {
+	return hexVal(s[0])<<12 | hexVal(s[1])<<8 | hexVal(s[2])<<4 | hexVal(s[3])
+}
+
+func utf16IsSurrogate(r rune) bool { return 0xd800 <= r && r < 0xe000 }
+
+// utf16Decode joins a surrogate pair, or returns U+FFFD when r1, r2 are not one.
+func utf16Decode(r1, r2 rune) rune {
+	if 0xd800 <= r1 && r1 < 0xdc00 && 0xdc00 <= r2 && r2 < 0xe000 {
+		return (r1-0xd800)<<10 | (r2 - 0xdc00) + 0x10000
+	}
+	return utf8.RuneError
+}
+
+// open consumes the opening bracket of an array or object.
+func (p *scanner) open(c byte) error {
+	p.skipWS()
+	if p.i >= len(p.s) || p.s[p.i] != c {
+		return p.failUnexpected()
+	}
+	p.depth++
+	if p.depth > maxDepth {
+		return p.fail("nesting too deep")
+	}
+	p.i++
+	return nil
+}
+
+// next advances to element n of an array or object closed by c: it consumes
+// the comma before every element but the first, and returns false (having
+// consumed c) when the container ends.
+func (p *scanner) next(c byte, n int) (bool, error) {
+	p.skipWS()
+	if p.i < len(p.s) && p.s[p.i] == c && n == 0 {
+		p.i++
+		p.depth--
+		return false, nil
+	}
+	if n > 0 {
+		if p.i < len(p.s) && p.s[p.i] == c {
+			p.i++
+			p.depth--
+			return false, nil
+		}
+		if p.i >= len(p.s) || p.s[p.i] != ',' {
+			return false, p.failUnexpected()
+		}
+		p.i++
+	}
+	return true, nil
+}
+
+// key scans a member name and the colon after it, and returns the name's
+// string literal as written (quotes included).
+func (p *scanner) key() (string, error) {
+	p.skipWS()
+	if p.i >= len(p.s) || p.s[p.i] != '"' {
+		return "", p.failUnexpected()
+	}
+	start := p.i
+	if _, err := p.str(false); err != nil {
+		return "", err
+	}
+	lit := p.s[start:p.i]
+	p.skipWS()
+	if p.i >= len(p.s) || p.s[p.i] != ':' {
+		return "", p.failUnexpected()
+	}
+	p.i++
+	return lit, nil
+}
+
+// name decodes a member name's string literal.
+func name(lit string) string {
+	if strings.IndexByte(lit, '\\') < 0 && utf8.ValidString(lit) {
+		return lit[1 : len(lit)-1]
+	}
+	k, _ := unquote(lit)
+	return k
+}
+
+// members walks an object: after each member name it calls fn with the
+// name's literal; fn must consume the member's value.
+func (p *jsonParser) members(fn func(key string) error) error {
+	if err := p.open('{'); err != nil {
+		return err
+	}
+	for n := 0; ; n++ {
+		more, err := p.next('}', n)
+		if err != nil || !more {
+			return err
+		}
+		lit, err := p.key()
+		if err != nil {
+			return err
+		}
+		p.skipWS()
+		if err := fn(lit); err != nil {
+			return err
+		}
+	}
+}
+
+// elements walks an array, calling fn, which must consume element n.
+func (p *jsonParser) elements(fn func(n int) error) error {
+	if err := p.open('['); err != nil {
+		return err
+	}
+	for n := 0; ; n++ {
+		more, err := p.next(']', n)
+		if err != nil || !more {
+			return err
+		}
+		p.skipWS()
+		if err := fn(n); err != nil {
+			return err
+		}
+	}
+}
+
+func (p *jsonParser) object() (any, error) {
+	m := make(map[string]any)
+	err := p.members(func(lit string) error {
+		watched := p.watched(lit)
+		if watched {
+			p.watchStart = p.i
+		}
+		k := name(lit)
+		p.path = append(p.path, k)
+		v, err := p.value()
+		if err != nil {
+			return err
+		}
+		if watched {
+			p.watchEnd = p.i
+		}
+		p.path = p.path[:len(p.path)-1]
+		size := len(m)
+		m[k] = v
+		if len(m) == size {
+			p.dups = append(p.dups, strings.Join(append(p.path, k), "."))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (p *jsonParser) array() (any, error) {
+	a := []any{}
+	err := p.elements(func(int) error {
+		v, err := p.value()
+		a = append(a, v)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// compactJSON returns the JSON text raw, which the parser accepted, with
+// insignificant white space removed (as json.Compact does): strings, numbers
+// and member order stay exactly as written. The result is a new string.
+func compactJSON(raw string) string {
+	var b strings.Builder
+	b.Grow(len(raw))
+	inStr := false
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch {
+		case inStr && c == '\\':
+			b.WriteByte(c)
+			i++
+			c = raw[i]
+		case c == '"':
+			inStr = !inStr
+		case !inStr && (c == ' ' || c == '\t' || c == '\n' || c == '\r'):
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}

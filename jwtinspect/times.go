@@ -1,0 +1,124 @@
+package jwtinspect
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+)
+
+// Times holds a token's time claims (RFC 7519 §4.1.4–4.1.6), in UTC. A
+// field is nil when the claim is absent or not a valid NumericDate (the
+// latter also gets a numeric-date-invalid finding).
+type Times struct {
+	IssuedAt  *time.Time `json:"iat,omitempty"`
+	NotBefore *time.Time `json:"nbf,omitempty"`
+	Expires   *time.Time `json:"exp,omitempty"`
+}
+
+// ExpiryStatus says whether a token is valid at some time.
+type ExpiryStatus string
+
+// Expiry statuses.
+const (
+	ExpiryValid       ExpiryStatus = "valid"         // not before nbf, and before exp
+	ExpiryExpired     ExpiryStatus = "expired"       // at or after exp
+	ExpiryNotYetValid ExpiryStatus = "not-yet-valid" // before nbf
+	ExpiryNone        ExpiryStatus = "no-expiry"     // no exp (every Woleet token): valid until revoked
+)
+
+// Status returns the status at now, with leeway (which may be 0) granted on
+// both sides: expired when now ≥ exp+leeway, not yet valid when now <
+// nbf−leeway. Expiry is checked first.
+func (ts Times) Status(now time.Time, leeway time.Duration) ExpiryStatus {
+	switch {
+	case ts.Expires != nil && !now.Before(ts.Expires.Add(leeway)):
+		return ExpiryExpired
+	case ts.NotBefore != nil && now.Before(ts.NotBefore.Add(-leeway)):
+		return ExpiryNotYetValid
+	case ts.Expires == nil:
+		return ExpiryNone
+	}
+	return ExpiryValid
+}
+
+// maxNumericDate is 9999-12-31T23:59:59Z, the last second a NumericDate may
+// name here; values before 1970 are refused as well.
+const maxNumericDate = 253402300799
+
+// numericDate converts a claim value to a time, or says why it is not a
+// valid NumericDate.
+func numericDate(v any) (time.Time, string) {
+	n, ok := v.(json.Number)
+	if !ok {
+		return time.Time{}, "is " + jsonKind(v) + ", not a number"
+	}
+	s := string(n)
+	if sec, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if sec < 0 || sec > maxNumericDate {
+			return time.Time{}, "is out of range"
+		}
+		return time.Unix(sec, 0).UTC(), ""
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f < 0 || f > maxNumericDate || math.IsNaN(f) {
+		return time.Time{}, "is out of range"
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(math.Round(frac*1e9))).UTC(), ""
+}
+
+// jsonKind names the JSON type of a decoded value.
+func jsonKind(v any) string {
+	switch v.(type) {
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case nil:
+		return "null"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "an object"
+	}
+	return "a number"
+}
+
+// checkTimes fills t.Times from the claims and adds the time findings.
+func (t *Token) checkTimes(now time.Time) {
+	for _, c := range [...]struct {
+		name string
+		dst  **time.Time
+	}{{"iat", &t.Times.IssuedAt}, {"nbf", &t.Times.NotBefore}, {"exp", &t.Times.Expires}} {
+		v, ok := t.Claims[c.name]
+		if !ok {
+			continue
+		}
+		tm, why := numericDate(v)
+		if why != "" {
+			t.add(FindingNumericDateInvalid, SeverityMedium,
+				fmt.Sprintf("claim %q %s: it must be seconds since 1970 (RFC 7519 NumericDate) up to year 9999", c.name, why))
+			continue
+		}
+		*c.dst = &tm
+	}
+	ts := t.Times
+	_, hasExp := t.Claims["exp"]
+	switch st := ts.Status(now, 0); {
+	case !hasExp:
+		t.add(FindingNoExpiry, SeverityLow, "no exp claim: the token never expires and stays valid until it is revoked")
+	case st == ExpiryExpired:
+		t.add(FindingExpired, SeverityInfo, "expired at "+rfc3339(*ts.Expires))
+	}
+	if ts.NotBefore != nil && now.Before(*ts.NotBefore) {
+		t.add(FindingNotYetValid, SeverityInfo, "not valid before "+rfc3339(*ts.NotBefore))
+	}
+	if ts.Expires != nil && ts.IssuedAt != nil && ts.Expires.Before(*ts.IssuedAt) {
+		t.add(FindingExpBeforeIat, SeverityLow,
+			"exp ("+rfc3339(*ts.Expires)+") is before iat ("+rfc3339(*ts.IssuedAt)+"): the token was issued already expired")
+	}
+}
+
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
