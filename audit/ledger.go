@@ -1,0 +1,466 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3" // the "sqlite3" database/sql driver
+)
+
+// DefaultBusyTimeout is how long a write waits for another writer (another
+// goroutine's transaction, or another process) before failing with
+// [ErrLedgerLocked].
+const DefaultBusyTimeout = 30 * time.Second
+
+// readers is the size of the read-only connection pool.
+const readers = 4
+
+// Ledger is an open tokenaudit ledger: an append-only, tamper-evident SQLite
+// database of token events. It is safe for concurrent use by many goroutines,
+// and many processes may open the same file at once: writes are serialized
+// by SQLite's write lock (each process has one writer connection), reads run
+// on a separate pool of read-only connections and never block writers.
+//
+// Open it with [Open] and release it with [Ledger.Close].
+type Ledger struct {
+	path          string
+	w             *sql.DB // the writer connection; nil when read-only
+	r             *sql.DB // read-only pool
+	now           func() time.Time
+	actor         string
+	schemaVersion int
+	closed        atomic.Bool
+}
+
+// Option configures [Open].
+type Option func(*config) error
+
+// config collects the options of Open.
+type config struct {
+	now      func() time.Time
+	readOnly bool
+	busy     time.Duration
+	actor    string
+}
+
+// WithNow sets the clock the ledger stamps events with (default time.Now).
+// Times are stored in UTC with microsecond precision.
+func WithNow(now func() time.Time) Option {
+	return func(c *config) error {
+		if now == nil {
+			return errors.New("audit: WithNow: nil clock")
+		}
+		c.now = now
+		return nil
+	}
+}
+
+// WithReadOnly opens the ledger for reading only: the file is never created,
+// migrated or written; Append returns [ErrLedgerReadOnly]. Use it for
+// queries, reports and Verify.
+func WithReadOnly() Option {
+	return func(c *config) error {
+		c.readOnly = true
+		return nil
+	}
+}
+
+// WithBusyTimeout sets how long a write waits for the write lock held by
+// another writer before failing with [ErrLedgerLocked] (default
+// [DefaultBusyTimeout]). It must be at least one millisecond.
+func WithBusyTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d < time.Millisecond {
+			return fmt.Errorf("audit: WithBusyTimeout: %v is shorter than 1ms", d)
+		}
+		c.busy = d
+		return nil
+	}
+}
+
+// WithActor sets the actor recorded on events appended with an empty Actor
+// (default [LocalActor]). It must not be empty.
+func WithActor(actor string) Option {
+	return func(c *config) error {
+		if actor == "" {
+			return errors.New("audit: WithActor: empty actor")
+		}
+		c.actor = actor
+		return nil
+	}
+}
+
+// LocalActor returns "USER@HOST" for the current OS user and host, the
+// actor of events recorded by this process. Either part is "unknown" when
+// it cannot be found.
+func LocalActor() string {
+	name := ""
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	if name == "" {
+		name = os.Getenv("USER")
+	}
+	if name == "" {
+		name = "unknown"
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown"
+	}
+	return name + "@" + host
+}
+
+// Open opens the ledger at path, creating it (mode 0600, and its directory
+// with mode 0700 when missing) and migrating its schema as needed, unless
+// [WithReadOnly] is given.
+//
+// Open refuses, without writing to it, a file that is not a tokenaudit
+// ledger ([ErrNotALedger]: not SQLite, or SQLite of another application) and
+// a ledger of a newer schema ([ErrNewerSchema]). An empty file, or an empty
+// SQLite database, becomes a new ledger.
+//
+// Every connection runs in WAL mode with synchronous=FULL (a committed event
+// survives power loss), a busy timeout, and BEGIN IMMEDIATE for writes; Open
+// checks that these settings took effect.
+func Open(path string, opts ...Option) (*Ledger, error) {
+	cfg := config{now: time.Now, busy: DefaultBusyTimeout}
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.actor == "" {
+		cfg.actor = LocalActor()
+	}
+	if path == "" {
+		return nil, errors.New("audit: open ledger: empty path")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("audit: open ledger %s: %w", path, err)
+	}
+	ctx := context.Background()
+	version, err := prepareFile(ctx, abs, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("audit: open ledger %s: %w", path, err)
+	}
+	l := &Ledger{path: abs, now: cfg.now, actor: cfg.actor, schemaVersion: version}
+	if !cfg.readOnly {
+		if l.w, err = openWriter(ctx, abs, cfg.busy); err != nil {
+			return nil, fmt.Errorf("audit: open ledger %s: %w", path, err)
+		}
+		if err := migrate(ctx, l.w); err != nil {
+			l.w.Close()
+			return nil, fmt.Errorf("audit: open ledger %s: %w", path, err)
+		}
+		l.schemaVersion = SchemaVersion
+	}
+	if l.r, err = openReaders(ctx, abs, cfg.busy); err != nil {
+		if l.w != nil {
+			l.w.Close()
+		}
+		return nil, fmt.Errorf("audit: open ledger %s: %w", path, err)
+	}
+	return l, nil
+}
+
+// sqliteMagic starts every SQLite database file.
+var sqliteMagic = []byte("SQLite format 3\x00")
+
+// prepareFile makes sure abs is a ledger or may become one, creating an
+// empty file when allowed, and returns the schema version found (0 for a new
+// ledger). It never writes to an existing file.
+func prepareFile(ctx context.Context, abs string, cfg config) (int, error) {
+	fi, err := os.Stat(abs)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if cfg.readOnly {
+			return 0, err
+		}
+		if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+			return 0, fmt.Errorf("create the ledger's directory: %w", err)
+		}
+		f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil && !errors.Is(err, fs.ErrExist) {
+			return 0, fmt.Errorf("create the ledger: %w", err)
+		}
+		if err == nil {
+			if err := f.Close(); err != nil {
+				return 0, fmt.Errorf("create the ledger: %w", err)
+			}
+		}
+		return probe(ctx, abs, cfg)
+	case err != nil:
+		return 0, err
+	case !fi.Mode().IsRegular():
+		return 0, fmt.Errorf("%w: not a regular file", ErrNotALedger)
+	}
+	return probe(ctx, abs, cfg)
+}
+
+// probe inspects an existing file without writing to it. It reads the
+// database header (application_id, user_version, schema cookie) straight
+// from the file; only when a non-empty write-ahead log may hold a newer
+// header does it ask SQLite, through a read-only connection.
+func probe(ctx context.Context, abs string, cfg config) (int, error) {
+	f, err := os.Open(abs)
+	if err != nil {
+		return 0, err
+	}
+	hdr := make([]byte, 100)
+	n, err := io.ReadFull(f, hdr)
+	f.Close()
+	wal, walErr := os.Stat(abs + "-wal")
+	walData := walErr == nil && wal.Size() > 0
+	switch {
+	case n == 0 && errors.Is(err, io.EOF) && !walData:
+		// An empty file: a new ledger.
+		return classifyFile(0, 0, 0, cfg)
+	case n > 0 && !bytes.HasPrefix(hdr[:n], sqliteMagic[:min(n, len(sqliteMagic))]), n > 0 && n < len(hdr):
+		return 0, fmt.Errorf("%w: not a SQLite database", ErrNotALedger)
+	case err != nil && n != 0:
+		return 0, fmt.Errorf("read the file header: %w", err)
+	case !walData:
+		// Header fields, big-endian: schema cookie at 40, user_version at
+		// 60, application_id at 68 (https://sqlite.org/fileformat.html).
+		return classifyFile(int64(binary.BigEndian.Uint32(hdr[68:])), int64(binary.BigEndian.Uint32(hdr[60:])),
+			int64(binary.BigEndian.Uint32(hdr[40:])), cfg)
+	}
+	db, err := sql.Open("sqlite3", dsn(abs, url.Values{
+		"mode":          {"ro"},
+		"_busy_timeout": {strconv.FormatInt(cfg.busy.Milliseconds(), 10)},
+	}))
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	var appID, version, objects int64
+	err = db.QueryRowContext(ctx, "SELECT (SELECT application_id FROM pragma_application_id), (SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM sqlite_schema)").Scan(&appID, &version, &objects)
+	if err != nil {
+		if errors.Is(classify(err), ErrLedgerLocked) {
+			return 0, classify(err)
+		}
+		return 0, fmt.Errorf("%w: %w", ErrNotALedger, err)
+	}
+	return classifyFile(appID, version, objects, cfg)
+}
+
+// classifyFile decides from a database's application_id, user_version and
+// schema (object count, or schema cookie: zero means none) whether it is a
+// ledger that may be opened, and returns its schema version.
+func classifyFile(appID, version, schema int64, cfg config) (int, error) {
+	switch {
+	case appID == ApplicationID && version > SchemaVersion:
+		return 0, fmt.Errorf("%w: schema version %d, this tokenaudit knows up to %d", ErrNewerSchema, version, SchemaVersion)
+	case appID == ApplicationID && version < SchemaVersion && cfg.readOnly:
+		return 0, fmt.Errorf("%w: schema version %d, this tokenaudit writes %d", ErrOlderSchema, version, SchemaVersion)
+	case appID == ApplicationID:
+		return int(version), nil
+	case appID == 0 && version == 0 && schema == 0:
+		if cfg.readOnly {
+			return 0, fmt.Errorf("%w: an empty database, not yet a ledger", ErrOlderSchema)
+		}
+		return 0, nil
+	default:
+		return 0, fmt.Errorf("%w: a SQLite database of another application (application_id %#x, user_version %d)", ErrNotALedger, appID, version)
+	}
+}
+
+// dsn builds a go-sqlite3 data source name: a "file:" URI (so SQLite
+// reads mode=…) with the path escaped, and the given parameters. The
+// parameters starting with '_' are go-sqlite3's (sqlite3.go, v1.14.53:
+// _journal_mode, _synchronous, _busy_timeout, _txlock, _query_only).
+func dsn(abs string, params url.Values) string {
+	u := url.URL{Path: filepath.ToSlash(abs)}
+	return "file:" + u.EscapedPath() + "?" + params.Encode()
+}
+
+// openWriter opens the one writer connection and checks that its pragmas
+// took effect.
+func openWriter(ctx context.Context, abs string, busy time.Duration) (*sql.DB, error) {
+	ms := busy.Milliseconds()
+	db, err := sql.Open("sqlite3", dsn(abs, url.Values{
+		"mode":          {"rw"},
+		"_journal_mode": {"WAL"},
+		"_synchronous":  {"FULL"}, // after _journal_mode, which would set NORMAL
+		"_busy_timeout": {strconv.FormatInt(ms, 10)},
+		"_txlock":       {"immediate"},
+	}))
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	if err := checkPragmas(ctx, db, map[string]string{
+		"journal_mode": "wal",
+		"synchronous":  "2", // FULL
+		"busy_timeout": strconv.FormatInt(ms, 10),
+		"query_only":   "0",
+	}); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// openReaders opens the pool of read-only connections.
+func openReaders(ctx context.Context, abs string, busy time.Duration) (*sql.DB, error) {
+	ms := busy.Milliseconds()
+	db, err := sql.Open("sqlite3", dsn(abs, url.Values{
+		"mode":          {"ro"},
+		"_busy_timeout": {strconv.FormatInt(ms, 10)},
+		"_query_only":   {"1"},
+		"_txlock":       {"deferred"},
+	}))
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(readers)
+	db.SetMaxIdleConns(readers)
+	if err := checkPragmas(ctx, db, map[string]string{
+		"busy_timeout": strconv.FormatInt(ms, 10),
+		"query_only":   "1",
+	}); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// checkPragmas reads each pragma back and fails unless it has the wanted value.
+func checkPragmas(ctx context.Context, db *sql.DB, want map[string]string) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return classify(err)
+	}
+	defer conn.Close()
+	for name, w := range want {
+		var got string
+		if err := conn.QueryRowContext(ctx, "PRAGMA "+name).Scan(&got); err != nil {
+			return fmt.Errorf("read pragma %s: %w", name, classify(err))
+		}
+		if got != w {
+			return fmt.Errorf("pragma %s is %q, not %q", name, got, w)
+		}
+	}
+	return nil
+}
+
+// Close releases the ledger's connections. It is safe to call more than
+// once; every later use returns [ErrLedgerClosed].
+func (l *Ledger) Close() error {
+	if l.closed.Swap(true) {
+		return nil
+	}
+	var errs []error
+	if l.w != nil {
+		errs = append(errs, l.w.Close())
+	}
+	errs = append(errs, l.r.Close())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("audit: close ledger: %w", err)
+	}
+	return nil
+}
+
+// Path returns the ledger file's absolute path.
+func (l *Ledger) Path() string { return l.path }
+
+// SchemaVersion returns the ledger's schema version (PRAGMA user_version).
+func (l *Ledger) SchemaVersion() int { return l.schemaVersion }
+
+// ReadOnly reports whether the ledger was opened with [WithReadOnly].
+func (l *Ledger) ReadOnly() bool { return l.w == nil }
+
+// reader returns the read pool, or ErrLedgerClosed.
+func (l *Ledger) reader() (*sql.DB, error) {
+	if l.closed.Load() {
+		return nil, ErrLedgerClosed
+	}
+	return l.r, nil
+}
+
+// writer returns the writer, or ErrLedgerClosed or ErrLedgerReadOnly.
+func (l *Ledger) writer() (*sql.DB, error) {
+	if l.closed.Load() {
+		return nil, ErrLedgerClosed
+	}
+	if l.w == nil {
+		return nil, ErrLedgerReadOnly
+	}
+	return l.w, nil
+}
+
+// Count returns the number of events, which is also the Merkle tree size.
+func (l *Ledger) Count(ctx context.Context) (int64, error) {
+	r, err := l.reader()
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	if err := r.QueryRowContext(ctx, sizeQuery).Scan(&n); err != nil {
+		return 0, fmt.Errorf("audit: count events: %w", classify(err))
+	}
+	return n, nil
+}
+
+// sizeQuery returns the number of events (seq is dense from 0).
+const sizeQuery = "SELECT coalesce(max(seq) + 1, 0) FROM events"
+
+// Info describes a ledger, for `tokenaudit ledger info`.
+type Info struct {
+	// Path is the ledger file's absolute path.
+	Path string `json:"path"`
+	// SchemaVersion is PRAGMA user_version.
+	SchemaVersion int `json:"schema_version"`
+	// LedgerID is a random identifier chosen when the ledger was created.
+	LedgerID string `json:"ledger_id"`
+	// CreatedAt is when the ledger was created.
+	CreatedAt time.Time `json:"created_at"`
+	// Head is the Merkle tree size (the number of events) and root hash.
+	Head TreeHead `json:"head"`
+	// FileBytes is the size on disk of the database file and its WAL.
+	FileBytes int64 `json:"file_bytes"`
+}
+
+// Info returns the ledger's path, schema version, identity, size and root hash.
+func (l *Ledger) Info(ctx context.Context) (*Info, error) {
+	r, err := l.reader()
+	if err != nil {
+		return nil, err
+	}
+	info := &Info{Path: l.path, SchemaVersion: l.schemaVersion}
+	var created string
+	err = r.QueryRowContext(ctx, "SELECT (SELECT value FROM meta WHERE key = 'ledger_id'), (SELECT value FROM meta WHERE key = 'created_at')").Scan(&info.LedgerID, &created)
+	if err != nil {
+		return nil, fmt.Errorf("audit: read ledger metadata: %w", classify(err))
+	}
+	if info.CreatedAt, err = time.Parse(time.RFC3339Nano, created); err != nil {
+		return nil, fmt.Errorf("audit: read ledger metadata: created_at %q: %w", created, err)
+	}
+	if info.Head, err = l.TreeHead(ctx); err != nil {
+		return nil, err
+	}
+	for _, suffix := range []string{"", "-wal"} {
+		if fi, err := os.Stat(l.path + suffix); err == nil {
+			info.FileBytes += fi.Size()
+		}
+	}
+	return info, nil
+}

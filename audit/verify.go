@@ -1,0 +1,189 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// VerifyReport is the outcome of [Ledger.Verify].
+type VerifyReport struct {
+	// Verified is the number of events, from seq 0, found intact: the tree
+	// size when the ledger is intact, else the first bad seq.
+	Verified int64 `json:"verified"`
+	// Head is the tree head recomputed from the first Verified rows alone.
+	Head TreeHead `json:"head"`
+	// Problems lists what is wrong: at most one tied to an event (the first
+	// bad seq, which verification stops at), then every schema problem.
+	Problems []*IntegrityError `json:"problems,omitempty"`
+}
+
+// OK reports whether verification found no problem.
+func (r *VerifyReport) OK() bool { return len(r.Problems) == 0 }
+
+// Verify checks the whole ledger in one read snapshot, without trusting
+// anything it stored about itself: it recomputes every leaf from its row
+// (see [Event.LeafBytes]), checks the row's leaf_hash, that seq is dense from
+// 0, and that every stored Merkle hash is what RFC 6962 gives for the leaves
+// before it, with none missing and none extra; and it checks that the
+// schema (tables, triggers, indexes, the tokens view) is the one this
+// package creates. It stops at the first bad seq.
+//
+// When the ledger is intact Verify returns the report and nil. When it is
+// not, the report lists the problems and the error is the first of them, an
+// *[IntegrityError]. Other errors (I/O, a closed ledger) come with a nil
+// report.
+//
+// Edits that recompute every hash consistently (a rewrite of the whole
+// ledger, or a removal of its last events together with their hashes) leave
+// a self-consistent tree: they are caught by comparing [Ledger.TreeHead]
+// with an earlier, independently kept head.
+func (l *Ledger) Verify(ctx context.Context) (*VerifyReport, error) {
+	r, err := l.reader()
+	if err != nil {
+		return nil, err
+	}
+	want, err := expectedSchema(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("audit: verify: %w", err)
+	}
+	tx, err := r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("audit: verify: %w", classify(err))
+	}
+	defer tx.Rollback()
+	got, err := readSchema(ctx, tx)
+	if err != nil {
+		return nil, fmt.Errorf("audit: verify: %w", err)
+	}
+	rep := &VerifyReport{}
+	if p, err := verifyEvents(ctx, tx, rep); err != nil {
+		return nil, fmt.Errorf("audit: verify: %w", err)
+	} else if p != nil {
+		rep.Problems = append(rep.Problems, p)
+	}
+	var appID, version int64
+	if err := tx.QueryRowContext(ctx, "SELECT (SELECT application_id FROM pragma_application_id), (SELECT user_version FROM pragma_user_version)").Scan(&appID, &version); err != nil {
+		return nil, fmt.Errorf("audit: verify: %w", classify(err))
+	}
+	if appID != ApplicationID || version != SchemaVersion {
+		rep.Problems = append(rep.Problems, &IntegrityError{Seq: -1, Problem: fmt.Sprintf("application_id %#x and user_version %d were changed", appID, version)})
+	}
+	for _, p := range schemaProblems(got, want) {
+		rep.Problems = append(rep.Problems, &IntegrityError{Seq: -1, Problem: p})
+	}
+	if len(rep.Problems) > 0 {
+		return rep, rep.Problems[0]
+	}
+	return rep, nil
+}
+
+// verifyEvents streams the events and the stored hashes side by side and
+// returns the first problem, or nil. It fills rep.Verified and rep.Head.
+func verifyEvents(ctx context.Context, tx *sql.Tx, rep *VerifyReport) (*IntegrityError, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT seq, ts, kind, fingerprint, cdata, subject, actor, api_url,
+    ifnull(CAST(http_status AS TEXT), ''), ifnull(CAST(request_seq AS TEXT), ''), error, detail, leaf_hash
+FROM events ORDER BY seq`)
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer rows.Close()
+	hrows, err := tx.QueryContext(ctx, "SELECT id, hash FROM hashes ORDER BY id")
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer hrows.Close()
+
+	fr := newFrontier(nil)
+	var (
+		n, seq  int64
+		cols    [len(leafColumns) - 1]sql.RawBytes // all but seq
+		stored  sql.RawBytes
+		leaf    []byte
+		hid     int64
+		hstored sql.RawBytes
+	)
+	dest := make([]any, 0, len(leafColumns)+1)
+	dest = append(dest, &seq)
+	for i := range cols {
+		dest = append(dest, &cols[i])
+	}
+	dest = append(dest, &stored)
+	bad := func(format string, args ...any) *IntegrityError {
+		return &IntegrityError{Seq: n, Problem: fmt.Sprintf(format, args...)}
+	}
+	var problem *IntegrityError
+	for problem == nil && rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
+		if seq != n {
+			problem = bad("event is missing (the next row has seq %d)", seq)
+			break
+		}
+		leaf = append(leaf[:0], LeafPrefix...)
+		leaf = appendNetstring(leaf, strconv.AppendInt(nil, seq, 10))
+		for i := range cols {
+			leaf = appendNetstring(leaf, cols[i])
+		}
+		rh := tlog.RecordHash(leaf)
+		if !bytes.Equal(stored, rh[:]) {
+			problem = bad("the row does not match its leaf_hash: a column was changed")
+			break
+		}
+		hashes, err := tlog.StoredHashesForRecordHash(n, rh, fr)
+		if err != nil {
+			return nil, err
+		}
+		base := tlog.StoredHashIndex(0, n)
+		for j, h := range hashes {
+			id := base + int64(j)
+			if !hrows.Next() {
+				if err := hrows.Err(); err != nil {
+					return nil, classify(err)
+				}
+				problem = bad("stored hash %d is missing", id)
+				break
+			}
+			if err := hrows.Scan(&hid, &hstored); err != nil {
+				return nil, err
+			}
+			if hid != id {
+				problem = bad("stored hash %d is missing (the next one is %d)", id, hid)
+				break
+			}
+			if !bytes.Equal(hstored, h[:]) {
+				level, _ := tlog.SplitStoredHashIndex(id)
+				problem = bad("stored hash %d (tree level %d) does not match the events", id, level)
+				break
+			}
+		}
+		if problem == nil {
+			fr.add(n, hashes)
+			n++
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify(err)
+	}
+	if problem == nil && hrows.Next() {
+		if err := hrows.Scan(&hid, &hstored); err != nil {
+			return nil, err
+		}
+		problem = bad("stored hash %d lies beyond the last event: events were removed from the end", hid)
+	}
+	if err := hrows.Err(); err != nil {
+		return nil, classify(err)
+	}
+	rep.Verified = n
+	root, err := tlog.TreeHash(n, fr)
+	if err != nil {
+		return nil, err
+	}
+	rep.Head = TreeHead{Size: n, Hash: root}
+	return problem, nil
+}
