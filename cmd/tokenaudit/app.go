@@ -136,6 +136,9 @@ NO_COLOR.`,
 
 	root.AddCommand(
 		a.versionCommand(),
+		a.inspectCommand(),
+		a.cdataCommand(),
+		a.fingerprintCommand(),
 	)
 	return root
 }
