@@ -122,21 +122,33 @@ const redacted = "[REDACTED]"
 // body) before it goes into an error or a log line.
 type redactor []string
 
-// redact replaces every non-empty secret in s with "[REDACTED]".
+// redact replaces every non-empty secret in s, and the form clean gives
+// it, with "[REDACTED]". It repeats until nothing changes, because a
+// replacement can complete a new occurrence with the text around it, and
+// gives up the whole text if that does not settle.
 func (r redactor) redact(s string) string {
-	for _, secret := range r {
-		if secret != "" {
-			s = strings.ReplaceAll(s, secret, redacted)
+	for range 8 {
+		before := s
+		for _, secret := range r {
+			for _, form := range [2]string{secret, clean(secret)} {
+				if form != "" && !strings.Contains(redacted, form) {
+					s = strings.ReplaceAll(s, form, redacted)
+				}
+			}
+		}
+		if s == before {
+			return s
 		}
 	}
-	return s
+	return redacted
 }
 
 // parseErrorBody extracts the server's message from an error body: the
 // "message", "error.message" or "error" (a string) member of a JSON object,
-// else the body itself. The result is redacted, has control characters and
-// runs of white space collapsed to one space and invalid UTF-8 replaced, and
-// is cut to at most MaxMessageBytes bytes on a rune boundary.
+// else the body itself. The result has control characters and runs of white
+// space collapsed to one space and invalid UTF-8 replaced, is redacted, and
+// is cut to at most MaxMessageBytes bytes on a rune boundary (a cut cannot
+// make a secret appear).
 func parseErrorBody(body []byte, r redactor) string {
 	text := string(body)
 	var v struct {
@@ -157,7 +169,7 @@ func parseErrorBody(body []byte, r redactor) string {
 			text = s
 		}
 	}
-	return truncate(clean(r.redact(text)), MaxMessageBytes)
+	return truncate(r.redact(clean(text)), MaxMessageBytes)
 }
 
 // clean replaces invalid UTF-8 with U+FFFD, turns control characters and
@@ -183,16 +195,13 @@ func clean(s string) string {
 	return b.String()
 }
 
-// truncate cuts s to at most n bytes without splitting a rune; it marks a
-// cut with "…" within the bound.
+// truncate cuts s to at most n bytes without splitting a rune.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	const ellipsis = "…"
-	cut := n - len(ellipsis)
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
-	return s[:cut] + ellipsis
+	return s[:n]
 }
