@@ -157,8 +157,7 @@ FROM events ORDER BY seq`)
 				break
 			}
 			if !bytes.Equal(hstored, h[:]) {
-				level, _ := tlog.SplitStoredHashIndex(id)
-				problem = bad("stored hash %d (tree level %d) does not match the events", id, level)
+				problem = bad("%s does not match the events", describeHash(id))
 				break
 			}
 		}
@@ -186,4 +185,13 @@ FROM events ORDER BY seq`)
 	}
 	rep.Head = TreeHead{Size: n, Hash: root}
 	return problem, nil
+}
+
+// describeHash names a stored hash and the events it covers.
+func describeHash(id int64) string {
+	level, k := tlog.SplitStoredHashIndex(id)
+	if level == 0 {
+		return fmt.Sprintf("stored hash %d (the leaf hash of seq %d)", id, k)
+	}
+	return fmt.Sprintf("stored hash %d (tree level %d, over seq %d to %d)", id, level, k<<level, (k+1)<<level-1)
 }

@@ -1,0 +1,297 @@
+package audit
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// tamperLedgerSize is the number of events in the ledgers the tamper tests edit.
+const tamperLedgerSize = 20
+
+// tamperLedger returns a ledger of tamperLedgerSize mixed events, the events
+// as appended, and a raw connection with the append-only triggers dropped,
+// as an attacker with the file would have.
+func tamperLedger(t *testing.T) (*Ledger, []Event, *sql.DB) {
+	t.Helper()
+	l := openTest(t, WithNow(newClock().Now))
+	var batch []Event
+	for i := range tamperLedgerSize {
+		switch i % 4 {
+		case 0:
+			batch = append(batch, Event{Kind: KindIssueRequested, CData: fmt.Sprintf("cust-%d", i)})
+		case 1:
+			req := int64(i - 1)
+			batch = append(batch, Event{Kind: KindIssue, Fingerprint: fp(i), CData: fmt.Sprintf("cust-%d", i-1),
+				Subject: "user@example.com", RequestSeq: &req, Detail: []byte(`{"claims":{"iat":1}}`)})
+		case 2:
+			batch = append(batch, Event{Kind: KindRevokeFailed, Fingerprint: fp(i - 1), HTTPStatus: 503, Error: "woleet: server error"})
+		case 3:
+			batch = append(batch, Event{Kind: KindRevoke, Fingerprint: fp(i - 2), HTTPStatus: 200})
+		}
+	}
+	// Several commits, so that the tree was built across transactions.
+	var events []Event
+	for len(batch) > 0 {
+		n := min(len(batch), 7)
+		got, err := l.AppendBatch(context.Background(), batch[:n])
+		if err != nil {
+			t.Fatal(err)
+		}
+		events, batch = append(events, got...), batch[n:]
+	}
+	db := rawDB(t, l.Path())
+	dropTriggers(t, db)
+	return l, events, db
+}
+
+// dropTriggers removes the append-only triggers.
+func dropTriggers(t *testing.T, db *sql.DB) {
+	t.Helper()
+	for _, table := range []string{"events", "hashes", "meta"} {
+		exec(t, db, fmt.Sprintf("DROP TRIGGER %[1]s_no_update; DROP TRIGGER %[1]s_no_delete", table))
+	}
+	exec(t, db, "DROP TRIGGER events_dense; DROP TRIGGER hashes_dense")
+}
+
+// exec runs SQL on db or fails the test.
+func exec(t *testing.T, db *sql.DB, query string, args ...any) {
+	t.Helper()
+	if _, err := db.Exec(query, args...); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+}
+
+// restoreTriggers puts back the triggers tamperLedger dropped, so that a
+// test exercises the data checks alone.
+func restoreTriggers(t *testing.T, db *sql.DB) {
+	t.Helper()
+	want, err := expectedSchema(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range want {
+		if o.typ == "trigger" {
+			exec(t, db, o.sql)
+		}
+	}
+}
+
+// wantIntegrityError checks that err is an *IntegrityError at seq whose
+// problem contains substr.
+func wantIntegrityError(t *testing.T, rep *VerifyReport, err error, seq int64, substr string) {
+	t.Helper()
+	var ie *IntegrityError
+	if !errors.As(err, &ie) {
+		t.Fatalf("Verify() error = %v, want an *IntegrityError", err)
+	}
+	if ie.Seq != seq || !strings.Contains(ie.Problem, substr) {
+		t.Errorf("Verify() = seq %d %q, want seq %d and %q", ie.Seq, ie.Problem, seq, substr)
+	}
+	if rep == nil || rep.OK() || rep.Problems[0] != ie {
+		t.Errorf("report %+v does not lead with the returned error", rep)
+	}
+	if seq >= 0 && rep != nil && rep.Verified != seq {
+		t.Errorf("report says %d events verified, want %d", rep.Verified, seq)
+	}
+}
+
+// leafHashOf returns the leaf hash of e.
+func leafHashOf(e Event) []byte {
+	h := tlog.RecordHash(e.LeafBytes())
+	return h[:]
+}
+
+func TestVerifyCatchesTampering(t *testing.T) {
+	const k = 7 // 0b111: completes subtrees at levels 1, 2 and 3
+	for _, tc := range []struct {
+		name   string
+		edit   func(t *testing.T, db *sql.DB, events []Event)
+		seq    int64
+		substr string
+	}{
+		{"update a column", func(t *testing.T, db *sql.DB, _ []Event) {
+			exec(t, db, "UPDATE events SET cdata = 'someone-else' WHERE seq = ?", k)
+		}, k, "does not match its leaf_hash"},
+		{"update the ts", func(t *testing.T, db *sql.DB, _ []Event) {
+			exec(t, db, "UPDATE events SET ts = '2020-01-01T00:00:00.000000Z' WHERE seq = ?", k)
+		}, k, "does not match its leaf_hash"},
+		{"set a NULL column", func(t *testing.T, db *sql.DB, _ []Event) {
+			exec(t, db, "UPDATE events SET http_status = 200 WHERE seq = ?", 1)
+		}, 1, "does not match its leaf_hash"},
+		{"update a column and its leaf_hash", func(t *testing.T, db *sql.DB, events []Event) {
+			e := events[k]
+			e.CData = "someone-else"
+			exec(t, db, "UPDATE events SET cdata = ?, leaf_hash = ? WHERE seq = ?", e.CData, leafHashOf(e), k)
+		}, k, "the leaf hash of seq 7"},
+		{"update a column, its leaf_hash and its stored leaf hash", func(t *testing.T, db *sql.DB, events []Event) {
+			e := events[k]
+			e.CData = "someone-else"
+			h := leafHashOf(e)
+			exec(t, db, "UPDATE events SET cdata = ?, leaf_hash = ? WHERE seq = ?", e.CData, h, k)
+			exec(t, db, "UPDATE hashes SET hash = ? WHERE id = ?", h, tlog.StoredHashIndex(0, k))
+		}, k, "tree level 1, over seq 6 to 7"},
+		{"delete a row in the middle", func(t *testing.T, db *sql.DB, _ []Event) {
+			exec(t, db, "DELETE FROM events WHERE seq = ?", k)
+		}, k, "event is missing (the next row has seq 8)"},
+		{"delete the last row", func(t *testing.T, db *sql.DB, _ []Event) {
+			exec(t, db, "DELETE FROM events WHERE seq = ?", tamperLedgerSize-1)
+		}, tamperLedgerSize - 1, "beyond the last event"},
+		{"delete the first row", func(t *testing.T, db *sql.DB, _ []Event) {
+			exec(t, db, "DELETE FROM events WHERE seq = 0")
+		}, 0, "event is missing (the next row has seq 1)"},
+		{"insert a row in the middle", func(t *testing.T, db *sql.DB, events []Event) {
+			exec(t, db, "UPDATE events SET seq = seq + 1000 WHERE seq >= ?", k)
+			exec(t, db, "UPDATE events SET seq = seq - 999 WHERE seq >= 1000")
+			forged := events[k]
+			forged.CData = "forged"
+			insertRaw(t, db, forged)
+		}, k, "the leaf hash of seq 7"},
+		{"append a row with a gap", func(t *testing.T, db *sql.DB, events []Event) {
+			e := events[0]
+			e.Seq = tamperLedgerSize + 3
+			insertRaw(t, db, e)
+		}, tamperLedgerSize, "event is missing (the next row has seq 23)"},
+		{"append a forged row without stored hashes", func(t *testing.T, db *sql.DB, events []Event) {
+			e := events[0]
+			e.Seq = tamperLedgerSize
+			insertRaw(t, db, e)
+		}, tamperLedgerSize, "is missing"},
+		{"swap two rows", func(t *testing.T, db *sql.DB, _ []Event) {
+			exec(t, db, "UPDATE events SET seq = 1000 WHERE seq = 4")
+			exec(t, db, "UPDATE events SET seq = 4 WHERE seq = 6")
+			exec(t, db, "UPDATE events SET seq = 6 WHERE seq = 1000")
+		}, 4, "does not match its leaf_hash"},
+		{"overwrite an interior hash", func(t *testing.T, db *sql.DB, _ []Event) {
+			exec(t, db, "UPDATE hashes SET hash = zeroblob(32) WHERE id = ?", tlog.StoredHashIndex(2, 1))
+		}, 7, "tree level 2, over seq 4 to 7"},
+		{"delete a stored hash", func(t *testing.T, db *sql.DB, _ []Event) {
+			exec(t, db, "DELETE FROM hashes WHERE id = ?", tlog.StoredHashIndex(0, 12))
+		}, 12, "is missing"},
+		{"add a stored hash", func(t *testing.T, db *sql.DB, _ []Event) {
+			exec(t, db, "INSERT INTO hashes (id, hash) VALUES (?, zeroblob(32))", tlog.StoredHashCount(tamperLedgerSize))
+		}, tamperLedgerSize, "beyond the last event"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, events, db := tamperLedger(t)
+			tc.edit(t, db, events)
+			restoreTriggers(t, db)
+			rep, err := l.Verify(context.Background())
+			wantIntegrityError(t, rep, err, tc.seq, tc.substr)
+			if len(rep.Problems) != 1 {
+				t.Errorf("problems = %v, want just one", rep.Problems)
+			}
+		})
+	}
+}
+
+func TestVerifyCatchesSchemaChanges(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		edit   string
+		substr string
+	}{
+		{"drop the triggers", "", "trigger events_dense is missing"},
+		{"alter the view", "DROP VIEW tokens; CREATE VIEW tokens AS SELECT fingerprint, 'revoked' AS state FROM events", "view tokens was altered"},
+		{"add a trigger", "CREATE TRIGGER sneaky AFTER INSERT ON events BEGIN SELECT 1; END", "unexpected trigger sneaky"},
+		{"drop an index", "DROP INDEX events_cdata", "index events_cdata is missing"},
+		{"change user_version", "PRAGMA user_version = 7", "user_version 7"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, _, db := tamperLedger(t)
+			if tc.edit != "" {
+				restoreTriggers(t, db)
+				exec(t, db, tc.edit)
+			}
+			rep, err := l.Verify(context.Background())
+			wantIntegrityError(t, rep, err, -1, tc.substr)
+			if rep.Verified != tamperLedgerSize {
+				t.Errorf("verified %d events, want %d", rep.Verified, tamperLedgerSize)
+			}
+		})
+	}
+}
+
+// TestVerifyEveryStoredHash flips a bit in each stored hash in turn and
+// requires Verify to stop at the last seq the hash covers.
+func TestVerifyEveryStoredHash(t *testing.T) {
+	l, _, db := tamperLedger(t)
+	ctx := context.Background()
+	for id := range tlog.StoredHashCount(tamperLedgerSize) {
+		flipHashBit(t, db, id)
+		level, k := tlog.SplitStoredHashIndex(id)
+		rep, err := l.Verify(ctx)
+		wantIntegrityError(t, rep, err, (k+1)<<level-1, describeHash(id))
+		flipHashBit(t, db, id)
+	}
+	restoreTriggers(t, db)
+	if _, err := l.Verify(ctx); err != nil {
+		t.Fatalf("after restoring every hash: %v", err)
+	}
+}
+
+// TestVerifyEveryRow changes one column of each row in turn.
+func TestVerifyEveryRow(t *testing.T) {
+	l, _, db := tamperLedger(t)
+	ctx := context.Background()
+	for seq := range int64(tamperLedgerSize) {
+		exec(t, db, "UPDATE events SET actor = actor || '!' WHERE seq = ?", seq)
+		rep, err := l.Verify(ctx)
+		wantIntegrityError(t, rep, err, seq, "does not match its leaf_hash")
+		exec(t, db, "UPDATE events SET actor = substr(actor, 1, length(actor) - 1) WHERE seq = ?", seq)
+	}
+}
+
+func TestVerifyTruncationNeedsAnEarlierHead(t *testing.T) {
+	l, _, db := tamperLedger(t)
+	ctx := context.Background()
+	before, err := l.TreeHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Remove the last event and exactly its stored hashes: a consistent,
+	// smaller tree. Verify alone cannot see it; the head differs.
+	last := int64(tamperLedgerSize - 1)
+	exec(t, db, "DELETE FROM events WHERE seq = ?", last)
+	exec(t, db, "DELETE FROM hashes WHERE id >= ?", tlog.StoredHashIndex(0, last))
+	restoreTriggers(t, db)
+	rep, err := l.Verify(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, _ := l.TreeHead(ctx)
+	if rep.Head != after || after.Size != last || after.Hash == before.Hash {
+		t.Errorf("after truncation: report head %v, tree head %v, before %v", rep.Head, after, before)
+	}
+}
+
+// flipHashBit flips the low bit of the last byte of stored hash id.
+func flipHashBit(t *testing.T, db *sql.DB, id int64) {
+	t.Helper()
+	var h []byte
+	if err := db.QueryRow("SELECT hash FROM hashes WHERE id = ?", id).Scan(&h); err != nil {
+		t.Fatal(err)
+	}
+	h[len(h)-1] ^= 1
+	exec(t, db, "UPDATE hashes SET hash = ? WHERE id = ?", h, id)
+}
+
+// insertRaw inserts e, with a correct leaf_hash for its own fields, bypassing
+// the library.
+func insertRaw(t *testing.T, db *sql.DB, e Event) {
+	t.Helper()
+	r := e.row()
+	var status, req any
+	if r[8] != "" {
+		status = e.HTTPStatus
+	}
+	if r[9] != "" {
+		req = *e.RequestSeq
+	}
+	exec(t, db, insertEvent, e.Seq, r[1], r[2], r[3], r[4], r[5], r[6], r[7], status, req, r[10], r[11], leafHashOf(e))
+}
