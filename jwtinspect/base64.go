@@ -26,7 +26,7 @@ var b64Table = func() (t [256]byte) {
 }()
 
 // decodedLen returns an upper bound of the decoded size of n base64 characters.
-func decodedLen(n int) int { return n / 4 * 3 + (n%4*3)/4 }
+func decodedLen(n int) int { return n/4*3 + (n%4*3)/4 }
 
 // decodeB64 decodes the base64url text src into dst, which must hold
 // decodedLen(len(src)) bytes, and returns the number of bytes written. With a

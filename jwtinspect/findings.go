@@ -72,6 +72,15 @@ const (
 	FindingCDataTooLong       = "cdata-too-long"
 )
 
+// allFindingIDs lists every finding ID, for tests and documentation.
+var allFindingIDs = []string{
+	FindingAlgNone, FindingAlgMissing, FindingAlgUnknown, FindingNoneWithSignature,
+	FindingCritUnknown, FindingKidSuspicious, FindingJKUPresent, FindingX5UPresent,
+	FindingJWKEmbedded, FindingDuplicateMember, FindingNonCanonicalBase64, FindingInvalidUTF8,
+	FindingNoExpiry, FindingExpired, FindingNotYetValid, FindingNumericDateInvalid,
+	FindingExpBeforeIat, FindingJWE, FindingNotJSONPayload, FindingCDataTooLong,
+}
+
 // MaxCDataLength is the longest cdata, in characters, that the Woleet API
 // accepts; a longer one gets a cdata-too-long finding.
 const MaxCDataLength = 64

@@ -33,8 +33,7 @@ type scanner struct {
 // winning, invalid UTF-8 replaced by U+FFFD.
 type jsonParser struct {
 	scanner
-	dups []string // duplicate member names (dotted paths)
-	path []string // names of the enclosing members
+	dups []string // names of duplicate members; nested ones marked so
 }
 
 // jsonError is a syntax error at byte off of the JSON text.
@@ -102,7 +101,7 @@ func (p *scanner) skip() error {
 			if err != nil || !more {
 				return err
 			}
-			lit, err := p.key()
+			lit, err := p.member(false)
 			if err != nil {
 				return err
 			}
@@ -158,6 +157,29 @@ func (p *scanner) watched(lit string) bool {
 	}
 	k, _ := unquote(lit)
 	return k == p.watch
+}
+
+// member scans a member name and its colon; with decode it returns the
+// decoded name, otherwise the name's string literal as written.
+func (p *scanner) member(decode bool) (string, error) {
+	p.skipWS()
+	if p.i >= len(p.s) || p.s[p.i] != '"' {
+		return "", p.failUnexpected()
+	}
+	start := p.i
+	k, err := p.str(decode)
+	if err != nil {
+		return "", err
+	}
+	if !decode {
+		k = p.s[start:p.i]
+	}
+	p.skipWS()
+	if p.i >= len(p.s) || p.s[p.i] != ':' {
+		return "", p.failUnexpected()
+	}
+	p.i++
+	return k, nil
 }
 
 // document parses one JSON value that fills the whole text.
@@ -454,37 +476,8 @@ func (p *scanner) next(c byte, n int) (bool, error) {
 	return true, nil
 }
 
-// key scans a member name and the colon after it, and returns the name's
-// string literal as written (quotes included).
-func (p *scanner) key() (string, error) {
-	p.skipWS()
-	if p.i >= len(p.s) || p.s[p.i] != '"' {
-		return "", p.failUnexpected()
-	}
-	start := p.i
-	if _, err := p.str(false); err != nil {
-		return "", err
-	}
-	lit := p.s[start:p.i]
-	p.skipWS()
-	if p.i >= len(p.s) || p.s[p.i] != ':' {
-		return "", p.failUnexpected()
-	}
-	p.i++
-	return lit, nil
-}
-
-// name decodes a member name's string literal.
-func name(lit string) string {
-	if strings.IndexByte(lit, '\\') < 0 && utf8.ValidString(lit) {
-		return lit[1 : len(lit)-1]
-	}
-	k, _ := unquote(lit)
-	return k
-}
-
 // members walks an object: after each member name it calls fn with the
-// name's literal; fn must consume the member's value.
+// decoded name; fn must consume the member's value.
 func (p *jsonParser) members(fn func(key string) error) error {
 	if err := p.open('{'); err != nil {
 		return err
@@ -494,12 +487,12 @@ func (p *jsonParser) members(fn func(key string) error) error {
 		if err != nil || !more {
 			return err
 		}
-		lit, err := p.key()
+		k, err := p.member(true)
 		if err != nil {
 			return err
 		}
 		p.skipWS()
-		if err := fn(lit); err != nil {
+		if err := fn(k); err != nil {
 			return err
 		}
 	}
@@ -524,13 +517,11 @@ func (p *jsonParser) elements(fn func(n int) error) error {
 
 func (p *jsonParser) object() (any, error) {
 	m := make(map[string]any)
-	err := p.members(func(lit string) error {
-		watched := p.watched(lit)
+	err := p.members(func(k string) error {
+		watched := p.depth == 1 && p.watch != "" && k == p.watch
 		if watched {
 			p.watchStart = p.i
 		}
-		k := name(lit)
-		p.path = append(p.path, k)
 		v, err := p.value()
 		if err != nil {
 			return err
@@ -538,11 +529,13 @@ func (p *jsonParser) object() (any, error) {
 		if watched {
 			p.watchEnd = p.i
 		}
-		p.path = p.path[:len(p.path)-1]
 		size := len(m)
 		m[k] = v
 		if len(m) == size {
-			p.dups = append(p.dups, strings.Join(append(p.path, k), "."))
+			if p.depth > 1 {
+				k += " (in a nested object)"
+			}
+			p.dups = append(p.dups, k)
 		}
 		return nil
 	})

@@ -48,8 +48,7 @@ func (t *Token) parseJSON() error {
 	p := newJSONParser(t.Raw)
 	ser := serialization{strs: map[string]segment{}, objs: map[string]objMember{}}
 	seen := map[string]bool{}
-	err := p.members(func(lit string) error {
-		k := name(lit)
+	err := p.members(func(k string) error {
 		if seen[k] {
 			ser.dups = append(ser.dups, k)
 		}
@@ -75,8 +74,8 @@ func (t *Token) parseJSON() error {
 			return t.arrayOfObjects(&p, k, func(i int) error {
 				path := fmt.Sprintf("recipients[%d]", i)
 				var header objMember
-				err := p.members(func(lit string) error {
-					switch k := name(lit); k {
+				err := p.members(func(k string) error {
+					switch k {
 					case "header":
 						om, err := t.objectMember(&p, path+".header")
 						header = om
@@ -132,7 +131,10 @@ func (t *Token) parseJSON() error {
 // stringMember reads a member that must be a JSON string, as a segment.
 func (t *Token) stringMember(p *jsonParser, path string) (segment, error) {
 	start := p.i
-	if start >= len(p.s) || p.s[start] != '"' {
+	if start >= len(p.s) {
+		return segment{}, p.failUnexpected()
+	}
+	if p.s[start] != '"' {
 		return segment{}, &ParseError{path, t.start + start, withDetail(ErrSerialization, "must be a string")}
 	}
 	v, err := p.str(true)
@@ -167,12 +169,18 @@ func (t *Token) objectMember(p *jsonParser, path string) (objMember, error) {
 func (t *Token) arrayOfObjects(p *jsonParser, path string, fn func(i int) error) error {
 	start := p.i
 	wrong := &ParseError{path, t.start + start, withDetail(ErrSerialization, "must be a non-empty array of objects")}
-	if start >= len(p.s) || p.s[start] != '[' {
+	if start >= len(p.s) {
+		return p.failUnexpected()
+	}
+	if p.s[start] != '[' {
 		return wrong
 	}
 	count := 0
 	err := p.elements(func(i int) error {
-		if p.i >= len(p.s) || p.s[p.i] != '{' {
+		if p.i >= len(p.s) {
+			return p.failUnexpected()
+		}
+		if p.s[p.i] != '{' {
 			wrong.Offset = t.start + p.i
 			return wrong
 		}
@@ -188,8 +196,8 @@ func (t *Token) arrayOfObjects(p *jsonParser, path string, fn func(i int) error)
 // sigEntry reads one element of "signatures".
 func (t *Token) sigEntry(p *jsonParser, path string) (sigEntry, error) {
 	e := sigEntry{path: path}
-	err := p.members(func(lit string) error {
-		switch k := name(lit); k {
+	err := p.members(func(k string) error {
+		switch k {
 		case "protected", "signature":
 			sg, err := t.stringMember(p, path+"."+k)
 			if k == "protected" {

@@ -57,6 +57,7 @@ func Parse(token string, opts ...Option) (*Token, error) {
 		return nil, err
 	}
 	t := &Token{Raw: raw, start: start}
+	t.Findings = t.findingsBuf[:0]
 	if raw[0] == '{' {
 		err = t.parseJSON()
 	} else {

@@ -88,7 +88,7 @@ func jsonKind(v any) string {
 
 // checkTimes fills t.Times from the claims and adds the time findings.
 func (t *Token) checkTimes(now time.Time) {
-	for _, c := range [...]struct {
+	for i, c := range [...]struct {
 		name string
 		dst  **time.Time
 	}{{"iat", &t.Times.IssuedAt}, {"nbf", &t.Times.NotBefore}, {"exp", &t.Times.Expires}} {
@@ -102,7 +102,8 @@ func (t *Token) checkTimes(now time.Time) {
 				fmt.Sprintf("claim %q %s: it must be seconds since 1970 (RFC 7519 NumericDate) up to year 9999", c.name, why))
 			continue
 		}
-		*c.dst = &tm
+		t.timesBuf[i] = tm
+		*c.dst = &t.timesBuf[i]
 	}
 	ts := t.Times
 	_, hasExp := t.Claims["exp"]
@@ -110,10 +111,10 @@ func (t *Token) checkTimes(now time.Time) {
 	case !hasExp:
 		t.add(FindingNoExpiry, SeverityLow, "no exp claim: the token never expires and stays valid until it is revoked")
 	case st == ExpiryExpired:
-		t.add(FindingExpired, SeverityInfo, "expired at "+rfc3339(*ts.Expires))
+		t.add(FindingExpired, SeverityInfo, timeMessage("expired at ", *ts.Expires))
 	}
 	if ts.NotBefore != nil && now.Before(*ts.NotBefore) {
-		t.add(FindingNotYetValid, SeverityInfo, "not valid before "+rfc3339(*ts.NotBefore))
+		t.add(FindingNotYetValid, SeverityInfo, timeMessage("not valid before ", *ts.NotBefore))
 	}
 	if ts.Expires != nil && ts.IssuedAt != nil && ts.Expires.Before(*ts.IssuedAt) {
 		t.add(FindingExpBeforeIat, SeverityLow,
@@ -122,3 +123,9 @@ func (t *Token) checkTimes(now time.Time) {
 }
 
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// timeMessage returns prefix followed by the time in RFC 3339, in one allocation.
+func timeMessage(prefix string, t time.Time) string {
+	var buf [64]byte
+	return string(t.UTC().AppendFormat(append(buf[:0], prefix...), time.RFC3339Nano))
+}

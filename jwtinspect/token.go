@@ -47,6 +47,10 @@ type Token struct {
 	// Findings lists what is noteworthy about the token, in a stable order.
 	Findings []Finding `json:"findings"`
 
+	// Storage that saves Parse allocations for the common case.
+	timesBuf    [3]time.Time
+	findingsBuf [2]Finding
+
 	start    int    // offset of Raw in the input to Parse
 	cdata    string // the cdata claim, see CData
 	hasCData bool
