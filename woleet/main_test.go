@@ -3,6 +3,7 @@ package woleet_test
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -78,8 +79,8 @@ func TestMain(m *testing.M) {
 	case len(found) > 0:
 		fmt.Fprintf(os.Stderr, "FAIL: the secret-redaction search found %d secrets in errors and logs, e.g. one %d bytes long\n", len(found), len(found[0]))
 		code = 1
-	case code == 0 && (n < 10 || len(text) < 1000):
-		// The search must have had something to search.
+	case code == 0 && flag.Lookup("test.run").Value.String() == "" && (n < 10 || len(text) < 1000):
+		// A full run must have given the search something to search.
 		fmt.Fprintf(os.Stderr, "FAIL: the secret-redaction search saw %d secrets and %d bytes of text\n", n, len(text))
 		code = 1
 	}
