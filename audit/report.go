@@ -1,0 +1,176 @@
+package audit
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// ReportOptions sizes the lists of a [Report]. Zero values take the defaults.
+type ReportOptions struct {
+	// Oldest is how many of the oldest live tokens to list (default 10).
+	Oldest int
+	// Failures is how many of the most recent failures to list (default 20).
+	Failures int
+	// TopCData caps the live-tokens-per-cdata list, largest first
+	// (default 0: every cdata).
+	TopCData int
+	// Pending caps the list of issue requests with no outcome (default 100).
+	Pending int
+}
+
+// StateCounts counts tokens by state.
+type StateCounts struct {
+	// Active is the number of live tokens.
+	Active int64 `json:"active"`
+	// Revoked is the number of revoked tokens.
+	Revoked int64 `json:"revoked"`
+	// Total is Active + Revoked.
+	Total int64 `json:"total"`
+}
+
+// CDataCount is the number of live tokens held under one cdata.
+type CDataCount struct {
+	// CData is the cdata ("" for tokens without one).
+	CData string `json:"cdata"`
+	// Live is the number of active tokens with that cdata.
+	Live int64 `json:"live"`
+}
+
+// AgedToken is a live token and its age when the report was made.
+type AgedToken struct {
+	Token
+	// AgeSeconds is the token's age in whole seconds.
+	AgeSeconds int64 `json:"age_seconds"`
+}
+
+// Age returns the token's age as a duration.
+func (t AgedToken) Age() time.Duration { return time.Duration(t.AgeSeconds) * time.Second }
+
+// Report summarizes a ledger: what an operator reads first. Everything in it
+// comes from one read snapshot.
+type Report struct {
+	// GeneratedAt is the ledger clock's time when the report was made.
+	GeneratedAt time.Time `json:"generated_at"`
+	// Head is the tree size (number of events) and root hash.
+	Head TreeHead `json:"head"`
+	// Events counts events by kind.
+	Events map[Kind]int64 `json:"events"`
+	// Tokens counts tokens by state.
+	Tokens StateCounts `json:"tokens"`
+	// LiveByCData lists live tokens per cdata, most first (ties by cdata).
+	LiveByCData []CDataCount `json:"live_by_cdata"`
+	// OldestLive lists the oldest live tokens, oldest first.
+	OldestLive []AgedToken `json:"oldest_live"`
+	// PendingIssues lists issue_requested events that no issue or
+	// issue_failed event answers, oldest first: requests in flight, or
+	// whose process died; a token may exist that the ledger does not know
+	// (run reconcile).
+	PendingIssues []Event `json:"pending_issues"`
+	// RecentFailures lists the latest issue_failed and revoke_failed
+	// events, newest first.
+	RecentFailures []Event `json:"recent_failures"`
+}
+
+// Report builds a [Report] in one read snapshot: one pass over the tokens
+// view, plus indexed queries for event counts, pending issue requests and
+// recent failures.
+func (l *Ledger) Report(ctx context.Context, opts ReportOptions) (*Report, error) {
+	opts.Oldest = cmp.Or(opts.Oldest, 10)
+	opts.Failures = cmp.Or(opts.Failures, 20)
+	opts.Pending = cmp.Or(opts.Pending, 100)
+	r, err := l.reader()
+	if err != nil {
+		return nil, err
+	}
+	tx, err := r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("audit: report: %w", classify(err))
+	}
+	defer tx.Rollback()
+	now := l.now().UTC()
+	rep := &Report{GeneratedAt: now, Events: map[Kind]int64{}, LiveByCData: []CDataCount{},
+		OldestLive: []AgedToken{}, PendingIssues: []Event{}, RecentFailures: []Event{}}
+	if rep.Head, err = treeHead(ctx, tx); err != nil {
+		return nil, fmt.Errorf("audit: report: %w", err)
+	}
+	if err := eachRow(ctx, tx, "SELECT kind, count(*) FROM events GROUP BY kind", nil, func(rows *sql.Rows) error {
+		var k Kind
+		var n int64
+		err := rows.Scan(&k, &n)
+		rep.Events[k] = n
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("audit: report: count events: %w", err)
+	}
+
+	live := map[string]int64{}
+	err = eachRow(ctx, tx, "SELECT "+tokenColumns+" FROM tokens ORDER BY issued_seq", nil, func(rows *sql.Rows) error {
+		t, err := scanToken(rows)
+		if err != nil {
+			return err
+		}
+		if t.State != StateActive {
+			rep.Tokens.Revoked++
+			return nil
+		}
+		rep.Tokens.Active++
+		live[t.CData]++
+		if len(rep.OldestLive) < opts.Oldest {
+			rep.OldestLive = append(rep.OldestLive, AgedToken{Token: t, AgeSeconds: int64(t.Age(now) / time.Second)})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("audit: report: tokens: %w", err)
+	}
+	rep.Tokens.Total = rep.Tokens.Active + rep.Tokens.Revoked
+	for c, n := range live {
+		rep.LiveByCData = append(rep.LiveByCData, CDataCount{CData: c, Live: n})
+	}
+	slices.SortFunc(rep.LiveByCData, func(a, b CDataCount) int {
+		return cmp.Or(cmp.Compare(b.Live, a.Live), cmp.Compare(a.CData, b.CData))
+	})
+	if opts.TopCData > 0 && len(rep.LiveByCData) > opts.TopCData {
+		rep.LiveByCData = rep.LiveByCData[:opts.TopCData]
+	}
+
+	collect := func(dst *[]Event) func(*sql.Rows) error {
+		return func(rows *sql.Rows) error {
+			e, err := scanEvent(rows)
+			*dst = append(*dst, e)
+			return err
+		}
+	}
+	err = eachRow(ctx, tx, "SELECT "+eventColumns+` FROM events AS e
+WHERE kind = 'issue_requested'
+  AND NOT EXISTS (SELECT 1 FROM events AS o WHERE o.request_seq = e.seq)
+ORDER BY seq LIMIT ?`, []any{opts.Pending}, collect(&rep.PendingIssues))
+	if err != nil {
+		return nil, fmt.Errorf("audit: report: pending issue requests: %w", err)
+	}
+	err = eachRow(ctx, tx, "SELECT "+eventColumns+` FROM events
+WHERE kind IN ('issue_failed', 'revoke_failed') ORDER BY seq DESC LIMIT ?`, []any{opts.Failures}, collect(&rep.RecentFailures))
+	if err != nil {
+		return nil, fmt.Errorf("audit: report: recent failures: %w", err)
+	}
+	return rep, nil
+}
+
+// eachRow runs a query inside q and calls fn for every row.
+func eachRow(ctx context.Context, q queryer, query string, args []any, fn func(*sql.Rows) error) error {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return classify(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return classify(rows.Err())
+}
