@@ -39,15 +39,6 @@ func decodeB64(dst []byte, src string) (n int, canonical bool, bad int) {
 	for len(body) > 0 && body[len(body)-1] == '=' {
 		body = body[:len(body)-1]
 	}
-	if pad := len(src) - len(body); pad > 0 {
-		canonical = false
-		if r := len(body) % 4; r < 2 || r+pad != 4 {
-			return 0, false, len(body)
-		}
-	}
-	if len(body)%4 == 1 {
-		return 0, false, len(body) - 1
-	}
 	i := 0
 	for ; i+4 <= len(body); i += 4 {
 		q := body[i : i+4]
@@ -70,9 +61,6 @@ func decodeB64(dst []byte, src string) (n int, canonical bool, bad int) {
 		n += 3
 	}
 	rest := body[i:]
-	if len(rest) == 0 {
-		return n, canonical, -1
-	}
 	var v [3]byte
 	for k := 0; k < len(rest); k++ {
 		x := b64Table[rest[k]]
@@ -83,6 +71,15 @@ func decodeB64(dst []byte, src string) (n int, canonical bool, bad int) {
 			canonical = false
 		}
 		v[k] = x & 63
+	}
+	if len(rest) == 1 { // one character cannot encode a byte
+		return n, false, i
+	}
+	if pad := len(src) - len(body); pad > 0 {
+		canonical = false
+		if len(rest) == 0 || len(rest)+pad != 4 { // padding must complete the last quad
+			return n, false, len(body)
+		}
 	}
 	switch len(rest) {
 	case 2:
