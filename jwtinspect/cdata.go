@@ -77,7 +77,7 @@ func CData(token string) (cdata string, ok bool, err error) {
 	}
 	payload := text[nh:]
 	sc := newScanner(payload)
-	sc.watch = "cdata"
+	sc.watch, sc.quiet = "cdata", true
 	if err := sc.validate(); err != nil || !isObjectText(payload) || sc.watchStart < 0 {
 		return "", false, nil
 	}

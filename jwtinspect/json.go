@@ -2,6 +2,7 @@ package jwtinspect
 
 import (
 	"encoding/json"
+	"errors"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -26,7 +27,13 @@ type scanner struct {
 	watchStart, watchEnd int
 
 	invalidUTF8 bool // some string held invalid UTF-8
+	// quiet makes every syntax error errSyntax, which costs no allocation,
+	// for callers that only need to know whether the text is valid.
+	quiet bool
 }
+
+// errSyntax is the error of a quiet scanner.
+var errSyntax = errors.New("invalid JSON")
 
 // jsonParser builds values as encoding/json would with UseNumber: objects
 // as map[string]any, numbers as json.Number, the last of duplicate members
@@ -48,9 +55,17 @@ func newScanner(s string) scanner { return scanner{s: s, watchStart: -1, watchEn
 
 func newJSONParser(s string) jsonParser { return jsonParser{scanner: newScanner(s)} }
 
-func (p *scanner) fail(msg string) error { return &jsonError{p.i, msg} }
+func (p *scanner) fail(msg string) error {
+	if p.quiet {
+		return errSyntax
+	}
+	return &jsonError{p.i, msg}
+}
 
 func (p *scanner) failUnexpected() error {
+	if p.quiet {
+		return errSyntax
+	}
 	if p.i >= len(p.s) {
 		return p.fail("unexpected end of JSON")
 	}
