@@ -77,7 +77,9 @@ func storyLedger(t *testing.T) (*Ledger, *clock) {
 func TestEvents(t *testing.T) {
 	l, _ := storyLedger(t)
 	ctx := context.Background()
-	day := func(n int) time.Time { return time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC).Add(time.Duration(n) * 24 * time.Hour) }
+	day := func(n int) time.Time {
+		return time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC).Add(time.Duration(n) * 24 * time.Hour)
+	}
 	for _, tc := range []struct {
 		name string
 		f    EventFilter

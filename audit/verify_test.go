@@ -54,13 +54,13 @@ func tamperLedger(t *testing.T) (*Ledger, []Event, *sql.DB) {
 func dropTriggers(t *testing.T, db *sql.DB) {
 	t.Helper()
 	for _, table := range []string{"events", "hashes", "meta"} {
-		exec(t, db, fmt.Sprintf("DROP TRIGGER %[1]s_no_update; DROP TRIGGER %[1]s_no_delete", table))
+		mustExec(t, db, fmt.Sprintf("DROP TRIGGER %[1]s_no_update; DROP TRIGGER %[1]s_no_delete", table))
 	}
-	exec(t, db, "DROP TRIGGER events_dense; DROP TRIGGER hashes_dense")
+	mustExec(t, db, "DROP TRIGGER events_dense; DROP TRIGGER hashes_dense")
 }
 
-// exec runs SQL on db or fails the test.
-func exec(t *testing.T, db *sql.DB, query string, args ...any) {
+// mustExec runs SQL on db or fails the test.
+func mustExec(t *testing.T, db *sql.DB, query string, args ...any) {
 	t.Helper()
 	if _, err := db.Exec(query, args...); err != nil {
 		t.Fatalf("%s: %v", query, err)
@@ -77,7 +77,7 @@ func restoreTriggers(t *testing.T, db *sql.DB) {
 	}
 	for _, o := range want {
 		if o.typ == "trigger" {
-			exec(t, db, o.sql)
+			mustExec(t, db, o.sql)
 		}
 	}
 }
@@ -116,38 +116,38 @@ func TestVerifyCatchesTampering(t *testing.T) {
 		substr string
 	}{
 		{"update a column", func(t *testing.T, db *sql.DB, _ []Event) {
-			exec(t, db, "UPDATE events SET cdata = 'someone-else' WHERE seq = ?", k)
+			mustExec(t, db, "UPDATE events SET cdata = 'someone-else' WHERE seq = ?", k)
 		}, k, "does not match its leaf_hash"},
 		{"update the ts", func(t *testing.T, db *sql.DB, _ []Event) {
-			exec(t, db, "UPDATE events SET ts = '2020-01-01T00:00:00.000000Z' WHERE seq = ?", k)
+			mustExec(t, db, "UPDATE events SET ts = '2020-01-01T00:00:00.000000Z' WHERE seq = ?", k)
 		}, k, "does not match its leaf_hash"},
 		{"set a NULL column", func(t *testing.T, db *sql.DB, _ []Event) {
-			exec(t, db, "UPDATE events SET http_status = 200 WHERE seq = ?", 1)
+			mustExec(t, db, "UPDATE events SET http_status = 200 WHERE seq = ?", 1)
 		}, 1, "does not match its leaf_hash"},
 		{"update a column and its leaf_hash", func(t *testing.T, db *sql.DB, events []Event) {
 			e := events[k]
 			e.CData = "someone-else"
-			exec(t, db, "UPDATE events SET cdata = ?, leaf_hash = ? WHERE seq = ?", e.CData, leafHashOf(e), k)
+			mustExec(t, db, "UPDATE events SET cdata = ?, leaf_hash = ? WHERE seq = ?", e.CData, leafHashOf(e), k)
 		}, k, "the leaf hash of seq 7"},
 		{"update a column, its leaf_hash and its stored leaf hash", func(t *testing.T, db *sql.DB, events []Event) {
 			e := events[k]
 			e.CData = "someone-else"
 			h := leafHashOf(e)
-			exec(t, db, "UPDATE events SET cdata = ?, leaf_hash = ? WHERE seq = ?", e.CData, h, k)
-			exec(t, db, "UPDATE hashes SET hash = ? WHERE id = ?", h, tlog.StoredHashIndex(0, k))
+			mustExec(t, db, "UPDATE events SET cdata = ?, leaf_hash = ? WHERE seq = ?", e.CData, h, k)
+			mustExec(t, db, "UPDATE hashes SET hash = ? WHERE id = ?", h, tlog.StoredHashIndex(0, k))
 		}, k, "tree level 1, over seq 6 to 7"},
 		{"delete a row in the middle", func(t *testing.T, db *sql.DB, _ []Event) {
-			exec(t, db, "DELETE FROM events WHERE seq = ?", k)
+			mustExec(t, db, "DELETE FROM events WHERE seq = ?", k)
 		}, k, "event is missing (the next row has seq 8)"},
 		{"delete the last row", func(t *testing.T, db *sql.DB, _ []Event) {
-			exec(t, db, "DELETE FROM events WHERE seq = ?", tamperLedgerSize-1)
+			mustExec(t, db, "DELETE FROM events WHERE seq = ?", tamperLedgerSize-1)
 		}, tamperLedgerSize - 1, "beyond the last event"},
 		{"delete the first row", func(t *testing.T, db *sql.DB, _ []Event) {
-			exec(t, db, "DELETE FROM events WHERE seq = 0")
+			mustExec(t, db, "DELETE FROM events WHERE seq = 0")
 		}, 0, "event is missing (the next row has seq 1)"},
 		{"insert a row in the middle", func(t *testing.T, db *sql.DB, events []Event) {
-			exec(t, db, "UPDATE events SET seq = seq + 1000 WHERE seq >= ?", k)
-			exec(t, db, "UPDATE events SET seq = seq - 999 WHERE seq >= 1000")
+			mustExec(t, db, "UPDATE events SET seq = seq + 1000 WHERE seq >= ?", k)
+			mustExec(t, db, "UPDATE events SET seq = seq - 999 WHERE seq >= 1000")
 			forged := events[k]
 			forged.CData = "forged"
 			insertRaw(t, db, forged)
@@ -163,18 +163,18 @@ func TestVerifyCatchesTampering(t *testing.T) {
 			insertRaw(t, db, e)
 		}, tamperLedgerSize, "is missing"},
 		{"swap two rows", func(t *testing.T, db *sql.DB, _ []Event) {
-			exec(t, db, "UPDATE events SET seq = 1000 WHERE seq = 4")
-			exec(t, db, "UPDATE events SET seq = 4 WHERE seq = 6")
-			exec(t, db, "UPDATE events SET seq = 6 WHERE seq = 1000")
+			mustExec(t, db, "UPDATE events SET seq = 1000 WHERE seq = 4")
+			mustExec(t, db, "UPDATE events SET seq = 4 WHERE seq = 6")
+			mustExec(t, db, "UPDATE events SET seq = 6 WHERE seq = 1000")
 		}, 4, "does not match its leaf_hash"},
 		{"overwrite an interior hash", func(t *testing.T, db *sql.DB, _ []Event) {
-			exec(t, db, "UPDATE hashes SET hash = zeroblob(32) WHERE id = ?", tlog.StoredHashIndex(2, 1))
+			mustExec(t, db, "UPDATE hashes SET hash = zeroblob(32) WHERE id = ?", tlog.StoredHashIndex(2, 1))
 		}, 7, "tree level 2, over seq 4 to 7"},
 		{"delete a stored hash", func(t *testing.T, db *sql.DB, _ []Event) {
-			exec(t, db, "DELETE FROM hashes WHERE id = ?", tlog.StoredHashIndex(0, 12))
+			mustExec(t, db, "DELETE FROM hashes WHERE id = ?", tlog.StoredHashIndex(0, 12))
 		}, 12, "is missing"},
 		{"add a stored hash", func(t *testing.T, db *sql.DB, _ []Event) {
-			exec(t, db, "INSERT INTO hashes (id, hash) VALUES (?, zeroblob(32))", tlog.StoredHashCount(tamperLedgerSize))
+			mustExec(t, db, "INSERT INTO hashes (id, hash) VALUES (?, zeroblob(32))", tlog.StoredHashCount(tamperLedgerSize))
 		}, tamperLedgerSize, "beyond the last event"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -206,7 +206,7 @@ func TestVerifyCatchesSchemaChanges(t *testing.T) {
 			l, _, db := tamperLedger(t)
 			if tc.edit != "" {
 				restoreTriggers(t, db)
-				exec(t, db, tc.edit)
+				mustExec(t, db, tc.edit)
 			}
 			rep, err := l.Verify(context.Background())
 			wantIntegrityError(t, rep, err, -1, tc.substr)
@@ -240,10 +240,10 @@ func TestVerifyEveryRow(t *testing.T) {
 	l, _, db := tamperLedger(t)
 	ctx := context.Background()
 	for seq := range int64(tamperLedgerSize) {
-		exec(t, db, "UPDATE events SET actor = actor || '!' WHERE seq = ?", seq)
+		mustExec(t, db, "UPDATE events SET actor = actor || '!' WHERE seq = ?", seq)
 		rep, err := l.Verify(ctx)
 		wantIntegrityError(t, rep, err, seq, "does not match its leaf_hash")
-		exec(t, db, "UPDATE events SET actor = substr(actor, 1, length(actor) - 1) WHERE seq = ?", seq)
+		mustExec(t, db, "UPDATE events SET actor = substr(actor, 1, length(actor) - 1) WHERE seq = ?", seq)
 	}
 }
 
@@ -257,8 +257,8 @@ func TestVerifyTruncationNeedsAnEarlierHead(t *testing.T) {
 	// Remove the last event and exactly its stored hashes: a consistent,
 	// smaller tree. Verify alone cannot see it; the head differs.
 	last := int64(tamperLedgerSize - 1)
-	exec(t, db, "DELETE FROM events WHERE seq = ?", last)
-	exec(t, db, "DELETE FROM hashes WHERE id >= ?", tlog.StoredHashIndex(0, last))
+	mustExec(t, db, "DELETE FROM events WHERE seq = ?", last)
+	mustExec(t, db, "DELETE FROM hashes WHERE id >= ?", tlog.StoredHashIndex(0, last))
 	restoreTriggers(t, db)
 	rep, err := l.Verify(ctx)
 	if err != nil {
@@ -278,7 +278,7 @@ func flipHashBit(t *testing.T, db *sql.DB, id int64) {
 		t.Fatal(err)
 	}
 	h[len(h)-1] ^= 1
-	exec(t, db, "UPDATE hashes SET hash = ? WHERE id = ?", h, id)
+	mustExec(t, db, "UPDATE hashes SET hash = ? WHERE id = ?", h, id)
 }
 
 // insertRaw inserts e, with a correct leaf_hash for its own fields, bypassing
@@ -293,5 +293,5 @@ func insertRaw(t *testing.T, db *sql.DB, e Event) {
 	if r[9] != "" {
 		req = *e.RequestSeq
 	}
-	exec(t, db, insertEvent, e.Seq, r[1], r[2], r[3], r[4], r[5], r[6], r[7], status, req, r[10], r[11], leafHashOf(e))
+	mustExec(t, db, insertEvent, e.Seq, r[1], r[2], r[3], r[4], r[5], r[6], r[7], status, req, r[10], r[11], leafHashOf(e))
 }
