@@ -72,6 +72,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	rec.Status = a.status
+	if len(s.requests) >= MaxRequests {
+		s.requests = slices.Delete(s.requests, 0, len(s.requests)-MaxRequests+1)
+	}
 	s.requests = append(s.requests, rec)
 	latency := s.latency
 	s.mu.Unlock()

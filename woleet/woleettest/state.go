@@ -164,8 +164,13 @@ func (s *Server) Revoked(token string) bool {
 	return ok && rec.Revoked
 }
 
+// MaxRequests bounds the record of [Server.Requests]: beyond it, the oldest
+// requests are forgotten, so that a long-running emulator does not grow
+// without end.
+const MaxRequests = 100_000
+
 // Requests returns the requests answered (or dropped) so far, in the order
-// their answers were decided.
+// their answers were decided, at most the last [MaxRequests].
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
