@@ -37,6 +37,8 @@ and claims are printed exactly as the token has them.
 		RunE: func(cmd *cobra.Command, args []string) error {
 			now := a.now().UTC()
 			style := a.style()
+			// One token given as an argument prints as an indented document.
+			pretty := a.format == output.JSON && len(args) == 1 && !strings.HasPrefix(args[0], "@") && args[0] != "-"
 			return a.stream(cmd.Context(), args, func(it tokenstream.Item) ([]byte, error) {
 				tok, err := jwtinspect.Parse(it.Token, jwtinspect.WithNow(func() time.Time { return now }))
 				if err != nil {
@@ -44,7 +46,13 @@ and claims are printed exactly as the token has them.
 				}
 				rec := newInspectRecord(tok, now)
 				if a.format.Structured() {
-					return marshalLine(rec, a.format == output.JSON && len(args) == 1 && !strings.HasPrefix(args[0], "@") && args[0] != "-")
+					line, err := appendInspectJSON(make([]byte, 0, 512+len(tok.RawHeader)+len(tok.Payload)), rec, tok)
+					if err != nil || !pretty {
+						return line, err
+					}
+					var buf bytes.Buffer
+					err = json.Indent(&buf, line, "", "  ")
+					return buf.Bytes(), err
 				}
 				var buf bytes.Buffer
 				if err := writeInspectText(&buf, a.format, it, rec, tok, now, style); err != nil {

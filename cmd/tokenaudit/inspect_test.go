@@ -14,7 +14,7 @@ import (
 const vectorDir = "../../testdata/vectors"
 
 // joeClaims is the claim set of RFC 7515 A.1–A.7, numbers as written.
-const joeClaims = `{"exp":1300819380,"http://example.com/is_root":true,"iss":"joe"}`
+const joeClaims = `{"iss":"joe","exp":1300819380,"http://example.com/is_root":true}` // the token's own order
 
 const frodo = "It’s a dangerous business, Frodo, going out your door."
 
