@@ -122,8 +122,8 @@ const redacted = "[REDACTED]"
 // body) before it goes into an error or a log line.
 type redactor []string
 
-// redact replaces every non-empty secret in s, and the form clean gives
-// it, with "[REDACTED]". It repeats until nothing changes, because a
+// redact replaces every non-empty secret in s, valid UTF-8 text, and the
+// form clean gives it, with "[REDACTED]". It repeats until nothing changes, because a
 // replacement can complete a new occurrence with the text around it, and
 // gives up the whole text if that does not settle.
 func (r redactor) redact(s string) string {
@@ -131,7 +131,9 @@ func (r redactor) redact(s string) string {
 		before := s
 		for _, secret := range r {
 			for _, form := range [2]string{secret, clean(secret)} {
-				if form != "" && !strings.Contains(redacted, form) {
+				// s is valid UTF-8: a form that is not could only
+				// match inside a rune, and break it.
+				if form != "" && utf8.ValidString(form) && !strings.Contains(redacted, form) {
 					s = strings.ReplaceAll(s, form, redacted)
 				}
 			}
@@ -169,7 +171,7 @@ func parseErrorBody(body []byte, r redactor) string {
 			text = s
 		}
 	}
-	return truncate(r.redact(clean(text)), MaxMessageBytes)
+	return strings.TrimSpace(truncate(r.redact(clean(text)), MaxMessageBytes))
 }
 
 // clean replaces invalid UTF-8 with U+FFFD, turns control characters and

@@ -116,11 +116,8 @@ func TestBackoff(t *testing.T) {
 }
 
 // FuzzParseErrorBody: any body gives a short, clean, redacted message.
+// Seeds: testdata/fuzz/FuzzParseErrorBody.
 func FuzzParseErrorBody(f *testing.F) {
-	f.Add([]byte(`{"message":"m"}`), "secret")
-	f.Add([]byte(`{"error":{"message":"m secret"}}`), "secret")
-	f.Add([]byte(`{"error":"e"}`), "e")
-	f.Add([]byte("<html>\x00\xff</html>"), "html")
 	f.Fuzz(func(t *testing.T, body []byte, secret string) {
 		got := parseErrorBody(body, redactor{secret})
 		if len(got) > MaxMessageBytes || !utf8.ValidString(got) {
@@ -137,7 +134,7 @@ func FuzzParseErrorBody(f *testing.F) {
 		// Neither the secret nor its cleaned form survives, unless it
 		// is part of the replacement itself.
 		for _, form := range []string{secret, clean(secret)} {
-			if form != "" && !strings.Contains(redacted, form) && strings.Contains(got, form) {
+			if form != "" && utf8.ValidString(form) && !strings.Contains(redacted, form) && strings.Contains(got, form) {
 				t.Fatalf("message %q holds the secret %q", got, form)
 			}
 		}
@@ -145,10 +142,8 @@ func FuzzParseErrorBody(f *testing.F) {
 }
 
 // FuzzParseRetryAfter: any header value gives a non-negative wait or none.
+// Seeds: testdata/fuzz/FuzzParseRetryAfter.
 func FuzzParseRetryAfter(f *testing.F) {
-	for _, s := range []string{"0", "5", "-3", "Wed, 21 Oct 2015 07:28:00 GMT", "x"} {
-		f.Add(s)
-	}
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, v string) {
 		d, ok := parseRetryAfter(v, now)
