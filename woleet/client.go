@@ -13,6 +13,7 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -163,8 +164,10 @@ type attempt struct {
 
 // send makes one attempt.
 func (c *Client) send(ctx context.Context, k *call, u *url.URL) attempt {
-	var wrote bool
-	trace := &httptrace.ClientTrace{WroteHeaders: func() { wrote = true }}
+	// The Transport calls the hook from its own goroutine, which may
+	// still run when Do returns early (a cancelled context).
+	var wrote atomic.Bool
+	trace := &httptrace.ClientTrace{WroteHeaders: func() { wrote.Store(true) }}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), k.method, u.String(), nil)
 	if err != nil {
 		return attempt{err: fmt.Errorf("%s %s: building the request: %w", k.method, u.Path, err)}
@@ -177,7 +180,7 @@ func (c *Client) send(ctx context.Context, k *call, u *url.URL) attempt {
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return attempt{err: c.transportError(k, u, err), mayReached: wrote}
+		return attempt{err: c.transportError(k, u, err), mayReached: wrote.Load()}
 	}
 	defer resp.Body.Close()
 	limit := int64(maxBodyBytes)
@@ -283,7 +286,7 @@ func (c *Client) retryLoop(ctx context.Context, k *call, u *url.URL, log *slog.L
 			}
 			delay = retryAfter
 		}
-		if deadline, ok := ctx.Deadline(); ok && c.now().Add(delay).After(deadline) {
+		if deadline, ok := ctx.Deadline(); ok && delay > time.Until(deadline) {
 			// Waiting would outlive the caller's context: give up now.
 			return nil, c.settle(k, mayReached, err)
 		}

@@ -13,6 +13,15 @@ import (
 	"github.com/tokenaudit/tokenaudit/woleet/woleettest"
 )
 
+// wantAttempts fails unless the server saw requests requests and the
+// client asked for waits waits.
+func wantAttempts(t *testing.T, srv *woleettest.Server, sl *sleeps, requests, waits int) {
+	t.Helper()
+	if n, w := len(srv.Requests()), len(sl.waits()); n != requests || w != waits {
+		t.Errorf("%d requests and %d waits, want %d and %d", n, w, requests, waits)
+	}
+}
+
 // inRange reports whether d is in [lo, hi).
 func inRange(d, lo, hi time.Duration) bool { return d >= lo && d < hi }
 
@@ -111,9 +120,7 @@ func TestRetryAfter(t *testing.T) {
 		if !errors.As(err, &apiErr) || apiErr.RetryAfter != time.Hour {
 			t.Errorf("error %v: want an *APIError with RetryAfter 1h", err)
 		}
-		if n, w := len(srv.Requests()), len(sl.waits()); n != 1 || w != 0 {
-			t.Errorf("%d requests and %d waits, want 1 and 0: the client gives up rather than wait an hour", n, w)
-		}
+		wantAttempts(t, srv, &sl, 1, 0)
 	})
 }
 
@@ -129,9 +136,7 @@ func TestGenerateTokenNeverRetriedAfterReachingServer(t *testing.T) {
 			if tok != nil {
 				t.Error("a token came back with the error")
 			}
-			if n, w := len(srv.Requests()), len(sl.waits()); n != 1 || w != 0 {
-				t.Errorf("%d requests and %d waits, want 1 and 0", n, w)
-			}
+			wantAttempts(t, srv, &sl, 1, 0)
 		})
 	}
 }
@@ -289,9 +294,7 @@ func TestInternalServerErrorNotRetried(t *testing.T) {
 	srv.FailNext(1, 500, nil)
 	_, err = c.ListTokens(ctx)
 	wantErrIs(t, err, woleet.ErrServerError)
-	if n, w := len(srv.Requests()), len(sl.waits()); n != 2 || w != 0 {
-		t.Errorf("%d requests, %d waits; want 2, 0", n, w)
-	}
+	wantAttempts(t, srv, &sl, 2, 0)
 }
 
 func TestIdempotentCallsRetryLostResponses(t *testing.T) {
@@ -329,9 +332,7 @@ func TestUnauthorizedNotRetried(t *testing.T) {
 	_, err := c.GenerateToken(context.Background(), woleet.GenerateTokenOptions{})
 	wantErrIs(t, err, woleet.ErrUnauthorized)
 	wantErrIsNot(t, err, woleet.ErrOutcomeUnknown)
-	if n, w := len(srv.Requests()), len(sl.waits()); n != 1 || w != 0 {
-		t.Errorf("%d requests, %d waits; want 1, 0", n, w)
-	}
+	wantAttempts(t, srv, &sl, 1, 0)
 }
 
 func TestMaxAttemptsOne(t *testing.T) {
@@ -341,9 +342,7 @@ func TestMaxAttemptsOne(t *testing.T) {
 	srv.FailNext(1, http.StatusTooManyRequests, nil)
 	_, err := c.ListTokens(context.Background())
 	wantErrIs(t, err, woleet.ErrRateLimited)
-	if n, w := len(srv.Requests()), len(sl.waits()); n != 1 || w != 0 {
-		t.Errorf("%d requests, %d waits; want 1, 0", n, w)
-	}
+	wantAttempts(t, srv, &sl, 1, 0)
 }
 
 func TestRetryBoundedByContextDeadline(t *testing.T) {
@@ -356,9 +355,7 @@ func TestRetryBoundedByContextDeadline(t *testing.T) {
 	// The first wait (at least 0.5 s) would outlive the context.
 	_, err := c.ListTokens(ctx)
 	wantErrIs(t, err, woleet.ErrRateLimited)
-	if n, w := len(srv.Requests()), len(sl.waits()); n != 1 || w != 0 {
-		t.Errorf("%d requests, %d waits; want 1, 0", n, w)
-	}
+	wantAttempts(t, srv, &sl, 1, 0)
 }
 
 func TestRealBackoffIsAtLeastBase(t *testing.T) {
