@@ -150,8 +150,11 @@ func queryEscape(s string) string {
 // tokens. The Transport finds the body empty and sends none.
 type emptyBody struct{}
 
+// Read reports the end of the body at once.
 func (emptyBody) Read([]byte) (int, error) { return 0, io.EOF }
-func (emptyBody) Close() error             { return nil }
+
+// Close does nothing.
+func (emptyBody) Close() error { return nil }
 
 // attempt is the outcome of sending one request.
 type attempt struct {

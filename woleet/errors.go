@@ -20,9 +20,9 @@ var (
 	// request may have reached the server (it answered 5xx, or the
 	// connection failed or timed out after the request was sent, or a 2xx
 	// answer could not be read) and a token may exist that nobody holds;
-	// record it and reconcile with ListTokens. For RevokeToken: a retry was
-	// answered 400 after an earlier attempt may already have revoked the
-	// token.
+	// record it and reconcile with ListTokens. For RevokeToken: an attempt
+	// that may have revoked the token was followed by one that failed
+	// (typically a retry answered 400, the token being revoked already).
 	ErrOutcomeUnknown = errors.New("outcome unknown: the request may have reached the server")
 	// ErrUnauthorized reports that the server answered 401 or 403.
 	ErrUnauthorized = errors.New("unauthorized")

@@ -27,8 +27,9 @@ type TokenRecord struct {
 	CData string
 	// IssuedAt is the token's "iat", from the server's clock.
 	IssuedAt time.Time
-	// Revoked reports whether the token was revoked, and RevokedAt when.
-	Revoked   bool
+	// Revoked reports whether the token was revoked.
+	Revoked bool
+	// RevokedAt is when it was revoked, by the server's clock.
 	RevokedAt time.Time
 }
 
