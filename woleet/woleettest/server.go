@@ -16,8 +16,12 @@
 // authentication are enforced; a Bearer token is a token this server issued
 // and has not revoked. Tokens are real JWTs, signed HS256 (default) or
 // ES256 ([WithES256Key]), with the claims sub (the user's id), iat, jti and
-// cdata (when given), and no exp. See [Server] for the choices made where
-// the API's specification is silent.
+// cdata (when given), and no exp; [Server.VerificationKey] returns the key
+// that verifies them. See [Server] for the choices made where the API's
+// specification is silent.
+//
+// To serve on an address of one's choosing (an emulator, say), take
+// [NewUnstartedServer], replace its Listener, and call [Server.Start].
 //
 // # Inspecting and injecting faults
 //

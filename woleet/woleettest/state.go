@@ -66,9 +66,9 @@ func (r Request) Dropped() bool { return r.Fault == "drop" }
 
 // Errors of the direct methods.
 var (
-	// ErrUnknownUser: no user has that email.
+	// ErrUnknownUser reports that no user has the email given.
 	ErrUnknownUser = errors.New("woleettest: unknown user")
-	// ErrUnknownToken: the server never issued the token, or it is revoked.
+	// ErrUnknownToken reports a token the server never issued, or revoked.
 	ErrUnknownToken = errors.New("woleettest: unknown or revoked token")
 )
 
