@@ -222,7 +222,7 @@ func (p *jsonParser) value() (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return s, nil
+		return boxString(s), nil
 	case c == '-' || '0' <= c && c <= '9':
 		n, err := p.number()
 		if err != nil {
@@ -309,6 +309,10 @@ func (p *scanner) str(decode bool) (string, error) {
 	i := start + 1
 	plain := true // no escape and valid UTF-8: the value is s[start+1:i]
 	for {
+		// Fast path: printable ASCII other than '"' and '\\'.
+		for i < len(s) && plainASCII[s[i]] {
+			i++
+		}
 		if i >= len(s) {
 			p.i = i
 			return "", p.fail("unterminated string")
@@ -359,6 +363,35 @@ func (p *scanner) str(decode bool) (string, error) {
 		}
 	}
 }
+
+// boxString returns s as an interface value; common header values come
+// pre-boxed, which saves an allocation each.
+func boxString(s string) any {
+	switch s {
+	case "JWT":
+		return "JWT"
+	case "HS256":
+		return "HS256"
+	case "RS256":
+		return "RS256"
+	case "ES256":
+		return "ES256"
+	case "PS256":
+		return "PS256"
+	case "EdDSA":
+		return "EdDSA"
+	}
+	return s
+}
+
+// plainASCII marks the bytes a string may hold as they are: printable
+// ASCII other than '"' and '\\'. It is computed once and never written again.
+var plainASCII = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func isHex4(s string) bool {
 	for i := 0; i < 4; i++ {
@@ -531,15 +564,30 @@ func (p *jsonParser) elements(fn func(n int) error) error {
 }
 
 func (p *jsonParser) object() (any, error) {
+	if err := p.open('{'); err != nil {
+		return nil, err
+	}
 	m := make(map[string]any)
-	err := p.members(func(k string) error {
+	for n := 0; ; n++ {
+		more, err := p.next('}', n)
+		if err != nil {
+			return nil, err
+		}
+		if !more {
+			return m, nil
+		}
+		k, err := p.member(true)
+		if err != nil {
+			return nil, err
+		}
+		p.skipWS()
 		watched := p.depth == 1 && p.watch != "" && k == p.watch
 		if watched {
 			p.watchStart = p.i
 		}
 		v, err := p.value()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if watched {
 			p.watchEnd = p.i
@@ -552,25 +600,28 @@ func (p *jsonParser) object() (any, error) {
 			}
 			p.dups = append(p.dups, k)
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
-	return m, nil
 }
 
 func (p *jsonParser) array() (any, error) {
-	a := []any{}
-	err := p.elements(func(int) error {
-		v, err := p.value()
-		a = append(a, v)
-		return err
-	})
-	if err != nil {
+	if err := p.open('['); err != nil {
 		return nil, err
 	}
-	return a, nil
+	a := []any{}
+	for n := 0; ; n++ {
+		more, err := p.next(']', n)
+		if err != nil {
+			return nil, err
+		}
+		if !more {
+			return a, nil
+		}
+		v, err := p.value()
+		if err != nil {
+			return nil, err
+		}
+		a = append(a, v)
+	}
 }
 
 // compactJSON returns the JSON text raw, which the parser accepted, with

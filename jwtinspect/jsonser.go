@@ -13,7 +13,6 @@ import (
 // objMember is a member whose value must be a JSON object.
 type objMember struct {
 	m    map[string]any
-	raw  string   // the object's JSON text as written
 	dups []string // duplicate member names inside it
 }
 
@@ -160,7 +159,7 @@ func (t *Token) objectMember(p *jsonParser, path string) (objMember, error) {
 	if !ok {
 		return objMember{}, &ParseError{path, t.start + start, withDetail(ErrSerialization, "must be a JSON object")}
 	}
-	om := objMember{m: m, raw: p.s[start:p.i], dups: slices.Clone(p.dups[ndups:])}
+	om := objMember{m: m, dups: slices.Clone(p.dups[ndups:])}
 	p.dups = p.dups[:ndups]
 	return om, nil
 }
@@ -275,11 +274,11 @@ func (t *Token) jsonJWS(ser *serialization) error {
 			if !canonical {
 				nonCanonical = append(nonCanonical, e.protected.name)
 			}
-			sig.Protected, sig.RawProtected, sig.protectedB64 = hdr, raw, e.protected.text
+			sig.Protected, sig.RawProtected = hdr, raw
 			parsers[i] = hp
 		}
 		if e.header != nil {
-			sig.Unprotected, sig.rawHeader = e.header.m, e.header.raw
+			sig.Unprotected = e.header.m
 		}
 	}
 	first := &t.Signatures[0]
@@ -294,7 +293,6 @@ func (t *Token) jsonJWS(ser *serialization) error {
 			nonCanonical = append(nonCanonical, payload.name)
 		}
 		t.Payload = buf[:n:n]
-		t.payloadB64 = payload.text
 	}
 	t.reportNonCanonical(nonCanonical)
 	for i, e := range ser.sigs {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // DefaultMaxSize is the size cap of [Parse] and [CData]: 16 MiB.
@@ -212,7 +213,12 @@ func (t *Token) parseCompact() error {
 		return t.parseCompactJWE(segs)
 	}
 	h, pl, sg := segs[0], segs[1], segs[2]
-	buf := make([]byte, decodedLen(len(h.text))+decodedLen(len(pl.text))+decodedLen(len(sg.text)))
+	// One allocation holds the decoded segments and, after them, a private
+	// copy of header and payload that is read as a string: the maps' strings
+	// are substrings of it, so it must never change, and it is not reachable
+	// as a slice from outside this function.
+	size := decodedLen(len(h.text)) + decodedLen(len(pl.text)) + decodedLen(len(sg.text))
+	buf := make([]byte, size+decodedLen(len(h.text))+decodedLen(len(pl.text)))
 	var nonCanonical []string
 	var sizes [3]int
 	at := 0
@@ -231,10 +237,8 @@ func (t *Token) parseCompact() error {
 	t.RawHeader = buf[:nh:nh]
 	t.Payload = buf[nh : nh+np : nh+np]
 	t.Signature = buf[nh+np : at : at]
-	t.protectedB64, t.payloadB64 = h.text, pl.text
-	// One copy of header and payload as a string: the decoded maps' strings
-	// are substrings of it.
-	text := string(buf[:nh+np])
+	private := buf[size : size+copy(buf[size:], buf[:nh+np])]
+	text := unsafe.String(unsafe.SliceData(private), len(private))
 	hdr, hp, err := parseHeader(h, text[:nh])
 	if err != nil {
 		return err

@@ -54,8 +54,6 @@ type Token struct {
 	start    int    // offset of Raw in the input to Parse
 	cdata    string // the cdata claim, see CData
 	hasCData bool
-	// protectedB64 and payloadB64 are the base64url texts of a compact JWS.
-	protectedB64, payloadB64 string
 }
 
 // Signature is one signature of a JWS JSON serialization.
@@ -68,9 +66,6 @@ type Signature struct {
 	Unprotected map[string]any `json:"header,omitempty"`
 	// Signature is the decoded signature.
 	Signature []byte `json:"-"`
-
-	protectedB64 string // the protected header as written in the token
-	rawHeader    string // the "header" member's JSON text, as written
 }
 
 // Alg returns the signature's "alg": the protected header's, or else the
