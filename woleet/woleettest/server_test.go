@@ -483,11 +483,23 @@ func TestLatency(t *testing.T) {
 	if !errors.Is(err, woleet.ErrOutcomeUnknown) || len(srv.Tokens()) != 1 {
 		t.Errorf("error %v and %d tokens, want an unknown outcome and 1 token", err, len(srv.Tokens()))
 	}
-	srv.SetLatency(0)
+	// Close cuts a latency short rather than wait it out.
+	n := len(srv.Requests())
+	done := make(chan error, 1)
+	go func() {
+		_, err := srv.Client(woleet.WithRetry(woleet.RetryPolicy{MaxAttempts: 1})).ListTokens(context.Background())
+		done <- err
+	}()
+	for len(srv.Requests()) == n { // the request is in, and waiting
+		time.Sleep(time.Millisecond)
+	}
 	start = time.Now()
-	srv.Close() // does not wait out the latency
+	srv.Close()
 	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("Close took %v", d)
+		t.Errorf("Close took %v with a 10s latency pending", d)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("the pending request failed: %v", err)
 	}
 }
 
