@@ -112,15 +112,10 @@ func (p *scanner) skip() error {
 			return err
 		}
 		for n := 0; ; n++ {
-			more, err := p.next('}', n)
+			lit, more, err := p.nextMember(n, false)
 			if err != nil || !more {
 				return err
 			}
-			lit, err := p.member(false)
-			if err != nil {
-				return err
-			}
-			p.skipWS()
 			watched := p.watched(lit)
 			if watched {
 				p.watchStart = p.i
@@ -254,31 +249,21 @@ func (p *scanner) literal(lit string) error {
 
 // number scans a JSON number and returns its text exactly as written.
 func (p *scanner) number() (string, error) {
-	start := p.i
-	s := p.s
-	i := p.i
+	s, start, i := p.s, p.i, p.i
 	if i < len(s) && s[i] == '-' {
 		i++
 	}
-	switch {
-	case i < len(s) && s[i] == '0':
+	if i < len(s) && s[i] == '0' {
 		i++
-	case i < len(s) && '1' <= s[i] && s[i] <= '9':
-		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
-			i++
-		}
-	default:
+	} else if i = digits(s, i); i == start || s[i-1] == '-' {
 		p.i = i
 		return "", p.fail("invalid number")
 	}
 	if i < len(s) && s[i] == '.' {
-		i++
-		d := i
-		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
-			i++
-		}
-		if i == d {
-			p.i = i
+		if d := digits(s, i+1); d > i+1 {
+			i = d
+		} else {
+			p.i = d
 			return "", p.fail("invalid number")
 		}
 	}
@@ -287,17 +272,23 @@ func (p *scanner) number() (string, error) {
 		if i < len(s) && (s[i] == '+' || s[i] == '-') {
 			i++
 		}
-		d := i
-		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
-			i++
-		}
-		if i == d {
-			p.i = i
+		if d := digits(s, i); d > i {
+			i = d
+		} else {
+			p.i = d
 			return "", p.fail("invalid number")
 		}
 	}
 	p.i = i
 	return s[start:i], nil
+}
+
+// digits returns the index after the run of decimal digits at s[i:].
+func digits(s string, i int) int {
+	for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+		i++
+	}
+	return i
 }
 
 // str scans a JSON string starting at its opening quote. With decode it
@@ -524,6 +515,20 @@ func (p *scanner) next(c byte, n int) (bool, error) {
 	return true, nil
 }
 
+// nextMember advances to member n of an object: it returns false at the
+// end (having consumed the '}'), or else the member's name (decoded, or its
+// literal as written) with the scanner at the value.
+func (p *scanner) nextMember(n int, decode bool) (name string, more bool, err error) {
+	if more, err = p.next('}', n); err != nil || !more {
+		return "", false, err
+	}
+	if name, err = p.member(decode); err != nil {
+		return "", false, err
+	}
+	p.skipWS()
+	return name, true, nil
+}
+
 // members walks an object: after each member name it calls fn with the
 // decoded name; fn must consume the member's value.
 func (p *jsonParser) members(fn func(key string) error) error {
@@ -531,15 +536,10 @@ func (p *jsonParser) members(fn func(key string) error) error {
 		return err
 	}
 	for n := 0; ; n++ {
-		more, err := p.next('}', n)
+		k, more, err := p.nextMember(n, true)
 		if err != nil || !more {
 			return err
 		}
-		k, err := p.member(true)
-		if err != nil {
-			return err
-		}
-		p.skipWS()
 		if err := fn(k); err != nil {
 			return err
 		}
@@ -569,18 +569,13 @@ func (p *jsonParser) object() (any, error) {
 	}
 	m := make(map[string]any)
 	for n := 0; ; n++ {
-		more, err := p.next('}', n)
+		k, more, err := p.nextMember(n, true)
 		if err != nil {
 			return nil, err
 		}
 		if !more {
 			return m, nil
 		}
-		k, err := p.member(true)
-		if err != nil {
-			return nil, err
-		}
-		p.skipWS()
 		watched := p.depth == 1 && p.watch != "" && k == p.watch
 		if watched {
 			p.watchStart = p.i

@@ -216,16 +216,20 @@ func (t *Token) sigEntry(p *jsonParser, path string) (sigEntry, error) {
 	return e, err
 }
 
-// decodeProtected decodes a protected header segment and parses it.
-func (t *Token) decodeProtected(s segment) (raw []byte, hdr map[string]any, hp jsonParser, canonical bool, err error) {
+// decodeNew decodes a segment into a new buffer.
+func (nc *nonCanonical) decodeNew(s segment) ([]byte, error) {
 	buf := make([]byte, decodedLen(len(s.text)))
-	n, canonical, err := s.decode(buf)
-	if err != nil {
-		return nil, nil, hp, false, err
+	n, err := nc.decode(s, buf)
+	return buf[:n:n], err
+}
+
+// decodeProtected decodes a protected header segment and parses it.
+func (nc *nonCanonical) decodeProtected(s segment) (raw []byte, hdr map[string]any, hp jsonParser, err error) {
+	if raw, err = nc.decodeNew(s); err != nil {
+		return nil, nil, hp, err
 	}
-	raw = buf[:n:n]
 	hdr, hp, err = parseHeader(s, string(raw))
-	return raw, hdr, hp, canonical, err
+	return raw, hdr, hp, err
 }
 
 // jsonJWS interprets a JWS JSON serialization.
@@ -248,7 +252,7 @@ func (t *Token) jsonJWS(ser *serialization) error {
 	case !ser.hasSigs:
 		ser.sigs = []sigEntry{flat}
 	}
-	var nonCanonical []string
+	var nc nonCanonical
 	t.Kind = KindJWSJSON
 	t.Signatures = make([]Signature, len(ser.sigs))
 	parsers := make([]jsonParser, len(ser.sigs))
@@ -257,22 +261,14 @@ func (t *Token) jsonJWS(ser *serialization) error {
 			return &ParseError{e.member("signature"), t.start, withDetail(ErrSerialization, "missing")}
 		}
 		sig := &t.Signatures[i]
-		buf := make([]byte, decodedLen(len(e.signature.text)))
-		n, canonical, err := e.signature.decode(buf)
-		if err != nil {
+		var err error
+		if sig.Signature, err = nc.decodeNew(*e.signature); err != nil {
 			return err
 		}
-		if !canonical {
-			nonCanonical = append(nonCanonical, e.signature.name)
-		}
-		sig.Signature = buf[:n:n]
 		if e.protected != nil {
-			raw, hdr, hp, canonical, err := t.decodeProtected(*e.protected)
+			raw, hdr, hp, err := nc.decodeProtected(*e.protected)
 			if err != nil {
 				return err
-			}
-			if !canonical {
-				nonCanonical = append(nonCanonical, e.protected.name)
 			}
 			sig.Protected, sig.RawProtected = hdr, raw
 			parsers[i] = hp
@@ -284,17 +280,12 @@ func (t *Token) jsonJWS(ser *serialization) error {
 	first := &t.Signatures[0]
 	t.Header, t.RawHeader, t.Signature = first.Protected, first.RawProtected, first.Signature
 	if payload, ok := ser.strs["payload"]; ok {
-		buf := make([]byte, decodedLen(len(payload.text)))
-		n, canonical, err := payload.decode(buf)
-		if err != nil {
+		var err error
+		if t.Payload, err = nc.decodeNew(payload); err != nil {
 			return err
 		}
-		if !canonical {
-			nonCanonical = append(nonCanonical, payload.name)
-		}
-		t.Payload = buf[:n:n]
 	}
-	t.reportNonCanonical(nonCanonical)
+	t.reportNonCanonical(nc)
 	for i, e := range ser.sigs {
 		t.reportParser(e.member("protected"), "header parameter", &parsers[i])
 		if e.header != nil {
@@ -314,29 +305,20 @@ func (t *Token) jsonJWS(ser *serialization) error {
 // jsonJWE interprets a JWE JSON serialization: the protected header is
 // decoded, the other members only validated.
 func (t *Token) jsonJWE(ser *serialization) error {
-	var nonCanonical []string
+	var nc nonCanonical
 	for _, k := range []string{"encrypted_key", "iv", "ciphertext", "tag", "aad"} {
-		sg, ok := ser.strs[k]
-		if !ok {
-			continue
-		}
-		_, canonical, err := sg.decode(nil)
-		if err != nil {
-			return err
-		}
-		if !canonical {
-			nonCanonical = append(nonCanonical, k)
+		if sg, ok := ser.strs[k]; ok {
+			if _, err := nc.decode(sg, nil); err != nil {
+				return err
+			}
 		}
 	}
 	t.Kind = KindJWE
 	var hp jsonParser
 	if sg, ok := ser.strs["protected"]; ok {
-		raw, hdr, p, canonical, err := t.decodeProtected(sg)
+		raw, hdr, p, err := nc.decodeProtected(sg)
 		if err != nil {
 			return err
-		}
-		if !canonical {
-			nonCanonical = append(nonCanonical, sg.name)
 		}
 		t.Header, t.RawHeader, hp = hdr, raw, p
 	}
@@ -355,7 +337,7 @@ func (t *Token) jsonJWE(ser *serialization) error {
 			unprotected[n] = v
 		}
 	}
-	t.reportNonCanonical(nonCanonical)
+	t.reportNonCanonical(nc)
 	t.reportParser("the header", "header parameter", &hp)
 	t.checkHeader(headerView{protected: t.Header, unprotected: unprotected, jwe: true})
 	t.add(FindingJWE, SeverityInfo, "JWE: the payload is encrypted and was not read; only the header is decoded")

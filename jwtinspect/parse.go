@@ -113,6 +113,19 @@ func (s segment) decode(dst []byte) (n int, canonical bool, err error) {
 	return 0, false, &ParseError{s.name, s.off + bad, cause}
 }
 
+// nonCanonical collects the names of segments that are not canonical base64url.
+type nonCanonical []string
+
+// decode decodes s into dst (or validates it, with a nil dst), noting it
+// when it is not canonical.
+func (nc *nonCanonical) decode(s segment, dst []byte) (int, error) {
+	n, canonical, err := s.decode(dst)
+	if err == nil && !canonical {
+		*nc = append(*nc, s.name)
+	}
+	return n, err
+}
+
 // jsonFault converts a syntax error in the decoded segment to a ParseError.
 func (s segment) jsonFault(err error, decoded bool) error {
 	var je *jsonError
@@ -219,16 +232,13 @@ func (t *Token) parseCompact() error {
 	// as a slice from outside this function.
 	size := decodedLen(len(h.text)) + decodedLen(len(pl.text)) + decodedLen(len(sg.text))
 	buf := make([]byte, size+decodedLen(len(h.text))+decodedLen(len(pl.text)))
-	var nonCanonical []string
+	var nc nonCanonical
 	var sizes [3]int
 	at := 0
 	for i, s := range segs[:3] {
-		n, canonical, err := s.decode(buf[at:])
+		n, err := nc.decode(s, buf[at:])
 		if err != nil {
 			return err
-		}
-		if !canonical {
-			nonCanonical = append(nonCanonical, s.name)
 		}
 		sizes[i] = n
 		at += n
@@ -248,7 +258,7 @@ func (t *Token) parseCompact() error {
 	if a, _ := hdr["alg"].(string); strings.EqualFold(a, "none") && len(t.Signature) == 0 {
 		t.Kind = KindUnsecured
 	}
-	t.reportNonCanonical(nonCanonical)
+	t.reportNonCanonical(nc)
 	t.reportParser("the header", "header parameter", &hp)
 	t.checkHeader(headerView{protected: hdr, signed: len(t.Signature) > 0})
 	t.parsePayload(text[nh:])
@@ -260,21 +270,14 @@ func (t *Token) parseCompact() error {
 func (t *Token) parseCompactJWE(segs [5]segment) error {
 	h := segs[0]
 	buf := make([]byte, decodedLen(len(h.text)))
-	n, canonical, err := h.decode(buf)
+	var nc nonCanonical
+	n, err := nc.decode(h, buf)
 	if err != nil {
 		return err
 	}
-	var nonCanonical []string
-	if !canonical {
-		nonCanonical = append(nonCanonical, h.name)
-	}
 	for _, s := range segs[1:] {
-		_, canonical, err := s.decode(nil)
-		if err != nil {
+		if _, err := nc.decode(s, nil); err != nil {
 			return err
-		}
-		if !canonical {
-			nonCanonical = append(nonCanonical, s.name)
 		}
 	}
 	t.RawHeader = buf[:n:n]
@@ -283,7 +286,7 @@ func (t *Token) parseCompactJWE(segs [5]segment) error {
 		return err
 	}
 	t.Kind, t.Header = KindJWE, hdr
-	t.reportNonCanonical(nonCanonical)
+	t.reportNonCanonical(nc)
 	t.reportParser("the header", "header parameter", &hp)
 	t.checkHeader(headerView{protected: hdr, jwe: true})
 	t.add(FindingJWE, SeverityInfo, "JWE: the payload is encrypted and was not read; only the header is decoded")
@@ -355,7 +358,7 @@ func (t *Token) reportParser(where, noun string, p *jsonParser) {
 }
 
 // reportNonCanonical adds a non-canonical-base64 finding naming the segments.
-func (t *Token) reportNonCanonical(names []string) {
+func (t *Token) reportNonCanonical(names nonCanonical) {
 	if len(names) == 0 {
 		return
 	}
