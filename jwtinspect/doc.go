@@ -81,6 +81,12 @@
 //	`not-json-payload`      info      the payload is empty, not JSON, or not a JSON object: there are no claims
 //	`cdata-too-long`        low       cdata is over 64 characters, Woleet's limit
 //
+// [Verify] adds three more to [VerifyResult.Findings]:
+//
+//	`alg-confusion`         critical  an HS* token was checked against a public key: possible forgery, refused
+//	`weak-hmac-key`         high      the HMAC secret is shorter than the hash (RFC 7518 §3.2)
+//	`weak-hmac-secret`      critical  the token verifies with a well-known secret (with CheckWeakSecrets)
+//
 // Findings come in a stable order: base64, then header, then claims, then
 // time. [Token.HasFinding] and [Token.MaxSeverity] help scripts decide.
 //
@@ -91,6 +97,30 @@
 // value gives its compact JSON text, exactly as written apart from white
 // space ({"a": 1} gives {"a":1}). A cdata over [MaxCDataLength] characters
 // gets a cdata-too-long finding.
+//
+// # Verification
+//
+// [Verify] answers "is this token genuine and valid now?" offline, with
+// go-jose v4 doing the cryptography. Keys come from [LoadKeyFile] or
+// [ParseKeys] (PEM, JWK, JWK Set) and, for HMAC, from [NewHMACKey],
+// [LoadHMACKeyFile] or [HMACKeyFromEnv] with an explicit [SecretEncoding]:
+//
+//	keys, err := jwtinspect.LoadKeyFile("jwks.json")
+//	...
+//	res, err := jwtinspect.Verify(tok, keys, jwtinspect.VerifyOptions{})
+//	switch {
+//	case errors.Is(err, jwtinspect.ErrExpired): // genuine, but expired
+//	case err != nil: // not genuine, or no key for it
+//	default:
+//		fmt.Println("verified by", res.Key, "with", res.Alg, "status", res.Status)
+//	}
+//
+// A key verifies only the algorithms its type allows, narrowed by a JWK's
+// own "alg" and by [VerifyOptions.Algorithms]; "none" never verifies. An
+// HS* token is never checked against a public key ([ErrAlgConfusion]):
+// tools that use a public key file's bytes as an HMAC secret accept a token
+// forged that way. An HMAC secret shorter than the hash is refused with
+// [ErrWeakHMACKey] rather than a generic cryptographic error.
 //
 // # Fingerprints
 //

@@ -79,6 +79,7 @@ var allFindingIDs = []string{
 	FindingJWKEmbedded, FindingDuplicateMember, FindingNonCanonicalBase64, FindingInvalidUTF8,
 	FindingNoExpiry, FindingExpired, FindingNotYetValid, FindingNumericDateInvalid,
 	FindingExpBeforeIat, FindingJWE, FindingNotJSONPayload, FindingCDataTooLong,
+	FindingAlgConfusion, FindingWeakHMACKey, FindingWeakHMACSecret,
 }
 
 // MaxCDataLength is the longest cdata, in characters, that the Woleet API
