@@ -3,6 +3,7 @@ package jwtinspect
 import (
 	"os"
 	"testing"
+	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 	josejwt "github.com/go-jose/go-jose/v4/jwt"
@@ -124,4 +125,84 @@ func BenchmarkCData(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkVerify verifies HS256, RS256 and ES256 tokens: jwtinspect.Verify
+// on a parsed token (lib=jwtinspect) and Parse+Verify from the token text
+// (lib=jwtinspect-parse), against go-jose's ParseSignedCompact + Verify and
+// golang-jwt's Parse with a key function and the algorithm pinned.
+func BenchmarkVerify(b *testing.B) {
+	cases := []struct {
+		name, token, key string
+		hmac             bool
+		at               time.Time // a time at which the token is valid
+	}{
+		{"HS256", "testdata/woleet.jwt", "testdata/woleet.key", true, fixedNow},
+		{"RS256", "testdata/vectors/rfc7515_A.2.jwsc", "testdata/vectors/rfc7515_A.2.pub.pem", false, beforeExp},
+		{"ES256", "testdata/vectors/rfc7515_A.3.jwsc", "testdata/vectors/rfc7515_A.3.pub.pem", false, beforeExp},
+	}
+	for _, tc := range cases {
+		now := func() time.Time { return tc.at }
+		token := readFile(b, tc.token)
+		var keys *KeySet
+		var material any
+		if tc.hmac {
+			k, err := LoadHMACKeyFile(tc.key, SecretRaw)
+			if err != nil {
+				b.Fatal(err)
+			}
+			keys, material = NewKeySet(k), k.material
+		} else {
+			var err error
+			if keys, err = LoadKeyFile(tc.key); err != nil {
+				b.Fatal(err)
+			}
+			material = keys.Keys[0].Public()
+		}
+		opts := VerifyOptions{Now: now}
+		b.Run("alg="+tc.name+"/lib=jwtinspect", func(b *testing.B) {
+			tok := mustParse(b, token)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Verify(tok, keys, opts); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("alg="+tc.name+"/lib=jwtinspect-parse", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				tok, err := Parse(token)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := Verify(tok, keys, opts); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("alg="+tc.name+"/lib=gojose", func(b *testing.B) {
+			algs := []jose.SignatureAlgorithm{jose.SignatureAlgorithm(tc.name)}
+			b.ReportAllocs()
+			for b.Loop() {
+				obj, err := jose.ParseSignedCompact(token, algs)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := obj.Verify(material); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("alg="+tc.name+"/lib=golangjwt", func(b *testing.B) {
+			p := golangjwt.NewParser(golangjwt.WithValidMethods([]string{tc.name}), golangjwt.WithTimeFunc(now))
+			keyFunc := func(*golangjwt.Token) (any, error) { return material, nil }
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := p.Parse(token, keyFunc); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

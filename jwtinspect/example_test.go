@@ -69,3 +69,62 @@ func ExampleFingerprint() {
 	// 5adcd239cb06
 	// true
 }
+
+func ExampleVerify() {
+	tok, err := jwtinspect.Parse(woleetToken)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	// The secret would come from a file or the environment (HMACKeyFromEnv).
+	key, err := jwtinspect.NewHMACKey([]byte("woleet-example-hs256-secret-0032"), jwtinspect.SecretRaw, "$WOLEET_SECRET")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	res, err := jwtinspect.Verify(tok, jwtinspect.NewKeySet(key), jwtinspect.VerifyOptions{})
+	fmt.Println(err)
+	fmt.Println(res.Alg, "verified by", res.Key)
+	fmt.Println("status:", res.Status)
+	// Output:
+	// <nil>
+	// HS256 verified by HMAC secret from $WOLEET_SECRET (32 bytes)
+	// status: no-expiry
+}
+
+func ExampleVerify_algorithmConfusion() {
+	// An HS256 token checked against an RSA public key is refused, never
+	// tried: its MAC could have been made with the public key's bytes.
+	keys, err := jwtinspect.LoadKeyFile("testdata/vectors/rfc7515_A.2.pub.pem")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	tok, _ := jwtinspect.Parse(woleetToken)
+	res, err := jwtinspect.Verify(tok, keys, jwtinspect.VerifyOptions{})
+	fmt.Println(errors.Is(err, jwtinspect.ErrAlgConfusion), res.Verified)
+	for _, f := range res.Findings {
+		fmt.Println(f.Severity, f.ID)
+	}
+	// Output:
+	// true false
+	// critical alg-confusion
+}
+
+func ExampleParseKeys() {
+	jwks := `{"keys":[
+		{"kty":"oct","kid":"k1","k":"d29sZWV0LWV4YW1wbGUtaHMyNTYtc2VjcmV0LTAwMzI"},
+		{"kty":"OKP","crv":"X25519","x":"hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo"}]}`
+	keys, err := jwtinspect.ParseKeys([]byte(jwks), "jwks.json")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, k := range keys.Keys {
+		fmt.Println(k.ID, k.Description, k.Algorithms())
+	}
+	fmt.Println(len(keys.Skipped), "skipped")
+	// Output:
+	// k1 key 1 of jwks.json (HMAC, 32 bytes) [HS256 HS384 HS512]
+	// 1 skipped
+}

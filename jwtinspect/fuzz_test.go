@@ -165,3 +165,24 @@ func FuzzBase64(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseKeys: loading keys never panics, and every key it returns can
+// say what it verifies.
+func FuzzParseKeys(f *testing.F) {
+	files, _ := filepath.Glob("testdata/vectors/*.jwk*")
+	pems, _ := filepath.Glob("testdata/vectors/*.pem")
+	for _, path := range append(files, pems...) {
+		f.Add(readFile(f, path))
+	}
+	f.Fuzz(func(t *testing.T, data string) {
+		set, err := ParseKeys([]byte(data), "fuzz")
+		if err != nil {
+			return
+		}
+		for _, k := range set.Keys {
+			if len(k.Algorithms()) == 0 || k.Description == "" || k.Size() <= 0 {
+				t.Fatalf("key %+v verifies nothing", k)
+			}
+		}
+	})
+}

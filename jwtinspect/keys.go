@@ -227,19 +227,16 @@ func ParseKeys(data []byte, source string) (*KeySet, error) {
 		}
 		return nil, errors.New(msg)
 	}
-	describe(set.Keys, source)
 	return set, nil
 }
 
-// describe sets the keys' descriptions: "source (RSA 2048)" for a lone key,
-// "key 2 of source (RSA 2048)" in a set.
-func describe(keys []*Key, source string) {
-	for i, k := range keys {
-		if len(keys) == 1 {
-			k.Description = fmt.Sprintf("%s (%s)", source, kindOf(k))
-		} else {
-			k.Description = fmt.Sprintf("key %d of %s (%s)", i+1, source, kindOf(k))
-		}
+// describe sets a key's description: "key 2 of source (RSA 2048)" for the
+// second key of a set (n = 2), "source (RSA 2048)" for a lone key (n = 0).
+func describe(k *Key, n int, source string) {
+	if n == 0 {
+		k.Description = fmt.Sprintf("%s (%s)", source, kindOf(k))
+	} else {
+		k.Description = fmt.Sprintf("key %d of %s (%s)", n, source, kindOf(k))
 	}
 }
 
@@ -295,6 +292,12 @@ func parsePEM(data []byte, source string) (*KeySet, error) {
 	if len(set.Keys) == 0 && len(set.Skipped) == 0 {
 		return nil, fmt.Errorf("%s: no PEM block found", source)
 	}
+	for i, k := range set.Keys {
+		if len(set.Keys) == 1 {
+			i = -1
+		}
+		describe(k, i+1, source)
+	}
 	return set, nil
 }
 
@@ -319,6 +322,7 @@ func parseJWKs(data []byte, source string) (*KeySet, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", source, err)
 		}
+		describe(k, 0, source)
 		set.Keys = append(set.Keys, k)
 		return set, nil
 	}
@@ -328,6 +332,7 @@ func parseJWKs(data []byte, source string) (*KeySet, error) {
 			set.Skipped = append(set.Skipped, fmt.Sprintf("key %d of %s: %v", i+1, source, err))
 			continue
 		}
+		describe(k, i+1, source)
 		set.Keys = append(set.Keys, k)
 	}
 	return set, nil

@@ -147,8 +147,9 @@ func Verify(tok *Token, keys *KeySet, opts VerifyOptions) (*VerifyResult, error)
 	}
 	v := verifier{tok: tok, keys: keys, opts: opts, res: res}
 	sigs := tok.signatureViews()
+	res.Signatures = make([]SignatureResult, len(sigs))
 	for i, s := range sigs {
-		res.Signatures = append(res.Signatures, v.verifySignature(i, s))
+		res.Signatures[i] = v.verifySignature(i, s)
 	}
 	if opts.CheckWeakSecrets {
 		v.checkWeakSecrets(sigs)
@@ -208,8 +209,13 @@ type verifier struct {
 	keys *KeySet
 	opts VerifyOptions
 	res  *VerifyResult
-	// parsed caches go-jose's parse of each signature.
-	parsed map[int]*jose.JSONWebSignature
+}
+
+// parsedSig is go-jose's parse of one signature, made at most once.
+type parsedSig struct {
+	obj  *jose.JSONWebSignature
+	err  error
+	done bool
 }
 
 func (v *verifier) finding(id string, sev Severity, msg string) {
@@ -277,6 +283,7 @@ func (v *verifier) verifySignature(i int, s sigView) SignatureResult {
 	}
 	var confusion, weak, invalid, narrowed *Key
 	var lastErr error
+	var parsed parsedSig
 	for _, k := range cands {
 		switch {
 		case isHMACAlg(s.alg) && k.Type() != KeyHMAC:
@@ -288,7 +295,7 @@ func (v *verifier) verifySignature(i int, s sigView) SignatureResult {
 		case k.Type() == KeyHMAC && len(k.material.([]byte)) < hashSize(s.alg):
 			weak = first(weak, k)
 		default:
-			err := v.joseVerify(i, s, k)
+			err := v.joseVerify(&parsed, s, k)
 			if err == nil {
 				r.Verified, r.Key = true, k.Description
 				return r
@@ -325,23 +332,23 @@ func first(have, k *Key) *Key {
 }
 
 // joseVerify has go-jose verify one signature with one key.
-func (v *verifier) joseVerify(i int, s sigView, k *Key) error {
-	obj, err := v.parse(i, s)
-	if err != nil {
-		return fmt.Errorf("go-jose refused the %s signature (%v): %w", s.alg, err, ErrSignatureInvalid)
+func (v *verifier) joseVerify(p *parsedSig, s sigView, k *Key) error {
+	if !p.done {
+		p.obj, p.err = v.parse(s)
+		p.done = true
 	}
-	if _, err := obj.Verify(k.material); err != nil {
+	if p.err != nil {
+		return fmt.Errorf("go-jose refused the %s signature (%v): %w", s.alg, p.err, ErrSignatureInvalid)
+	}
+	if _, err := p.obj.Verify(k.material); err != nil {
 		return fmt.Errorf("%s signature does not verify with %s: %w", s.alg, k, ErrSignatureInvalid)
 	}
 	return nil
 }
 
-// parse has go-jose parse signature i alone, once. It is given the canonical
+// parse has go-jose parse one signature alone. It is given the canonical
 // base64url form, which is what go-jose computes the signing input from.
-func (v *verifier) parse(i int, s sigView) (*jose.JSONWebSignature, error) {
-	if obj, ok := v.parsed[i]; ok {
-		return obj, nil
-	}
+func (v *verifier) parse(s sigView) (*jose.JSONWebSignature, error) {
 	algs := []jose.SignatureAlgorithm{jose.SignatureAlgorithm(s.alg)}
 	enc := base64.RawURLEncoding
 	payload := s.payload
@@ -374,14 +381,7 @@ func (v *verifier) parse(i int, s sigView) (*jose.JSONWebSignature, error) {
 			obj, err = jose.ParseSignedJSON(string(text), algs)
 		}
 	}
-	if err != nil {
-		return nil, err
-	}
-	if v.parsed == nil {
-		v.parsed = map[int]*jose.JSONWebSignature{}
-	}
-	v.parsed[i] = obj
-	return obj, nil
+	return obj, err
 }
 
 // checkWeakSecrets tries the well-known secrets on every HS* signature. The
