@@ -87,8 +87,8 @@
 //	`weak-hmac-key`         high      the HMAC secret is shorter than the hash (RFC 7518 §3.2)
 //	`weak-hmac-secret`      critical  the token verifies with a well-known secret (with CheckWeakSecrets)
 //
-// Findings come in a stable order: base64, then header, then claims, then
-// time. [Token.HasFinding] and [Token.MaxSeverity] help scripts decide.
+// Findings come in a stable order: the JSON serialization's own members,
+// base64, header, claims, then time. [Token.HasFinding] and [Token.MaxSeverity] help scripts decide.
 //
 // # cdata
 //

@@ -42,9 +42,9 @@ func (s Severity) Rank() int {
 // match, a severity and a message for people. Messages never contain the
 // token, only header values, claim names and dates.
 type Finding struct {
-	ID       string   `json:"id"`
-	Severity Severity `json:"severity"`
-	Message  string   `json:"message"`
+	ID       string   `json:"id"`       // one of the Finding* constants
+	Severity Severity `json:"severity"` // how serious it is
+	Message  string   `json:"message"`  // what was found, for people
 }
 
 // Finding IDs. They are a contract: the CLI prints them and users script

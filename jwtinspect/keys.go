@@ -51,6 +51,7 @@ type Key struct {
 
 // KeySet is the keys a token may be verified with.
 type KeySet struct {
+	// Keys are tried in order.
 	Keys []*Key
 	// Skipped says, one line each, which keys were left out while loading
 	// and why (an unsupported key type, a key for encryption only, …).

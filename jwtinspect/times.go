@@ -12,9 +12,9 @@ import (
 // field is nil when the claim is absent or not a valid NumericDate (the
 // latter also gets a numeric-date-invalid finding).
 type Times struct {
-	IssuedAt  *time.Time `json:"iat,omitempty"`
-	NotBefore *time.Time `json:"nbf,omitempty"`
-	Expires   *time.Time `json:"exp,omitempty"`
+	IssuedAt  *time.Time `json:"iat,omitempty"` // iat: when the token was issued
+	NotBefore *time.Time `json:"nbf,omitempty"` // nbf: when it becomes valid
+	Expires   *time.Time `json:"exp,omitempty"` // exp: when it expires
 }
 
 // ExpiryStatus says whether a token is valid at some time.

@@ -99,10 +99,10 @@ type VerifyResult struct {
 
 // SignatureResult is the outcome for one signature.
 type SignatureResult struct {
-	Index    int    `json:"index"`
-	Alg      string `json:"alg"`
-	KeyID    string `json:"kid,omitempty"` // the signature's kid, if any
-	Verified bool   `json:"verified"`
+	Index    int    `json:"index"`           // the signature's place, from 0
+	Alg      string `json:"alg"`             // the signature's alg
+	KeyID    string `json:"kid,omitempty"`   // the signature's kid, if any
+	Verified bool   `json:"verified"`        // whether a key verified it
 	Key      string `json:"key,omitempty"`   // the key that verified it
 	Err      error  `json:"-"`               // why it did not verify
 	Error    string `json:"error,omitempty"` // Err as text
