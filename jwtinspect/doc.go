@@ -88,7 +88,8 @@
 //	`weak-hmac-secret`      critical  the token verifies with a well-known secret (with CheckWeakSecrets)
 //
 // Findings come in a stable order: the JSON serialization's own members,
-// base64, header, claims, then time. [Token.HasFinding] and [Token.MaxSeverity] help scripts decide.
+// base64, header, claims, then time. [Token.HasFinding] and
+// [Token.MaxSeverity] help scripts decide.
 //
 // # cdata
 //
