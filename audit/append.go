@@ -5,16 +5,28 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
 )
 
-const insertEvent = `INSERT INTO events (seq, ts, kind, fingerprint, cdata, subject, actor,
-    api_url, http_status, request_seq, error, detail, leaf_hash)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+// insertChunk is how many rows one INSERT statement writes, at most.
+const insertChunk = 64
 
-const insertHash = `INSERT INTO hashes (id, hash) VALUES (?, ?)`
+// insertSQL returns an INSERT of rows rows into table, cols columns each.
+func insertSQL(table, columns string, cols, rows int) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO " + table + " (" + columns + ") VALUES ")
+	row := "(" + strings.Repeat("?, ", cols-1) + "?)"
+	for i := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	return b.String()
+}
 
 // Append records one event and returns it as stored, with Seq, TS and
 // LeafHash set (and Actor, when it was empty). The event, its leaf hash and
@@ -75,24 +87,39 @@ func (l *Ledger) AppendBatch(ctx context.Context, events []Event) ([]Event, erro
 }
 
 // appendTx assigns seq, ts and leaf hash to each event and inserts it with
-// its stored hashes, inside tx.
+// its stored hashes, inside tx, insertChunk rows per statement.
 func appendTx(ctx context.Context, tx *sql.Tx, events []Event, now func() time.Time) error {
 	var size int64
 	if err := tx.QueryRowContext(ctx, sizeQuery).Scan(&size); err != nil {
 		return fmt.Errorf("audit: append: read tree size: %w", classify(err))
 	}
-	insE, err := tx.PrepareContext(ctx, insertEvent)
-	if err != nil {
-		return fmt.Errorf("audit: append: %w", classify(err))
+	stmts := map[[2]int]*sql.Stmt{} // by table (0 events, 1 hashes) and rows
+	defer func() {
+		for _, st := range stmts {
+			st.Close()
+		}
+	}()
+	exec := func(table, rows int, args []any) error {
+		st, ok := stmts[[2]int{table, rows}]
+		if !ok {
+			q := insertSQL("events", eventColumns, 13, rows)
+			if table == 1 {
+				q = insertSQL("hashes", "seq, hashes", 2, rows)
+			}
+			var err error
+			if st, err = tx.PrepareContext(ctx, q); err != nil {
+				return err
+			}
+			stmts[[2]int{table, rows}] = st
+		}
+		_, err := st.ExecContext(ctx, args...)
+		return err
 	}
-	defer insE.Close()
-	insH, err := tx.PrepareContext(ctx, insertHash)
-	if err != nil {
-		return fmt.Errorf("audit: append: %w", classify(err))
-	}
-	defer insH.Close()
 
 	hr := newFrontier(dbHashReader{ctx, tx})
+	evArgs := make([]any, 0, insertChunk*13)
+	hArgs := make([]any, 0, insertChunk*2)
+	var leaf []byte
 	for i := range events {
 		e := &events[i]
 		e.Seq = size + int64(i)
@@ -104,11 +131,12 @@ func appendTx(ctx context.Context, tx *sql.Tx, events []Event, now func() time.T
 			return fmt.Errorf("audit: append: event %d of %d: %w", i+1, len(events), err)
 		}
 		row := e.row()
-		leaf := row.appendLeaf(nil)
+		leaf = row.appendLeaf(leaf[:0])
 		hashes, err := tlog.StoredHashes(e.Seq, leaf, hr)
 		if err != nil {
 			return fmt.Errorf("audit: append: compute stored hashes for seq %d: %w", e.Seq, err)
 		}
+		hr.add(e.Seq, hashes)
 		e.LeafHash = hex.EncodeToString(hashes[0][:])
 		var status, reqSeq any
 		if e.HTTPStatus != 0 {
@@ -117,17 +145,22 @@ func appendTx(ctx context.Context, tx *sql.Tx, events []Event, now func() time.T
 		if e.RequestSeq != nil {
 			reqSeq = *e.RequestSeq
 		}
-		if _, err := insE.ExecContext(ctx, e.Seq, row[1], row[2], row[3], row[4], row[5], row[6],
-			row[7], status, reqSeq, row[10], row[11], hashes[0][:]); err != nil {
-			return fmt.Errorf("audit: append: insert seq %d: %w", e.Seq, classify(err))
+		blob := make([]byte, 0, len(hashes)*tlog.HashSize)
+		for _, h := range hashes {
+			blob = append(blob, h[:]...)
 		}
-		base := tlog.StoredHashIndex(0, e.Seq)
-		for j := range hashes {
-			if _, err := insH.ExecContext(ctx, base+int64(j), hashes[j][:]); err != nil {
-				return fmt.Errorf("audit: append: insert stored hash %d: %w", base+int64(j), classify(err))
+		evArgs = append(evArgs, e.Seq, row[1], row[2], row[3], row[4], row[5], row[6], row[7],
+			status, reqSeq, row[10], row[11], blob[:tlog.HashSize])
+		hArgs = append(hArgs, e.Seq, blob)
+		if n := len(hArgs) / 2; n == insertChunk || i == len(events)-1 {
+			if err := exec(0, n, evArgs); err != nil {
+				return fmt.Errorf("audit: append: insert events %d to %d: %w", e.Seq+1-int64(n), e.Seq, classify(err))
 			}
+			if err := exec(1, n, hArgs); err != nil {
+				return fmt.Errorf("audit: append: insert the stored hashes of seq %d to %d: %w", e.Seq+1-int64(n), e.Seq, classify(err))
+			}
+			evArgs, hArgs = evArgs[:0], hArgs[:0]
 		}
-		hr.add(e.Seq, hashes)
 	}
 	return nil
 }

@@ -25,6 +25,10 @@ import (
 // [ErrLedgerLocked].
 const DefaultBusyTimeout = 30 * time.Second
 
+// cacheSize is each connection's page cache: negative is KiB, so 64 MiB.
+// Index updates at random places (fingerprints) need the pages in memory.
+const cacheSize = "-65536"
+
 // readers is the size of the read-only connection pool.
 const readers = 4
 
@@ -299,6 +303,7 @@ func openWriter(ctx context.Context, abs string, busy time.Duration) (*sql.DB, e
 		"_synchronous":  {"FULL"}, // after _journal_mode, which would set NORMAL
 		"_busy_timeout": {strconv.FormatInt(ms, 10)},
 		"_txlock":       {"immediate"},
+		"_cache_size":   {cacheSize},
 	}))
 	if err != nil {
 		return nil, err
@@ -327,6 +332,7 @@ func openReaders(ctx context.Context, abs string, busy time.Duration) (*sql.DB, 
 		"_busy_timeout": {strconv.FormatInt(ms, 10)},
 		"_query_only":   {"1"},
 		"_txlock":       {"deferred"},
+		"_cache_size":   {cacheSize},
 	}))
 	if err != nil {
 		return nil, err

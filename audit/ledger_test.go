@@ -323,12 +323,11 @@ func TestTriggersRefuseUpdateAndDelete(t *testing.T) {
 	for _, stmt := range []string{
 		"UPDATE events SET cdata = 'evil'",
 		"DELETE FROM events",
-		"UPDATE hashes SET hash = zeroblob(32)",
+		"UPDATE hashes SET hashes = zeroblob(32)",
 		"DELETE FROM hashes",
 		"UPDATE meta SET value = 'x'",
 		"DELETE FROM meta",
 		"INSERT INTO events (seq, ts, kind, leaf_hash) VALUES (5, '2025-01-01T00:00:00.000000Z', 'issue_requested', zeroblob(32))",
-		"INSERT INTO hashes (id, hash) VALUES (7, zeroblob(32))",
 		"INSERT INTO events (seq, ts, kind, detail, leaf_hash) VALUES (1, '2025-01-01T00:00:00.000000Z', 'issue_requested', '[1]', zeroblob(32))",
 		"INSERT INTO events (seq, ts, kind, leaf_hash) VALUES (1, '2025-01-01 00:00:00', 'issue_requested', zeroblob(32))",
 		"INSERT INTO events (seq, ts, kind, fingerprint, leaf_hash) VALUES (1, '2025-01-01T00:00:00.000000Z', 'issue', 'sha256:xyz', zeroblob(32))",

@@ -35,29 +35,40 @@ type queryer interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// dbHashReader reads stored hashes from the table hashes, whose id is the
-// tlog stored hash index.
+// dbHashReader reads stored hashes from the table hashes. The row of seq n
+// holds tlog.StoredHashes(n, leaf): the leaf hash, then one interior hash
+// per trailing 1 bit of n, 32 bytes each. So the hash with stored index id,
+// at (level, k), is at offset 32*level in the row of seq (k+1)<<level - 1,
+// the last record of the subtree it covers.
 type dbHashReader struct {
 	ctx context.Context
 	q   queryer
+}
+
+// storedHashRow returns the seq whose hashes row holds stored hash id, and
+// the hash's position in that row.
+func storedHashRow(id int64) (seq int64, pos int) {
+	level, k := tlog.SplitStoredHashIndex(id)
+	return (k+1)<<level - 1, level
 }
 
 // ReadHashes implements tlog.HashReader.
 func (r dbHashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
 	for i, id := range indexes {
+		seq, pos := storedHashRow(id)
 		var b []byte
-		err := r.q.QueryRowContext(r.ctx, "SELECT hash FROM hashes WHERE id = ?", id).Scan(&b)
+		err := r.q.QueryRowContext(r.ctx, "SELECT hashes FROM hashes WHERE seq = ?", seq).Scan(&b)
 		if errors.Is(err, sql.ErrNoRows) {
-			return nil, fmt.Errorf("audit: stored hash %d is missing", id)
+			return nil, fmt.Errorf("audit: the stored hashes of seq %d are missing", seq)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("audit: read stored hash %d: %w", id, classify(err))
+			return nil, fmt.Errorf("audit: read the stored hashes of seq %d: %w", seq, classify(err))
 		}
-		if len(b) != tlog.HashSize {
-			return nil, fmt.Errorf("audit: stored hash %d has %d bytes", id, len(b))
+		if len(b) < (pos+1)*tlog.HashSize {
+			return nil, fmt.Errorf("audit: the stored hashes of seq %d are %d bytes, too short", seq, len(b))
 		}
-		copy(out[i][:], b)
+		copy(out[i][:], b[pos*tlog.HashSize:])
 	}
 	return out, nil
 }

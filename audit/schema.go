@@ -43,7 +43,7 @@ CREATE TABLE events (
     seq         INTEGER PRIMARY KEY CHECK (seq >= 0),
     ts          TEXT    NOT NULL CHECK (ts GLOB '[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'),
     kind        TEXT    NOT NULL CHECK (kind <> '' AND kind NOT GLOB '*[^a-z_]*'),
-    fingerprint TEXT    NOT NULL DEFAULT '' CHECK (fingerprint = '' OR (length(fingerprint) = 71 AND fingerprint GLOB 'sha256:*' AND substr(fingerprint, 8) NOT GLOB '*[^0-9a-f]*')),
+    fingerprint TEXT    NOT NULL DEFAULT '' CHECK (fingerprint = '' OR (length(fingerprint) = 71 AND substr(fingerprint, 1, 7) = 'sha256:' AND length(unhex(substr(fingerprint, 8))) = 32 AND fingerprint = lower(fingerprint))),
     cdata       TEXT    NOT NULL DEFAULT '',
     subject     TEXT    NOT NULL DEFAULT '',
     actor       TEXT    NOT NULL DEFAULT '',
@@ -56,25 +56,20 @@ CREATE TABLE events (
 ) STRICT;
 
 CREATE TABLE hashes (
-    id   INTEGER PRIMARY KEY CHECK (id >= 0),
-    hash BLOB    NOT NULL CHECK (length(hash) = 32)
+    seq    INTEGER PRIMARY KEY CHECK (seq >= 0),
+    hashes BLOB    NOT NULL CHECK (length(hashes) >= 32 AND length(hashes) % 32 = 0)
 ) STRICT;
 
 CREATE TRIGGER events_dense BEFORE INSERT ON events
-WHEN NEW.seq IS NOT (SELECT coalesce(max(seq) + 1, 0) FROM events)
+WHEN NEW.seq IS NOT coalesce((SELECT max(seq) FROM events) + 1, 0)
 BEGIN SELECT RAISE(ABORT, 'tokenaudit: events.seq must be the next sequence number'); END;
 
-CREATE TRIGGER hashes_dense BEFORE INSERT ON hashes
-WHEN NEW.id IS NOT (SELECT coalesce(max(id) + 1, 0) FROM hashes)
-BEGIN SELECT RAISE(ABORT, 'tokenaudit: hashes.id must be the next stored hash index'); END;
 ` + appendOnly("events") + appendOnly("hashes") + appendOnly("meta") + `
 CREATE INDEX events_fingerprint ON events (fingerprint);
 CREATE INDEX events_cdata ON events (cdata);
 CREATE INDEX events_kind ON events (kind);
 CREATE INDEX events_ts ON events (ts);
 CREATE INDEX events_request_seq ON events (request_seq) WHERE request_seq IS NOT NULL;
-CREATE INDEX events_born ON events (fingerprint) WHERE kind IN ('issue', 'import');
-CREATE INDEX events_dead ON events (fingerprint) WHERE kind IN ('revoke', 'revoked_elsewhere');
 
 CREATE VIEW tokens AS
 SELECT b.fingerprint AS fingerprint,

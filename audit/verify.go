@@ -92,7 +92,7 @@ FROM events ORDER BY seq`)
 		return nil, classify(err)
 	}
 	defer rows.Close()
-	hrows, err := tx.QueryContext(ctx, "SELECT id, hash FROM hashes ORDER BY id")
+	hrows, err := tx.QueryContext(ctx, "SELECT seq, hashes FROM hashes ORDER BY seq")
 	if err != nil {
 		return nil, classify(err)
 	}
@@ -104,7 +104,7 @@ FROM events ORDER BY seq`)
 		cols    [len(leafColumns) - 1]sql.RawBytes // all but seq
 		stored  sql.RawBytes
 		leaf    []byte
-		hid     int64
+		hseq    int64
 		hstored sql.RawBytes
 	)
 	dest := make([]any, 0, len(leafColumns)+1)
@@ -139,25 +139,28 @@ FROM events ORDER BY seq`)
 		if err != nil {
 			return nil, err
 		}
+		if !hrows.Next() {
+			if err := hrows.Err(); err != nil {
+				return nil, classify(err)
+			}
+			problem = bad("the stored hashes of seq %d are missing", n)
+			break
+		}
+		if err := hrows.Scan(&hseq, &hstored); err != nil {
+			return nil, err
+		}
+		if hseq != n {
+			problem = bad("the stored hashes of seq %d are missing (the next row is for seq %d)", n, hseq)
+			break
+		}
+		if len(hstored) != len(hashes)*tlog.HashSize {
+			problem = bad("the stored hashes of seq %d are %d bytes, not %d", n, len(hstored), len(hashes)*tlog.HashSize)
+			break
+		}
 		base := tlog.StoredHashIndex(0, n)
 		for j, h := range hashes {
-			id := base + int64(j)
-			if !hrows.Next() {
-				if err := hrows.Err(); err != nil {
-					return nil, classify(err)
-				}
-				problem = bad("stored hash %d is missing", id)
-				break
-			}
-			if err := hrows.Scan(&hid, &hstored); err != nil {
-				return nil, err
-			}
-			if hid != id {
-				problem = bad("stored hash %d is missing (the next one is %d)", id, hid)
-				break
-			}
-			if !bytes.Equal(hstored, h[:]) {
-				problem = bad("%s does not match the events", describeHash(id))
+			if !bytes.Equal(hstored[j*tlog.HashSize:(j+1)*tlog.HashSize], h[:]) {
+				problem = bad("%s does not match the events", describeHash(base+int64(j)))
 				break
 			}
 		}
@@ -170,10 +173,10 @@ FROM events ORDER BY seq`)
 		return nil, classify(err)
 	}
 	if problem == nil && hrows.Next() {
-		if err := hrows.Scan(&hid, &hstored); err != nil {
+		if err := hrows.Scan(&hseq, &hstored); err != nil {
 			return nil, err
 		}
-		problem = bad("stored hash %d lies beyond the last event: events were removed from the end", hid)
+		problem = bad("there are stored hashes for seq %d, beyond the last event: events were removed from the end", hseq)
 	}
 	if err := hrows.Err(); err != nil {
 		return nil, classify(err)

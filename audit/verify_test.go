@@ -56,7 +56,7 @@ func dropTriggers(t *testing.T, db *sql.DB) {
 	for _, table := range []string{"events", "hashes", "meta"} {
 		mustExec(t, db, fmt.Sprintf("DROP TRIGGER %[1]s_no_update; DROP TRIGGER %[1]s_no_delete", table))
 	}
-	mustExec(t, db, "DROP TRIGGER events_dense; DROP TRIGGER hashes_dense")
+	mustExec(t, db, "DROP TRIGGER events_dense")
 }
 
 // mustExec runs SQL on db or fails the test.
@@ -134,7 +134,7 @@ func TestVerifyCatchesTampering(t *testing.T) {
 			e.CData = "someone-else"
 			h := leafHashOf(e)
 			mustExec(t, db, "UPDATE events SET cdata = ?, leaf_hash = ? WHERE seq = ?", e.CData, h, k)
-			mustExec(t, db, "UPDATE hashes SET hash = ? WHERE id = ?", h, tlog.StoredHashIndex(0, k))
+			mustExec(t, db, "UPDATE hashes SET hashes = CAST(? || substr(hashes, 33) AS BLOB) WHERE seq = ?", h, k)
 		}, k, "tree level 1, over seq 6 to 7"},
 		{"delete a row in the middle", func(t *testing.T, db *sql.DB, _ []Event) {
 			mustExec(t, db, "DELETE FROM events WHERE seq = ?", k)
@@ -161,20 +161,24 @@ func TestVerifyCatchesTampering(t *testing.T) {
 			e := events[0]
 			e.Seq = tamperLedgerSize
 			insertRaw(t, db, e)
-		}, tamperLedgerSize, "is missing"},
+		}, tamperLedgerSize, "the stored hashes of seq 20 are missing"},
 		{"swap two rows", func(t *testing.T, db *sql.DB, _ []Event) {
 			mustExec(t, db, "UPDATE events SET seq = 1000 WHERE seq = 4")
 			mustExec(t, db, "UPDATE events SET seq = 4 WHERE seq = 6")
 			mustExec(t, db, "UPDATE events SET seq = 6 WHERE seq = 1000")
 		}, 4, "does not match its leaf_hash"},
 		{"overwrite an interior hash", func(t *testing.T, db *sql.DB, _ []Event) {
-			mustExec(t, db, "UPDATE hashes SET hash = zeroblob(32) WHERE id = ?", tlog.StoredHashIndex(2, 1))
+			// Stored hash (2, 1) is the third hash of seq 7's row.
+			mustExec(t, db, "UPDATE hashes SET hashes = CAST(substr(hashes, 1, 64) || zeroblob(32) || substr(hashes, 97) AS BLOB) WHERE seq = ?", k)
 		}, 7, "tree level 2, over seq 4 to 7"},
 		{"delete a stored hash", func(t *testing.T, db *sql.DB, _ []Event) {
-			mustExec(t, db, "DELETE FROM hashes WHERE id = ?", tlog.StoredHashIndex(0, 12))
-		}, 12, "is missing"},
+			mustExec(t, db, "DELETE FROM hashes WHERE seq = 12")
+		}, 12, "the stored hashes of seq 12 are missing (the next row is for seq 13)"},
+		{"truncate a row of stored hashes", func(t *testing.T, db *sql.DB, _ []Event) {
+			mustExec(t, db, "UPDATE hashes SET hashes = substr(hashes, 1, 32) WHERE seq = 11")
+		}, 11, "are 32 bytes, not 96"},
 		{"add a stored hash", func(t *testing.T, db *sql.DB, _ []Event) {
-			mustExec(t, db, "INSERT INTO hashes (id, hash) VALUES (?, zeroblob(32))", tlog.StoredHashCount(tamperLedgerSize))
+			mustExec(t, db, "INSERT INTO hashes (seq, hashes) VALUES (?, zeroblob(32))", tamperLedgerSize)
 		}, tamperLedgerSize, "beyond the last event"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -258,7 +262,7 @@ func TestVerifyTruncationNeedsAnEarlierHead(t *testing.T) {
 	// smaller tree. Verify alone cannot see it; the head differs.
 	last := int64(tamperLedgerSize - 1)
 	mustExec(t, db, "DELETE FROM events WHERE seq = ?", last)
-	mustExec(t, db, "DELETE FROM hashes WHERE id >= ?", tlog.StoredHashIndex(0, last))
+	mustExec(t, db, "DELETE FROM hashes WHERE seq = ?", last)
 	restoreTriggers(t, db)
 	rep, err := l.Verify(ctx)
 	if err != nil {
@@ -273,12 +277,13 @@ func TestVerifyTruncationNeedsAnEarlierHead(t *testing.T) {
 // flipHashBit flips the low bit of the last byte of stored hash id.
 func flipHashBit(t *testing.T, db *sql.DB, id int64) {
 	t.Helper()
+	seq, pos := storedHashRow(id)
 	var h []byte
-	if err := db.QueryRow("SELECT hash FROM hashes WHERE id = ?", id).Scan(&h); err != nil {
+	if err := db.QueryRow("SELECT hashes FROM hashes WHERE seq = ?", seq).Scan(&h); err != nil {
 		t.Fatal(err)
 	}
-	h[len(h)-1] ^= 1
-	mustExec(t, db, "UPDATE hashes SET hash = ? WHERE id = ?", h, id)
+	h[(pos+1)*tlog.HashSize-1] ^= 1
+	mustExec(t, db, "UPDATE hashes SET hashes = ? WHERE seq = ?", h, seq)
 }
 
 // insertRaw inserts e, with a correct leaf_hash for its own fields, bypassing
@@ -293,5 +298,5 @@ func insertRaw(t *testing.T, db *sql.DB, e Event) {
 	if r[9] != "" {
 		req = *e.RequestSeq
 	}
-	mustExec(t, db, insertEvent, e.Seq, r[1], r[2], r[3], r[4], r[5], r[6], r[7], status, req, r[10], r[11], leafHashOf(e))
+	mustExec(t, db, insertSQL("events", eventColumns, 13, 1), e.Seq, r[1], r[2], r[3], r[4], r[5], r[6], r[7], status, req, r[10], r[11], leafHashOf(e))
 }

@@ -1,0 +1,213 @@
+package audit
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// benchFP returns a fingerprint that looks real, derived from i.
+func benchFP(i int) string {
+	sum := sha256.Sum256(fmt.Appendf(nil, "token-%d", i))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// benchEvents returns the events of token number i of a synthetic ledger:
+// its request and issue (or, for 2% of them, a failure; for 5%, an import),
+// and for a third of them a revocation.
+func benchEvents(i int, seq int64) []Event {
+	cdata := fmt.Sprintf("customer-%04d", i%1000)
+	if i%50 == 7 {
+		return []Event{{Kind: KindIssueRequested, CData: cdata}, {Kind: KindIssueFailed, CData: cdata,
+			RequestSeq: &seq, HTTPStatus: 503, Error: "woleet: generate token: server error", Detail: []byte(`{"outcome":"unknown"}`)}}
+	}
+	detail := fmt.Appendf(nil, `{"claims":{"cdata":%q,"iat":%d,"jti":"%08x","sub":"5f1e0b2a9c3d4e6f"}}`, cdata, 1700000000+i, i)
+	evs := []Event{{Kind: KindIssueRequested, CData: cdata}, {Kind: KindIssue, Fingerprint: benchFP(i), CData: cdata,
+		Subject: "5f1e0b2a9c3d4e6f", RequestSeq: &seq, Detail: detail}}
+	if i%20 == 3 {
+		evs = []Event{{Kind: KindImport, Fingerprint: benchFP(i), CData: cdata, Subject: "5f1e0b2a9c3d4e6f", Detail: detail}}
+	}
+	if i%3 == 0 {
+		evs = append(evs, Event{Kind: KindRevoke, Fingerprint: benchFP(i), CData: cdata})
+	}
+	return evs
+}
+
+// buildLedger writes a ledger of at least n events with AppendBatch, one
+// simulated minute apart, and returns how many tokens it holds.
+func buildLedger(tb testing.TB, path string, n int) int {
+	tb.Helper()
+	c := newClock()
+	c.Set(time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC))
+	c.step = time.Minute
+	l, err := Open(path, WithNow(c.Now), WithActor("bench@host via basic:ops@example.com"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	ctx := context.Background()
+	const batch = 10_000
+	var events []Event
+	size, tokens := int64(0), 0
+	for size < int64(n) {
+		events = events[:0]
+		for len(events) < batch {
+			events = append(events, benchEvents(tokens, size+int64(len(events)))...)
+			tokens++
+		}
+		if _, err := l.AppendBatch(ctx, events); err != nil {
+			tb.Fatal(err)
+		}
+		size += int64(len(events))
+	}
+	return tokens
+}
+
+// BenchmarkAppend measures one durable Append: a transaction with an fsync
+// of the write-ahead log, so it is bound by the disk.
+func BenchmarkAppend(b *testing.B) {
+	l := openTest(b)
+	ctx := context.Background()
+	e := Event{Kind: KindIssue, Fingerprint: benchFP(1), CData: "customer-0001", Detail: []byte(`{"claims":{"iat":1}}`)}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := l.Append(ctx, e); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkAppendBatch measures AppendBatch of 1,000 events, Merkle hashes
+// included, into a growing ledger.
+func BenchmarkAppendBatch(b *testing.B) {
+	l := openTest(b)
+	ctx := context.Background()
+	var events []Event
+	for i := 0; len(events) < 1000; i++ {
+		events = append(events, benchEvents(i, 0)...)
+	}
+	events = events[:1000]
+	for i := range events {
+		events[i].RequestSeq = nil
+	}
+	for b.Loop() {
+		if _, err := l.AppendBatch(ctx, events); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*len(events))/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkMillion builds a 1,000,000-event ledger once (with AppendBatch,
+// into a temporary directory), reports its size on disk, and measures the
+// read paths on it.
+func BenchmarkMillion(b *testing.B) {
+	const n = 1_000_000
+	path := filepath.Join(b.TempDir(), "million.db")
+	start := time.Now()
+	tokens := buildLedger(b, path, n)
+	build := time.Since(start)
+	fi, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	l, err := Open(path, WithReadOnly(), WithNow(func() time.Time { return time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC) }))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	ctx := context.Background()
+	size, err := l.Count(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("built %d events (%d tokens) in %v: %.0f events/s; %d bytes on disk, %.0f bytes/event",
+		size, tokens, build.Round(time.Millisecond), float64(size)/build.Seconds(), fi.Size(), float64(fi.Size())/float64(size))
+
+	b.Run("Report", func(b *testing.B) {
+		for b.Loop() {
+			rep, err := l.Report(ctx, ReportOptions{})
+			if err != nil || rep.Tokens.Total == 0 {
+				b.Fatal(rep, err)
+			}
+		}
+	})
+	b.Run("TokensByCData", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			i++
+			found := 0
+			for _, err := range l.Tokens(ctx, TokenFilter{CData: fmt.Sprintf("customer-%04d", i%1000), State: StateActive}) {
+				if err != nil {
+					b.Fatal(err)
+				}
+				found++
+			}
+			if found == 0 {
+				b.Fatal("no token found")
+			}
+		}
+	})
+	b.Run("TokenByFingerprint", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			i += 7919
+			if _, err := l.Token(ctx, benchFP(i%tokens)); err != nil && i%50 != 7 {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("TokenByPrefix", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			i += 7919
+			if _, err := l.Token(ctx, benchFP(i%tokens)[:7+12]); err != nil && i%50 != 7 {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("EventsByFingerprint", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			i += 7919
+			for _, err := range l.Events(ctx, EventFilter{Fingerprint: benchFP(i % tokens)}) {
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+	b.Run("TokensOlderThan90Days", func(b *testing.B) {
+		for b.Loop() {
+			found := 0
+			for _, err := range l.Tokens(ctx, TokenFilter{State: StateActive, MinAge: 90 * 24 * time.Hour, Limit: 100}) {
+				if err != nil {
+					b.Fatal(err)
+				}
+				found++
+			}
+			if found != 100 {
+				b.Fatalf("found %d", found)
+			}
+		}
+	})
+	b.Run("Verify", func(b *testing.B) {
+		for b.Loop() {
+			rep, err := l.Verify(ctx)
+			if err != nil || rep.Verified != size {
+				b.Fatal(rep, err)
+			}
+		}
+	})
+	b.Run("DiskSize", func(b *testing.B) {
+		for b.Loop() {
+		}
+		b.ReportMetric(float64(fi.Size())/float64(size), "bytes/event")
+	})
+}
