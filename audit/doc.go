@@ -1,0 +1,86 @@
+// Package audit is tokenaudit's ledger: an append-only, tamper-evident SQLite
+// database of every token event, and the audited flows that issue, revoke,
+// reconcile and import Woleet API tokens through it.
+//
+// Reach for [Open] first, then [NewAuditor] to issue and revoke:
+//
+//	ledger, err := audit.Open("tokens.db")
+//	if err != nil { … }
+//	defer ledger.Close()
+//	auditor, err := audit.NewAuditor(ledger, woleetClient)
+//	res, err := auditor.Issue(ctx, audit.IssueOptions{CData: "customer-42"})
+//	// res.Token is recorded (by fingerprint) before you see it.
+//
+// Read it with [Ledger.Events], [Ledger.Tokens], [Ledger.Token] and
+// [Ledger.Report]; check it with [Ledger.Verify] and [Ledger.TreeHead].
+//
+// # The ledger contract
+//
+// The schema is a public interface, versioned with PRAGMA user_version
+// ([SchemaVersion]) and marked with PRAGMA application_id ([ApplicationID]).
+// Users query it with sqlite3. All tables are STRICT, and triggers refuse
+// UPDATE and DELETE on every one of them.
+//
+//   - Table events: one row per event. seq (dense from 0: the Merkle leaf
+//     index), ts (RFC 3339 UTC with six fractional digits, so text order
+//     is time order), kind (see [Kind]), fingerprint ("sha256:" + 64 hex
+//     digits, or ''), cdata, subject, actor ("USER@HOST via IDENTITY"),
+//     api_url, http_status (NULL when none), request_seq (for issue and
+//     issue_failed: the issue_requested answered), error, detail (a JSON
+//     object: claims, outcome, source), leaf_hash (32 bytes).
+//   - Table hashes: the Merkle tree's stored hashes, one row per event:
+//     hashes is tlog.StoredHashes for that seq (the leaf hash, then one
+//     interior hash per subtree the event completes), 32 bytes each.
+//   - Table meta: ledger_id and created_at.
+//   - View tokens: one row per fingerprint, from its first issue or import
+//     event and its first revoke or revoked_elsewhere event: fingerprint,
+//     cdata, subject, issued_at, issued_by, issued_seq, revoked_at,
+//     revoked_by, revoked_seq, state ('active' or 'revoked').
+//
+// No raw token is ever stored: only fingerprints (jwtinspect.Fingerprint),
+// cdata, sub and the claims without the signature. [Ledger.Append] refuses
+// text that looks like a compact JWT, in any field.
+//
+// # Tamper evidence
+//
+// Every event is a leaf of an RFC 6962 Merkle tree, hashed as
+// golang.org/x/mod/sumdb/tlog does (leaf hash = SHA-256(0x00 ‖ leaf)). The
+// leaf bytes are a canonical encoding of the row, documented at
+// [Event.LeafBytes], that anyone can recompute from the row alone; files in
+// testdata/leaf are test vectors. The event, its leaf hash and its stored
+// tree hashes are written in one transaction.
+//
+// [Ledger.Verify] recomputes every leaf and every stored hash and compares
+// the schema with the one this package creates, so an edit that bypasses the
+// triggers (drop them, then update, delete, insert or reorder rows) is
+// reported at the first bad seq as an *[IntegrityError]. A rewrite that
+// recomputes every hash is caught by comparing [Ledger.TreeHead] with an
+// earlier head kept elsewhere; [Ledger.HashReader] serves the stored hashes
+// to tlog's proof functions.
+//
+// # Durability and concurrency
+//
+// Each Ledger has one writer connection and a pool of read-only
+// connections. The database runs in WAL mode with synchronous=FULL (an
+// acknowledged event survives power loss) and takes the write lock with
+// BEGIN IMMEDIATE, waiting up to a busy timeout ([WithBusyTimeout]) for
+// other writers, in this process or another. Appends from many goroutines
+// and processes interleave safely; readers never block writers.
+//
+// # Audited flows
+//
+// The flows talk to the ledger through [Store] and to the API through
+// [TokenAPI], so another backend can stand in for SQLite. They fail closed:
+// [Auditor.Issue] commits issue_requested before asking the API and records
+// issue before returning the token; if it cannot, it revokes the token and
+// returns an *[UnrecordedError]. [Auditor.Revoke], [Auditor.Reconcile],
+// [Auditor.RevokeWhere] and [Auditor.Import] record every outcome.
+//
+// # Errors
+//
+// Callers branch on [ErrNotALedger], [ErrNewerSchema], [ErrOlderSchema],
+// [ErrLedgerReadOnly], [ErrLedgerLocked], [ErrLedgerClosed], [ErrNotFound],
+// [ErrAmbiguous], *[IntegrityError] and *[UnrecordedError]; API errors from
+// package woleet are wrapped, so errors.Is(err, woleet.ErrOutcomeUnknown)
+// works through the flows.
+package audit
