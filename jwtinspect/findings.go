@@ -134,12 +134,33 @@ type headerView struct {
 	signed      bool // the signature is not empty
 }
 
-func (h headerView) get(name string) (any, bool) {
-	if v, ok := h.protected[name]; ok {
-		return v, true
+// headerParams are the parameters checkHeader looks at, in one pass over
+// each header rather than a lookup per name.
+type headerParams struct {
+	alg, crit, kid          any
+	hasAlg, hasCrit, hasKid bool
+	hasJKU, hasX5U, hasJWK  bool
+}
+
+// collect reads the parameters of one header; called on the unprotected
+// header first, so that the protected values win.
+func (hp *headerParams) collect(m map[string]any) {
+	for k, v := range m {
+		switch k {
+		case "alg":
+			hp.alg, hp.hasAlg = v, true
+		case "crit":
+			hp.crit, hp.hasCrit = v, true
+		case "kid":
+			hp.kid, hp.hasKid = v, true
+		case "jku":
+			hp.hasJKU = true
+		case "x5u":
+			hp.hasX5U = true
+		case "jwk":
+			hp.hasJWK = true
+		}
 	}
-	v, ok := h.unprotected[name]
-	return v, ok
 }
 
 // checkHeader adds the findings about one JOSE header.
@@ -152,14 +173,16 @@ func (t *Token) checkHeader(h headerView) {
 			}
 		}
 	}
-	algV, ok := h.get("alg")
-	alg, isStr := algV.(string)
+	var p headerParams
+	p.collect(h.unprotected)
+	p.collect(h.protected)
+	alg, isStr := p.alg.(string)
 	registered, family := jwsAlgs, "JWS"
 	if h.jwe {
 		registered, family = jweAlgs, "JWE"
 	}
 	switch {
-	case !ok:
+	case !p.hasAlg:
 		t.add(FindingAlgMissing, SeverityHigh, h.where+"the header has no \"alg\"")
 	case !isStr:
 		t.add(FindingAlgUnknown, SeverityMedium, h.where+"\"alg\" is not a string")
@@ -174,24 +197,24 @@ func (t *Token) checkHeader(h headerView) {
 		t.add(FindingAlgUnknown, SeverityMedium,
 			fmt.Sprintf("%salg %s is not a registered %s algorithm", h.where, quoteShort(alg), family))
 	}
-	if v, ok := h.get("crit"); ok {
-		t.checkCrit(h.where, v)
+	if p.hasCrit {
+		t.checkCrit(h.where, p.crit)
 	}
-	if v, ok := h.get("kid"); ok {
-		if why := kidSuspicion(v); why != "" {
+	if p.hasKid {
+		if why := kidSuspicion(p.kid); why != "" {
 			t.add(FindingKidSuspicious, SeverityHigh,
-				fmt.Sprintf("%skid %s %s: a verifier that uses kid in a path or query may be attacked", h.where, quoteShort(fmt.Sprint(v)), why))
+				fmt.Sprintf("%skid %s %s: a verifier that uses kid in a path or query may be attacked", h.where, quoteShort(fmt.Sprint(p.kid)), why))
 		}
 	}
-	if _, ok := h.get("jku"); ok {
+	if p.hasJKU {
 		t.add(FindingJKUPresent, SeverityMedium,
 			h.where+"the header names a key set URL (jku); a verifier that fetches it lets the sender choose the key (not followed)")
 	}
-	if _, ok := h.get("x5u"); ok {
+	if p.hasX5U {
 		t.add(FindingX5UPresent, SeverityMedium,
 			h.where+"the header names a certificate URL (x5u); a verifier that fetches it lets the sender choose the key (not followed)")
 	}
-	if _, ok := h.get("jwk"); ok {
+	if p.hasJWK {
 		t.add(FindingJWKEmbedded, SeverityHigh,
 			h.where+"the header embeds a key (jwk); a verifier that trusts it accepts anyone's signature")
 	}

@@ -73,6 +73,9 @@ func (p *scanner) failUnexpected() error {
 }
 
 func (p *scanner) skipWS() {
+	if p.i < len(p.s) && p.s[p.i] > ' ' {
+		return // the common case: no white space
+	}
 	for p.i < len(p.s) {
 		switch p.s[p.i] {
 		case ' ', '\t', '\n', '\r':

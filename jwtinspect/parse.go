@@ -68,7 +68,7 @@ func Parse(token string, opts ...Option) (*Token, error) {
 		return nil, err
 	}
 	if t.Claims != nil {
-		t.checkTimes(cfg.now().UTC())
+		t.checkTimes(cfg.now)
 	}
 	return t, nil
 }
