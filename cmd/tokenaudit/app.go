@@ -139,6 +139,7 @@ NO_COLOR.`,
 		a.inspectCommand(),
 		a.cdataCommand(),
 		a.fingerprintCommand(),
+		a.verifyCommand(),
 		a.emulatorCommand(),
 	)
 	return root

@@ -20,11 +20,18 @@ func classify(err error) int {
 		integrity *audit.IntegrityError
 		apiErr    *woleet.APIError
 		urlErr    *url.Error
-		netErr    net.Error
+		netErr    *net.OpError
 	)
 	switch {
 	case errors.As(err, &parseErr), errors.As(err, &tooLong):
 		return exitMalformed
+	case errors.Is(err, jwtinspect.ErrExpired), errors.Is(err, jwtinspect.ErrNotYetValid):
+		return exitTime
+	case errors.Is(err, jwtinspect.ErrSignatureInvalid), errors.Is(err, jwtinspect.ErrNoMatchingKey),
+		errors.Is(err, jwtinspect.ErrAlgNotAllowed), errors.Is(err, jwtinspect.ErrAlgConfusion),
+		errors.Is(err, jwtinspect.ErrWeakHMACKey), errors.Is(err, jwtinspect.ErrNotSigned),
+		errors.Is(err, jwtinspect.ErrClaimsInvalid):
+		return exitSignature
 	case errors.As(err, &integrity), errors.Is(err, audit.ErrNotALedger):
 		return exitIntegrity
 	case errors.As(err, &apiErr), errors.Is(err, woleet.ErrOutcomeUnknown),

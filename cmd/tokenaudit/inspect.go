@@ -98,14 +98,6 @@ type timesRecord struct {
 	Status    jwtinspect.ExpiryStatus `json:"status"`
 }
 
-// verifiedRecord is filled by "tokenaudit verify".
-type verifiedRecord struct {
-	Valid     bool   `json:"valid"`
-	Key       string `json:"key,omitempty"`
-	Algorithm string `json:"alg,omitempty"`
-	Error     string `json:"error,omitempty"`
-}
-
 func optional(s string, ok bool) *string {
 	if !ok {
 		return nil

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/tokenaudit/tokenaudit/internal/output"
@@ -74,14 +75,20 @@ func (a *app) stream(ctx context.Context, args []string, render func(tokenstream
 		},
 		func(it tokenstream.Item, o streamOutcome) error {
 			total++
-			if o.err == nil {
-				_, err := w.Write(o.out)
+			if _, err := w.Write(o.out); err != nil {
 				return err
+			}
+			if o.err == nil {
+				return nil
 			}
 			failures++
 			code := exitCode(o.err)
 			if firstCode == 0 {
 				firstCode = code
+			}
+			var shown *shownError
+			if errors.As(o.err, &shown) && a.format.Structured() {
+				return nil // the JSON record printed already says what failed
 			}
 			return a.reportStreamError(w, it, o.err, code)
 		})
