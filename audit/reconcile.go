@@ -143,8 +143,20 @@ type RevokeWhereOptions struct {
 	// CDataPrefix makes CData a prefix; an empty prefix is refused, as it
 	// would select every token.
 	CDataPrefix bool
+	// Fingerprint, when set, selects tokens by fingerprint instead of by
+	// cdata: a full fingerprint, or a prefix of at least
+	// MinFingerprintPrefix hex digits, with or without "sha256:". CData and
+	// CDataPrefix must then be left empty.
+	Fingerprint string
 	// DryRun lists what would be revoked and revokes nothing.
 	DryRun bool
+	// Confirm, if set, is called once the matches are known (Matched and
+	// NotListed filled in) and before anything is revoked, so that a person
+	// can approve exactly the tokens that will be revoked. When it returns
+	// false nothing is revoked and the result comes back with DryRun set.
+	// It is not called in a dry run or when nothing matches, and must not
+	// modify the result.
+	Confirm func(*RevokeWhereResult) bool
 	// Progress, if set, is called after each revocation (and, in a dry
 	// run, for each match).
 	Progress func(RevokeProgress)
@@ -188,11 +200,12 @@ type RevokeWhereResult struct {
 	NotListed []Token `json:"not_listed"`
 }
 
-// RevokeWhere revokes every live token whose cdata matches: the raw tokens
-// come from ListTokens and their cdata is read with jwtinspect. Each
-// revocation goes through [Auditor.Revoke], so each is recorded (revoke or
-// revoke_failed). It goes on after a failure, and stops when ctx ends.
-// The error is non-nil when anything failed; the result says what was done.
+// RevokeWhere revokes every live token whose cdata (or fingerprint, with
+// opts.Fingerprint) matches: the raw tokens come from ListTokens and their
+// cdata is read with jwtinspect. Each revocation goes through
+// [Auditor.Revoke], so each is recorded (revoke or revoke_failed). It goes
+// on after a failure, and stops when ctx ends. The error is non-nil when
+// anything failed; the result says what was done.
 func (a *Auditor) RevokeWhere(ctx context.Context, opts RevokeWhereOptions) (*RevokeWhereResult, error) {
 	if a.api == nil {
 		return nil, errNoAPI
@@ -200,11 +213,25 @@ func (a *Auditor) RevokeWhere(ctx context.Context, opts RevokeWhereOptions) (*Re
 	if opts.CDataPrefix && opts.CData == "" {
 		return nil, errors.New("audit: revoke where: an empty cdata prefix would select every token")
 	}
-	match := func(c string) bool {
+	selected := func(raw, fingerprint string) bool {
+		c, _, err := jwtinspect.CData(raw)
+		if err != nil {
+			return false
+		}
 		if opts.CDataPrefix {
 			return strings.HasPrefix(c, opts.CData)
 		}
 		return c == opts.CData
+	}
+	if opts.Fingerprint != "" {
+		if opts.CData != "" || opts.CDataPrefix {
+			return nil, errors.New("audit: revoke where: select by cdata or by fingerprint, not both")
+		}
+		lo, _, err := fingerprintRange(opts.Fingerprint)
+		if err != nil {
+			return nil, fmt.Errorf("audit: revoke where: %w", err)
+		}
+		selected = func(_, fingerprint string) bool { return strings.HasPrefix(fingerprint, lo) }
 	}
 	raws, err := a.api.ListTokens(ctx)
 	if err != nil {
@@ -220,21 +247,25 @@ func (a *Auditor) RevokeWhere(ctx context.Context, opts RevokeWhereOptions) (*Re
 			continue
 		}
 		listed[fp] = true
-		c, _, err := jwtinspect.CData(raw)
-		if err != nil || !match(c) {
+		if !selected(raw, fp) {
 			continue
 		}
 		d := decode(raw)
 		res.Matched = append(res.Matched, ListedToken{Fingerprint: d.fingerprint, CData: d.cdata, Subject: d.subject})
 		todo = append(todo, raw)
 	}
-	for t, err := range a.store.Tokens(ctx, TokenFilter{State: StateActive, CData: opts.CData, CDataPrefix: opts.CDataPrefix}) {
+	filter := TokenFilter{State: StateActive, CData: opts.CData, CDataPrefix: opts.CDataPrefix, Fingerprint: opts.Fingerprint}
+	for t, err := range a.store.Tokens(ctx, filter) {
 		if err != nil {
 			return res, fmt.Errorf("audit: revoke where: read the ledger: %w", err)
 		}
-		if !listed[t.Fingerprint] && (opts.CData != "" || t.CData == "") {
+		if !listed[t.Fingerprint] && (opts.CData != "" || opts.Fingerprint != "" || t.CData == "") {
 			res.NotListed = append(res.NotListed, t)
 		}
+	}
+	if !opts.DryRun && opts.Confirm != nil && len(todo) > 0 && !opts.Confirm(res) {
+		res.DryRun = true
+		return res, nil
 	}
 	var errs []error
 	for i, raw := range todo {
