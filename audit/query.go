@@ -136,7 +136,8 @@ func (w *where) String() string {
 }
 
 // fingerprintRange turns a fingerprint or prefix into the range of stored
-// fingerprints it matches: lo <= fingerprint < hi.
+// fingerprints it matches: lo <= fingerprint < hi, or, for a full
+// fingerprint, lo itself and an empty hi.
 func fingerprintRange(q string) (lo, hi string, err error) {
 	h := strings.ToLower(strings.TrimPrefix(strings.TrimSpace(q), jwtinspect.FingerprintPrefix))
 	switch {
@@ -148,7 +149,24 @@ func fingerprintRange(q string) (lo, hi string, err error) {
 		return "", "", fmt.Errorf("fingerprint %q is longer than 64 hex digits", truncate(q, 80))
 	}
 	lo = jwtinspect.FingerprintPrefix + h
+	if len(h) == 64 {
+		return lo, "", nil
+	}
 	return lo, lo + "\xff", nil
+}
+
+// addFingerprint adds a match on a full fingerprint or a prefix.
+func (w *where) addFingerprint(q string) error {
+	lo, hi, err := fingerprintRange(q)
+	switch {
+	case err != nil:
+		return err
+	case hi == "":
+		w.add("fingerprint = ?", lo)
+	default:
+		w.add("fingerprint >= ? AND fingerprint < ?", lo, hi)
+	}
+	return nil
 }
 
 // addText adds an exact or prefix match on a text column.
@@ -209,11 +227,9 @@ func eventQuery(f EventFilter) (string, []any, error) {
 		w.conds = append(w.conds, "kind IN ("+strings.Join(marks, ", ")+")")
 	}
 	if f.Fingerprint != "" {
-		lo, hi, err := fingerprintRange(f.Fingerprint)
-		if err != nil {
+		if err := w.addFingerprint(f.Fingerprint); err != nil {
 			return "", nil, err
 		}
-		w.add("fingerprint >= ? AND fingerprint < ?", lo, hi)
 	}
 	w.addText("cdata", f.CData, f.CDataPrefix)
 	w.addText("subject", f.Subject, false)
@@ -298,11 +314,9 @@ func tokenQuery(f TokenFilter, now time.Time) (string, []any, error) {
 		return "", nil, fmt.Errorf("unknown token state %q (want %q or %q)", f.State, StateActive, StateRevoked)
 	}
 	if f.Fingerprint != "" {
-		lo, hi, err := fingerprintRange(f.Fingerprint)
-		if err != nil {
+		if err := w.addFingerprint(f.Fingerprint); err != nil {
 			return "", nil, err
 		}
-		w.add("fingerprint >= ? AND fingerprint < ?", lo, hi)
 	}
 	w.addText("cdata", f.CData, f.CDataPrefix)
 	w.addText("subject", f.Subject, false)

@@ -271,3 +271,64 @@ func TestReportEmptyLedger(t *testing.T) {
 		t.Errorf("empty report = %+v", rep)
 	}
 }
+
+// TestReportAgreesWithTheView checks the report's counts, computed from the
+// index, against the tokens view, on odd histories: several births with
+// different cdata, deaths before births or without them, revocations with
+// another cdata.
+func TestReportAgreesWithTheView(t *testing.T) {
+	l, _ := storyLedger(t)
+	ctx := context.Background()
+	_, err := l.AppendBatch(ctx, []Event{
+		{Kind: KindImport, Fingerprint: fp(0x20), CData: "zeta"},
+		{Kind: KindImport, Fingerprint: fp(0x20), CData: "alpha"},       // a second birth: ignored
+		{Kind: KindRevoke, Fingerprint: fp(0x21), CData: "ghost"},       // a death with no birth
+		{Kind: KindImport, Fingerprint: fp(0x21), CData: "late"},        // born after its death: revoked
+		{Kind: KindRevokeFailed, Fingerprint: fp(0x20), CData: "other"}, // not a death
+		{Kind: KindRevoke, Fingerprint: fp(0x22), CData: "nobody"},      // never born
+		{Kind: KindImport, Fingerprint: fp(0x23)},                       // no cdata
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := l.Report(ctx, ReportOptions{Oldest: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var counts StateCounts
+	live := map[string]int64{}
+	var oldest []string
+	for tk, err := range l.Tokens(ctx, TokenFilter{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts.Total++
+		if tk.State == StateActive {
+			counts.Active++
+			live[tk.CData]++
+			oldest = append(oldest, tk.Fingerprint)
+		} else {
+			counts.Revoked++
+		}
+	}
+	if rep.Tokens != counts {
+		t.Errorf("report counts %+v, view %+v", rep.Tokens, counts)
+	}
+	got := map[string]int64{}
+	for _, c := range rep.LiveByCData {
+		got[c.CData] = c.Live
+	}
+	if fmt.Sprint(got) != fmt.Sprint(live) {
+		t.Errorf("report live by cdata %v, view %v", got, live)
+	}
+	var gotOldest []string
+	for _, tk := range rep.OldestLive {
+		gotOldest = append(gotOldest, tk.Fingerprint)
+	}
+	if !slices.Equal(gotOldest, oldest) {
+		t.Errorf("oldest live %v, view %v", gotOldest, oldest)
+	}
+	if live["zeta"] != 1 || live["late"] != 0 || live[""] != 1 {
+		t.Errorf("live = %v", live)
+	}
+}

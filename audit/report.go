@@ -75,9 +75,9 @@ type Report struct {
 	RecentFailures []Event `json:"recent_failures"`
 }
 
-// Report builds a [Report] in one read snapshot: one pass over the tokens
-// view, plus indexed queries for event counts, pending issue requests and
-// recent failures.
+// Report builds a [Report] in one read snapshot, with indexed queries: one
+// pass over the index of tokens for the counts, and short ones for the
+// oldest live tokens, pending issue requests and recent failures.
 func (l *Ledger) Report(ctx context.Context, opts ReportOptions) (*Report, error) {
 	opts.Oldest = cmp.Or(opts.Oldest, 10)
 	opts.Failures = cmp.Or(opts.Failures, 20)
@@ -107,20 +107,23 @@ func (l *Ledger) Report(ctx context.Context, opts ReportOptions) (*Report, error
 		return nil, fmt.Errorf("audit: report: count events: %w", err)
 	}
 
-	live := map[string]int64{}
-	err = eachRow(ctx, tx, "SELECT "+tokenColumns+" FROM tokens ORDER BY issued_seq", nil, func(rows *sql.Rows) error {
-		t, err := scanToken(rows)
-		if err != nil {
+	// One pass over the covering index events_token, grouped by token:
+	// its first birth's cdata (after a 20-digit seq, so that min() picks
+	// the first birth, as the tokens view does) and whether it died.
+	err = eachRow(ctx, tx, `SELECT substr(bc, 21), count(*) FILTER (WHERE NOT dead), count(*) FILTER (WHERE dead)
+FROM (SELECT min(CASE WHEN kind IN ('issue', 'import') THEN printf('%020d', seq) || cdata END) AS bc,
+             max(kind IN ('revoke', 'revoked_elsewhere')) AS dead
+      FROM events WHERE fingerprint > '' GROUP BY fingerprint)
+WHERE bc IS NOT NULL GROUP BY 1`, nil, func(rows *sql.Rows) error {
+		var c CDataCount
+		var revoked int64
+		if err := rows.Scan(&c.CData, &c.Live, &revoked); err != nil {
 			return err
 		}
-		if t.State != StateActive {
-			rep.Tokens.Revoked++
-			return nil
-		}
-		rep.Tokens.Active++
-		live[t.CData]++
-		if len(rep.OldestLive) < opts.Oldest {
-			rep.OldestLive = append(rep.OldestLive, AgedToken{Token: t, AgeSeconds: int64(t.Age(now) / time.Second)})
+		rep.Tokens.Active += c.Live
+		rep.Tokens.Revoked += revoked
+		if c.Live > 0 {
+			rep.LiveByCData = append(rep.LiveByCData, c)
 		}
 		return nil
 	})
@@ -128,14 +131,20 @@ func (l *Ledger) Report(ctx context.Context, opts ReportOptions) (*Report, error
 		return nil, fmt.Errorf("audit: report: tokens: %w", err)
 	}
 	rep.Tokens.Total = rep.Tokens.Active + rep.Tokens.Revoked
-	for c, n := range live {
-		rep.LiveByCData = append(rep.LiveByCData, CDataCount{CData: c, Live: n})
-	}
 	slices.SortFunc(rep.LiveByCData, func(a, b CDataCount) int {
 		return cmp.Or(cmp.Compare(b.Live, a.Live), cmp.Compare(a.CData, b.CData))
 	})
 	if opts.TopCData > 0 && len(rep.LiveByCData) > opts.TopCData {
 		rep.LiveByCData = rep.LiveByCData[:opts.TopCData]
+	}
+	err = eachRow(ctx, tx, "SELECT "+tokenColumns+" FROM tokens WHERE state = 'active' ORDER BY issued_seq LIMIT ?",
+		[]any{opts.Oldest}, func(rows *sql.Rows) error {
+			t, err := scanToken(rows)
+			rep.OldestLive = append(rep.OldestLive, AgedToken{Token: t, AgeSeconds: int64(t.Age(now) / time.Second)})
+			return err
+		})
+	if err != nil {
+		return nil, fmt.Errorf("audit: report: oldest live tokens: %w", err)
 	}
 
 	collect := func(dst *[]Event) func(*sql.Rows) error {

@@ -65,7 +65,7 @@ WHEN NEW.seq IS NOT coalesce((SELECT max(seq) FROM events) + 1, 0)
 BEGIN SELECT RAISE(ABORT, 'tokenaudit: events.seq must be the next sequence number'); END;
 
 ` + appendOnly("events") + appendOnly("hashes") + appendOnly("meta") + `
-CREATE INDEX events_fingerprint ON events (fingerprint);
+CREATE INDEX events_token ON events (fingerprint, kind, cdata);
 CREATE INDEX events_cdata ON events (cdata);
 CREATE INDEX events_kind ON events (kind);
 CREATE INDEX events_ts ON events (ts);
@@ -85,11 +85,11 @@ SELECT b.fingerprint AS fingerprint,
 FROM events AS b
 LEFT JOIN events AS r ON r.seq = (
     SELECT min(x.seq) FROM events AS x
-    WHERE x.fingerprint = b.fingerprint AND x.kind IN ('revoke', 'revoked_elsewhere'))
-WHERE b.kind IN ('issue', 'import')
+    WHERE x.fingerprint = b.fingerprint AND +x.kind IN ('revoke', 'revoked_elsewhere'))
+WHERE +b.kind IN ('issue', 'import')
   AND NOT EXISTS (
     SELECT 1 FROM events AS p
-    WHERE p.fingerprint = b.fingerprint AND p.kind IN ('issue', 'import') AND p.seq < b.seq);
+    WHERE p.fingerprint = b.fingerprint AND +p.kind IN ('issue', 'import') AND p.seq < b.seq);
 
 INSERT INTO meta (key, value) VALUES
     ('ledger_id', lower(hex(randomblob(16)))),
