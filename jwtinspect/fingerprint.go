@@ -19,6 +19,10 @@ func Normalize(token string) string {
 
 // normalize is Normalize that also returns the offset of the result in token.
 func normalize(token string) (string, int) {
+	if n := len(token); n > 0 && isPlainEdge(token[0]) && isPlainEdge(token[n-1]) &&
+		token[0]|0x20 != 'a' && token[0]|0x20 != 'b' {
+		return token, 0 // the common case: a bare token
+	}
 	t := strings.TrimSpace(token)
 	if rest, ok := cutWordFold(t, "authorization:"); ok {
 		if rest, ok := cutWordFold(rest, "bearer"); ok && rest != "" {
@@ -31,6 +35,10 @@ func normalize(token string) (string, int) {
 	// right-trimmed input ends.
 	return t, len(strings.TrimRightFunc(token, unicode.IsSpace)) - len(t)
 }
+
+// isPlainEdge reports whether c, at either end of the input, is certainly
+// neither white space nor part of a multi-byte character.
+func isPlainEdge(c byte) bool { return c > ' ' && c < 0x7f }
 
 // cutWordFold removes a leading word (ASCII case ignored) and the white
 // space after it from s; ok is false unless s starts with the word followed

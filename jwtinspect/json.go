@@ -303,7 +303,12 @@ func (p *scanner) str(decode bool) (string, error) {
 	i := start + 1
 	plain := true // no escape and valid UTF-8: the value is s[start+1:i]
 	for {
-		// Fast path: printable ASCII other than '"' and '\\'.
+		// Fast path: printable ASCII other than '"' and '\\', eight bytes
+		// at a time, then one at a time.
+		for i+8 <= len(s) && !special8(uint64(s[i])|uint64(s[i+1])<<8|uint64(s[i+2])<<16|uint64(s[i+3])<<24|
+			uint64(s[i+4])<<32|uint64(s[i+5])<<40|uint64(s[i+6])<<48|uint64(s[i+7])<<56) {
+			i += 8
+		}
 		for i < len(s) && plainASCII[s[i]] {
 			i++
 		}
@@ -376,6 +381,15 @@ func boxString(s string) any {
 		return "EdDSA"
 	}
 	return s
+}
+
+// special8 reports whether any of the eight bytes in x may need a closer
+// look in a string: a control character, '"', '\\' or a non-ASCII byte. It
+// may say so wrongly for a byte after a true match, never miss one.
+func special8(x uint64) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	quote, backslash := x^(lo*'"'), x^(lo*'\\')
+	return ((x-lo*0x20)&^x|(quote-lo)&^quote|(backslash-lo)&^backslash|x)&hi != 0
 }
 
 // plainASCII marks the bytes a string may hold as they are: printable

@@ -161,7 +161,7 @@ func splitCompact(raw string, start int) (segs [5]segment, n int, err error) {
 	}
 	segs[n] = segment{text: raw[pos:], off: start + pos}
 	n++
-	if n == 3 && strings.IndexByte(segs[2].text, '.') < 0 {
+	if n == 3 { // the loop stopped at the last dot
 		for i := range jwsNames {
 			segs[i].name = jwsNames[i]
 		}
