@@ -146,7 +146,8 @@ func Verify(tok *Token, keys *KeySet, opts VerifyOptions) (*VerifyResult, error)
 		return res, fmt.Errorf("verify: a JWE is encrypted, not signed: %w", ErrNotSigned)
 	}
 	v := verifier{tok: tok, keys: keys, opts: opts, res: res}
-	sigs := tok.signatureViews()
+	var one [1]sigView // a compact token's, without an allocation
+	sigs := tok.signatureViews(one[:0])
 	res.Signatures = make([]SignatureResult, len(sigs))
 	for i, s := range sigs {
 		res.Signatures[i] = v.verifySignature(i, s)
@@ -185,21 +186,21 @@ type sigView struct {
 	hasProtected       bool
 }
 
-// signatureViews lists the token's signatures: one for a compact token.
-func (t *Token) signatureViews() []sigView {
+// signatureViews appends the token's signatures to views: one for a
+// compact token.
+func (t *Token) signatureViews(views []sigView) []sigView {
 	if t.Kind != KindJWSJSON {
-		return []sigView{{
+		return append(views, sigView{
 			alg: headerString(t.Header, nil, "alg"), kid: headerString(t.Header, nil, "kid"),
 			protected: t.RawHeader, payload: t.Payload, signature: t.Signature, hasProtected: true,
-		}}
+		})
 	}
-	views := make([]sigView, len(t.Signatures))
 	for i := range t.Signatures {
 		s := &t.Signatures[i]
-		views[i] = sigView{
+		views = append(views, sigView{
 			alg: s.Alg(), kid: s.Kid(), protected: s.RawProtected, payload: t.Payload,
 			signature: s.Signature, unprotected: s.Unprotected, hasProtected: s.Protected != nil,
-		}
+		})
 	}
 	return views
 }
