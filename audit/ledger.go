@@ -296,53 +296,49 @@ func dsn(abs string, params url.Values) string {
 // openWriter opens the one writer connection and checks that its pragmas
 // took effect.
 func openWriter(ctx context.Context, abs string, busy time.Duration) (*sql.DB, error) {
-	ms := busy.Milliseconds()
-	db, err := sql.Open("sqlite3", dsn(abs, url.Values{
+	ms := strconv.FormatInt(busy.Milliseconds(), 10)
+	return openPool(ctx, abs, 1, url.Values{
 		"mode":          {"rw"},
 		"_journal_mode": {"WAL"},
 		"_synchronous":  {"FULL"}, // after _journal_mode, which would set NORMAL
-		"_busy_timeout": {strconv.FormatInt(ms, 10)},
+		"_busy_timeout": {ms},
 		"_txlock":       {"immediate"},
 		"_cache_size":   {cacheSize},
-	}))
-	if err != nil {
-		return nil, err
-	}
-	db.SetMaxOpenConns(1)
-	db.SetMaxIdleConns(1)
-	db.SetConnMaxLifetime(0)
-	db.SetConnMaxIdleTime(0)
-	if err := checkPragmas(ctx, db, map[string]string{
+	}, map[string]string{
 		"journal_mode": "wal",
 		"synchronous":  "2", // FULL
-		"busy_timeout": strconv.FormatInt(ms, 10),
+		"busy_timeout": ms,
 		"query_only":   "0",
-	}); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return db, nil
+	})
 }
 
 // openReaders opens the pool of read-only connections.
 func openReaders(ctx context.Context, abs string, busy time.Duration) (*sql.DB, error) {
-	ms := busy.Milliseconds()
-	db, err := sql.Open("sqlite3", dsn(abs, url.Values{
+	ms := strconv.FormatInt(busy.Milliseconds(), 10)
+	return openPool(ctx, abs, readers, url.Values{
 		"mode":          {"ro"},
-		"_busy_timeout": {strconv.FormatInt(ms, 10)},
+		"_busy_timeout": {ms},
 		"_query_only":   {"1"},
 		"_txlock":       {"deferred"},
 		"_cache_size":   {cacheSize},
-	}))
+	}, map[string]string{
+		"busy_timeout": ms,
+		"query_only":   "1",
+	})
+}
+
+// openPool opens a pool of at most conns connections with the DSN params
+// and checks that the pragmas in want took effect.
+func openPool(ctx context.Context, abs string, conns int, params url.Values, want map[string]string) (*sql.DB, error) {
+	db, err := sql.Open("sqlite3", dsn(abs, params))
 	if err != nil {
 		return nil, err
 	}
-	db.SetMaxOpenConns(readers)
-	db.SetMaxIdleConns(readers)
-	if err := checkPragmas(ctx, db, map[string]string{
-		"busy_timeout": strconv.FormatInt(ms, 10),
-		"query_only":   "1",
-	}); err != nil {
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	if err := checkPragmas(ctx, db, want); err != nil {
 		db.Close()
 		return nil, err
 	}

@@ -135,6 +135,19 @@ func (w *where) String() string {
 	return " WHERE " + strings.Join(w.conds, " AND ")
 }
 
+// query renders a whole query: selection, conditions, order (descending
+// when newest) and limit (none when 0).
+func (w *where) query(selection, order string, newest bool, limit int) string {
+	q := selection + w.String() + " ORDER BY " + order
+	if newest {
+		q += " DESC"
+	}
+	if limit > 0 {
+		q += fmt.Sprintf(" LIMIT %d", limit)
+	}
+	return q
+}
+
 // fingerprintRange turns a fingerprint or prefix into the range of stored
 // fingerprints it matches: lo <= fingerprint < hi, or, for a full
 // fingerprint, lo itself and an empty hi.
@@ -243,14 +256,7 @@ func eventQuery(f EventFilter) (string, []any, error) {
 	if f.FromSeq > 0 {
 		w.add("seq >= ?", f.FromSeq)
 	}
-	q := "SELECT " + eventColumns + " FROM events" + w.String() + " ORDER BY seq"
-	if f.Newest {
-		q += " DESC"
-	}
-	if f.Limit > 0 {
-		q += fmt.Sprintf(" LIMIT %d", f.Limit)
-	}
-	return q, w.args, nil
+	return w.query("SELECT "+eventColumns+" FROM events", "seq", f.Newest, f.Limit), w.args, nil
 }
 
 // Events streams the events f selects, in seq order (newest first with
@@ -332,14 +338,7 @@ func tokenQuery(f TokenFilter, now time.Time) (string, []any, error) {
 	if !f.IssuedSince.IsZero() {
 		w.add("issued_at >= ?", formatTS(f.IssuedSince))
 	}
-	q := "SELECT " + tokenColumns + " FROM tokens" + w.String() + " ORDER BY issued_seq"
-	if f.Newest {
-		q += " DESC"
-	}
-	if f.Limit > 0 {
-		q += fmt.Sprintf(" LIMIT %d", f.Limit)
-	}
-	return q, w.args, nil
+	return w.query("SELECT "+tokenColumns+" FROM tokens", "issued_seq", f.Newest, f.Limit), w.args, nil
 }
 
 // Tokens streams the tokens f selects from the view tokens, in the order
