@@ -6,9 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tokenaudit/tokenaudit/audit"
 	"github.com/tokenaudit/tokenaudit/woleet"
 )
 
@@ -16,11 +18,17 @@ import (
 // Secrets are never flag values (flags show in ps): only a file name is.
 type apiFlags struct {
 	passwordFile string
+	timeout      time.Duration
 }
+
+// defaultAPITimeout bounds each API call, its retries included.
+const defaultAPITimeout = time.Minute
 
 func (f *apiFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.passwordFile, "password-file", "",
 		"read the Woleet password from this file (instead of $WOLEET_PASSWORD)")
+	cmd.Flags().DurationVar(&f.timeout, "timeout", defaultAPITimeout,
+		"give up on each API call, retries included, after this long")
 }
 
 // credentialsHint tells a user how to give credentials.
@@ -72,12 +80,15 @@ func (a *app) apiClient(f apiFlags) (*woleet.Client, error) {
 
 // ledgerFlags are the flags of the commands that read or write the ledger.
 type ledgerFlags struct {
-	db string
+	db          string
+	lockTimeout time.Duration
 }
 
 func (f *ledgerFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.db, "db", "",
 		"the ledger file (default $TOKENAUDIT_DB, or $XDG_DATA_HOME/tokenaudit/ledger.db)")
+	cmd.Flags().DurationVar(&f.lockTimeout, "lock-timeout", audit.DefaultBusyTimeout,
+		"wait this long for another process writing to the ledger")
 }
 
 // ledgerPath resolves the ledger's path: --db, then $TOKENAUDIT_DB, then

@@ -1,0 +1,285 @@
+package main
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tokenaudit/tokenaudit/audit"
+	"github.com/tokenaudit/tokenaudit/internal/output"
+)
+
+// eventHeader names the columns of "tokenaudit events": the columns of the
+// table events. Tables show the first seven; CSV shows them all.
+var eventHeader = []string{"seq", "ts", "kind", "fingerprint", "cdata", "actor", "result",
+	"subject", "api_url", "http_status", "request_seq", "error", "detail", "leaf_hash"}
+
+// eventCells renders an event for a table (short) or CSV (every column).
+func (a *app) eventCells(e audit.Event) []string {
+	result := ""
+	switch {
+	case e.HTTPStatus != 0 && e.Error != "":
+		result = strconv.Itoa(e.HTTPStatus) + ": " + e.Error
+	case e.Error != "":
+		result = e.Error
+	case e.HTTPStatus != 0:
+		result = strconv.Itoa(e.HTTPStatus)
+	}
+	ts := formatTime(e.TS)
+	if a.format == output.CSV {
+		ts = e.TS.UTC().Format("2006-01-02T15:04:05.000000Z07:00")
+	}
+	cells := []string{strconv.FormatInt(e.Seq, 10), ts, string(e.Kind), a.fpCell(e.Fingerprint), e.CData, e.Actor, result}
+	if a.format != output.CSV {
+		return cells
+	}
+	status, reqSeq := "", ""
+	if e.HTTPStatus != 0 {
+		status = strconv.Itoa(e.HTTPStatus)
+	}
+	if e.RequestSeq != nil {
+		reqSeq = strconv.FormatInt(*e.RequestSeq, 10)
+	}
+	return append(cells, e.Subject, e.APIURL, status, reqSeq, e.Error, string(e.Detail), e.LeafHash)
+}
+
+func (a *app) eventsCommand() *cobra.Command {
+	var (
+		lf                   ledgerFlags
+		kinds                []string
+		f                    audit.EventFilter
+		since, until         string
+		afterSeq             int64
+		fingerprint, subject string
+	)
+	kindNames := make([]string, len(audit.Kinds()))
+	for i, k := range audit.Kinds() {
+		kindNames[i] = string(k)
+	}
+	cmd := &cobra.Command{
+		Use:   "events [--kind K] [--cdata X] [--fingerprint F] [--since T] [--until T]",
+		Short: "List the ledger's events",
+		Long: `List the events the ledger recorded, oldest first (--newest for newest
+first), with the filters given combined. The ledger is opened read-only.
+
+Kinds: ` + strings.Join(kindNames, ", ") + `.
+
+A table shows seq, time, kind, fingerprint (first 12 hex digits), cdata,
+actor and the result (HTTP status and error); --format csv adds every other
+column of the table events, --format json and jsonl print the rows with the
+column names as keys.
+
+` + whenHelp,
+		Example: `  tokenaudit events --cdata acme
+  tokenaudit events --kind issue_failed,revoke_failed --since 7d
+  tokenaudit events --fingerprint 3fa2c19b --format json
+  tokenaudit events --after-seq 1200 --format jsonl   # what is new since seq 1200`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			now := a.now()
+			for _, k := range kinds {
+				kind := audit.Kind(strings.TrimSpace(k))
+				if !kind.Valid() {
+					return usageErrorf("--kind %q: want one of %s", k, strings.Join(kindNames, ", "))
+				}
+				if !slices.Contains(f.Kinds, kind) {
+					f.Kinds = append(f.Kinds, kind)
+				}
+			}
+			var err error
+			if since != "" {
+				if f.Since, err = parseWhen(since, now); err != nil {
+					return usageErrorf("--since: %v", err)
+				}
+			}
+			if until != "" {
+				if f.Until, err = parseWhen(until, now); err != nil {
+					return usageErrorf("--until: %v", err)
+				}
+			}
+			if cmd.Flags().Changed("after-seq") {
+				if afterSeq < -1 {
+					return usageErrorf("--after-seq %d is negative", afterSeq)
+				}
+				f.FromSeq = afterSeq + 1
+			}
+			if f.Limit < 0 {
+				return usageErrorf("--limit %d is negative", f.Limit)
+			}
+			if fingerprint != "" {
+				if err := checkFingerprintFlag(fingerprint); err != nil {
+					return err
+				}
+			}
+			f.Fingerprint, f.Subject = fingerprint, subject
+			l, err := a.openLedger(lf, false)
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			rw := a.newResultWriter(a.stdout, "", eventHeader[:7]...)
+			if a.format == output.CSV {
+				rw = a.newResultWriter(a.stdout, "", eventHeader...)
+			}
+			for e, err := range l.Events(cmd.Context(), f) {
+				if err != nil {
+					return queryError(err)
+				}
+				if err := rw.add(e, a.eventCells(e)...); err != nil {
+					return err
+				}
+			}
+			return rw.close()
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringSliceVar(&kinds, "kind", nil, "only events of these kinds (repeat, or separate with commas)")
+	fl.StringVar(&f.CData, "cdata", "", "only events with this cdata")
+	fl.BoolVar(&f.CDataPrefix, "cdata-prefix", false, "with --cdata: every cdata that starts with it")
+	fl.StringVar(&fingerprint, "fingerprint", "", "only the events of the token with this fingerprint or prefix (8 hex digits or more)")
+	fl.StringVar(&f.Actor, "actor", "", `only events by this actor ("USER@HOST via IDENTITY", as listed)`)
+	fl.StringVar(&subject, "subject", "", "only events with this subject (the token's sub claim)")
+	fl.StringVar(&since, "since", "", "only events recorded at or after this time (RFC 3339, a date, or an age such as 7d)")
+	fl.StringVar(&until, "until", "", "only events recorded before this time")
+	fl.Int64Var(&afterSeq, "after-seq", -1, "only events after this seq")
+	fl.IntVar(&f.Limit, "limit", 0, "list at most this many events (0: all)")
+	fl.BoolVar(&f.Newest, "newest", false, "newest first")
+	_ = cmd.RegisterFlagCompletionFunc("kind", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return kindNames, cobra.ShellCompDirectiveNoFileComp
+	})
+	lf.register(cmd)
+	return cmd
+}
+
+// queryError rewords an error from a ledger query.
+func queryError(err error) error { return ledgerError(err) }
+
+// checkFingerprintFlag checks a --fingerprint value before the ledger or
+// the API is asked: a full fingerprint, or a prefix of at least
+// audit.MinFingerprintPrefix hex digits, with or without "sha256:".
+func checkFingerprintFlag(s string) error {
+	h := strings.ToLower(strings.TrimPrefix(strings.TrimSpace(s), "sha256:"))
+	switch {
+	case strings.Trim(h, "0123456789abcdef") != "":
+		return usageErrorf("--fingerprint %q is not hex", s)
+	case len(h) < audit.MinFingerprintPrefix:
+		return usageErrorf("--fingerprint %q: give at least %d hex digits", s, audit.MinFingerprintPrefix)
+	case len(h) > 64:
+		return usageErrorf("--fingerprint %q is longer than a fingerprint (64 hex digits)", s)
+	}
+	return nil
+}
+
+// tokenHeader names the columns of "tokenaudit tokens": the columns of the
+// view tokens, and the age of live tokens.
+var tokenHeader = []string{"fingerprint", "cdata", "state", "issued_at", "age", "issued_by", "revoked_at",
+	"subject", "issued_seq", "revoked_by", "revoked_seq"}
+
+// tokenCells renders a token for a table (short) or CSV (every column).
+func (a *app) tokenCells(t audit.Token) []string {
+	age := ""
+	if t.State == audit.StateActive {
+		age = formatAge(t.Age(a.now()))
+	}
+	cells := []string{a.fpCell(t.Fingerprint), t.CData, string(t.State), formatTime(t.IssuedAt), age, t.IssuedBy, formatTime(t.RevokedAt)}
+	if a.format != output.CSV {
+		return cells
+	}
+	revokedSeq := ""
+	if t.RevokedSeq != nil {
+		revokedSeq = strconv.FormatInt(*t.RevokedSeq, 10)
+	}
+	return append(cells, t.Subject, strconv.FormatInt(t.IssuedSeq, 10), t.RevokedBy, revokedSeq)
+}
+
+func (a *app) tokensCommand() *cobra.Command {
+	var (
+		lf                          ledgerFlags
+		f                           audit.TokenFilter
+		state, olderThan, newerThan string
+		fingerprint                 string
+	)
+	cmd := &cobra.Command{
+		Use:   "tokens [--state active|revoked] [--cdata X] [--older-than 90d]",
+		Short: "List the tokens the ledger knows, live or revoked",
+		Long: `List the tokens the ledger knows (its view tokens), in the order they were
+recorded (--newest for newest first): fingerprint, cdata, state (active or
+revoked), when and by whom each was issued, the age of the live ones, and
+when each was revoked. The ledger is opened read-only.
+
+Woleet tokens never expire: every active token is a working credential.
+"--state active --older-than 90d" lists those due for rotation.
+
+` + whenHelp,
+		Example: `  tokenaudit tokens --state active
+  tokenaudit tokens --state active --older-than 90d
+  tokenaudit tokens --cdata acme --format csv`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch audit.State(state) {
+			case "", audit.StateActive, audit.StateRevoked:
+				f.State = audit.State(state)
+			default:
+				return usageErrorf("--state %q: want active or revoked", state)
+			}
+			var err error
+			if olderThan != "" {
+				if f.MinAge, err = parseAge(olderThan); err != nil {
+					return usageErrorf("--older-than: %v", err)
+				}
+			}
+			if newerThan != "" {
+				age, err := parseAge(newerThan)
+				if err != nil {
+					return usageErrorf("--newer-than: %v", err)
+				}
+				f.IssuedSince = a.now().Add(-age)
+			}
+			if f.Limit < 0 {
+				return usageErrorf("--limit %d is negative", f.Limit)
+			}
+			if fingerprint != "" {
+				if err := checkFingerprintFlag(fingerprint); err != nil {
+					return err
+				}
+			}
+			f.Fingerprint = fingerprint
+			l, err := a.openLedger(lf, false)
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			header := tokenHeader[:7]
+			if a.format == output.CSV {
+				header = tokenHeader
+			}
+			rw := a.newResultWriter(a.stdout, "", header...)
+			for t, err := range l.Tokens(cmd.Context(), f) {
+				if err != nil {
+					return queryError(err)
+				}
+				if err := rw.add(t, a.tokenCells(t)...); err != nil {
+					return err
+				}
+			}
+			return rw.close()
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&state, "state", "", "only tokens in this state: active or revoked")
+	fl.StringVar(&f.CData, "cdata", "", "only tokens with this cdata")
+	fl.BoolVar(&f.CDataPrefix, "cdata-prefix", false, "with --cdata: every cdata that starts with it")
+	fl.StringVar(&fingerprint, "fingerprint", "", "only the token with this fingerprint or prefix (8 hex digits or more)")
+	fl.StringVar(&f.Subject, "subject", "", "only tokens with this subject (sub claim)")
+	fl.StringVar(&olderThan, "older-than", "", "only tokens issued at least this long ago (such as 90d)")
+	fl.StringVar(&newerThan, "newer-than", "", "only tokens issued less than this long ago (such as 24h)")
+	fl.IntVar(&f.Limit, "limit", 0, "list at most this many tokens (0: all)")
+	fl.BoolVar(&f.Newest, "newest", false, "newest first")
+	_ = cmd.RegisterFlagCompletionFunc("state", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return []string{"active", "revoked"}, cobra.ShellCompDirectiveNoFileComp
+	})
+	lf.register(cmd)
+	return cmd
+}

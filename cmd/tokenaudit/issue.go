@@ -1,0 +1,131 @@
+package main
+
+import (
+	"encoding/csv"
+	"fmt"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tokenaudit/tokenaudit/audit"
+	"github.com/tokenaudit/tokenaudit/internal/output"
+)
+
+// maxIssueCount bounds --count, so that a typo does not hand out a
+// thousand credentials that never expire.
+const maxIssueCount = 100
+
+// issueRecord is the JSON form of an issued token. It is the only place a
+// raw token is ever printed.
+type issueRecord struct {
+	Token       string `json:"token"`
+	Fingerprint string `json:"fingerprint"`
+	CData       string `json:"cdata"`
+	Seq         int64  `json:"seq"`
+}
+
+func (a *app) issueCommand() *cobra.Command {
+	var (
+		af    apiFlags
+		lf    ledgerFlags
+		cdata string
+		count int
+	)
+	cmd := &cobra.Command{
+		Use:   "issue --cdata TEXT [--count N]",
+		Short: "Issue a token through the ledger and print it",
+		Long: `Issue a token through the Woleet API, recording it in the ledger before
+printing it. --cdata says whom the token is for (at most 64 characters); it
+is written into the token, where anyone holding the token can read it.
+
+The token alone goes to standard output, one per line, so that
+T=$(tokenaudit issue --cdata acme) works; what was recorded goes to standard
+error. --format json or jsonl prints {"token", "fingerprint", "cdata", "seq"}
+(one JSON document for one token, JSON lines for several), and csv prints
+those columns.
+
+It fails closed: the request is recorded before the API is asked, and the
+token is recorded before it is printed. If the ledger cannot record it, the
+token is revoked again and nothing is printed. Woleet tokens never expire:
+each one printed is a credential until "tokenaudit revoke" revokes it.
+
+--count issues several tokens for the same cdata (at most ` + strconv.Itoa(maxIssueCount) + `). If one
+fails, those issued before it have been printed and recorded.`,
+		Example: `  T=$(tokenaudit issue --cdata acme)
+  tokenaudit issue --cdata "ci: deploy-bot" --format json
+  tokenaudit issue --cdata load-test --count 5 > tokens.txt`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("cdata") {
+				return withHint(usageErrorf("say whom the token is for with --cdata"),
+					`--cdata "" issues a token without cdata, which nobody can later attribute`)
+			}
+			if count < 1 || count > maxIssueCount {
+				return usageErrorf("--count %d: want 1 to %d", count, maxIssueCount)
+			}
+			s, err := a.openSession(af, lf, true)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			return a.issue(cmd, s, cdata, count)
+		},
+	}
+	cmd.Flags().StringVar(&cdata, "cdata", "", "whom the token is for: written into the token (at most 64 characters)")
+	cmd.Flags().IntVar(&count, "count", 1, "how many tokens to issue")
+	af.register(cmd)
+	lf.register(cmd)
+	return cmd
+}
+
+// issue issues count tokens and prints each as soon as it is recorded.
+func (a *app) issue(cmd *cobra.Command, s *auditSession, cdata string, count int) error {
+	ctx := cmd.Context()
+	var cw *csv.Writer
+	if a.format == output.CSV {
+		cw = csv.NewWriter(a.stdout)
+		cw.Write([]string{"token", "fingerprint", "cdata", "seq"})
+	}
+	for i := range count {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("stopped after %d of %d tokens: %w", i, count, err)
+		}
+		res, err := s.auditor.Issue(ctx, audit.IssueOptions{CData: cdata})
+		if err != nil {
+			err = s.apiError(err)
+			if i > 0 {
+				err = fmt.Errorf("token %d of %d: %w (the %d before it were printed and recorded)", i+1, count, err, i)
+			}
+			return err
+		}
+		rec := issueRecord{Token: res.Token.Token, Fingerprint: res.Event.Fingerprint, CData: res.Event.CData, Seq: res.Event.Seq}
+		var werr error
+		switch a.format {
+		case output.JSON:
+			if count == 1 {
+				werr = output.WriteJSON(a.stdout, rec)
+			} else {
+				werr = output.WriteJSONLine(a.stdout, rec)
+			}
+		case output.JSONL:
+			werr = output.WriteJSONLine(a.stdout, rec)
+		case output.CSV:
+			cw.Write([]string{rec.Token, rec.Fingerprint, rec.CData, strconv.FormatInt(rec.Seq, 10)})
+			cw.Flush()
+			werr = cw.Error()
+		default:
+			_, werr = fmt.Fprintln(a.stdout, rec.Token)
+		}
+		if werr != nil {
+			return withHint(fmt.Errorf("token sha256:%s was issued and recorded, but printing it failed: %w", shortFP(rec.Fingerprint), werr),
+				fmt.Sprintf("it is live: revoke it with \"tokenaudit revoke --fingerprint %s --yes\"", rec.Fingerprint))
+		}
+		fmt.Fprintf(a.stderr, "tokenaudit: issued sha256:%s for cdata %s (ledger seq %d)\n",
+			shortFP(rec.Fingerprint), quoteCData(rec.CData), rec.Seq)
+	}
+	return nil
+}
+
+// quoteCData quotes a cdata for a message, escaping what a terminal would
+// interpret (control and format characters, invalid UTF-8).
+func quoteCData(cdata string) string { return strconv.Quote(cdata) }

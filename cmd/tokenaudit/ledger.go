@@ -1,0 +1,259 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tokenaudit/tokenaudit/audit"
+	"github.com/tokenaudit/tokenaudit/internal/output"
+)
+
+// ledgerCommand returns "tokenaudit ledger", the parent of the commands
+// about the ledger itself. Its subcommands come from ledgerSubcommands.
+func (a *app) ledgerCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "ledger",
+		Short: "Check and describe the ledger itself",
+		Long: `Commands about the ledger file itself: "ledger verify" checks that no event
+was changed, removed, inserted or reordered; "ledger info" says where it is,
+its schema version, how many events it holds and its root hash.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+	}
+	cmd.AddCommand(a.ledgerSubcommands()...)
+	return cmd
+}
+
+// ledgerSubcommands lists the subcommands of "tokenaudit ledger". Commands
+// defined in other files (checkpoints, proofs) are added to this list.
+func (a *app) ledgerSubcommands() []*cobra.Command {
+	return []*cobra.Command{
+		a.ledgerVerifyCommand(),
+		a.ledgerInfoCommand(),
+	}
+}
+
+// verifyCheck is a further check of "ledger verify", run once the ledger's
+// own verification passed: it may register flags on the command, and adds
+// its findings to the result (Checks, and Problems when it fails). A check
+// that was not asked for (its flags unset) does nothing.
+type verifyCheck struct {
+	register func(cmd *cobra.Command)
+	run      func(ctx context.Context, l *audit.Ledger, res *ledgerVerifyResult) error
+}
+
+// ledgerVerifyChecks lists the further checks of "ledger verify" (against
+// a checkpoint, for instance). Checks defined in other files are added to
+// this list.
+func (a *app) ledgerVerifyChecks() []verifyCheck {
+	return nil
+}
+
+// ledgerVerifyResult is the JSON form of "tokenaudit ledger verify".
+type ledgerVerifyResult struct {
+	Ledger string `json:"ledger"`
+	OK     bool   `json:"ok"`
+	// Verified is the number of events found intact from seq 0.
+	Verified int64 `json:"verified"`
+	// Size and RootHash are the tree head recomputed from the rows.
+	Size     int64  `json:"size"`
+	RootHash string `json:"root_hash"`
+	// FirstBadSeq is the first event that fails, or null.
+	FirstBadSeq *int64 `json:"first_bad_seq"`
+	// Problems lists what is wrong, in words.
+	Problems []string `json:"problems"`
+	// Checks lists further checks that ran, as "name: outcome".
+	Checks []string `json:"checks,omitempty"`
+}
+
+func (a *app) ledgerVerifyCommand() *cobra.Command {
+	var lf ledgerFlags
+	checks := a.ledgerVerifyChecks()
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Check that the ledger was not tampered with",
+		Long: `Check the whole ledger without trusting anything it says about itself:
+recompute every event's leaf hash from its row, check that seq is dense from
+0, that every stored Merkle tree hash (RFC 6962) is right, and that the
+schema (tables, triggers refusing UPDATE and DELETE, the tokens view) is the
+one tokenaudit creates. The ledger is opened read-only.
+
+Exit status 0 when it is intact, 5 when anything fails, naming the first bad
+seq. An edit that recomputes every hash leaves a consistent tree: compare
+the root hash with one kept elsewhere to catch it.`,
+		Example: `  tokenaudit ledger verify
+  tokenaudit ledger verify --db /srv/tokenaudit/ledger.db --format json`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := a.openLedger(lf, false)
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			rep, verr := l.Verify(cmd.Context())
+			var integrity *audit.IntegrityError
+			if verr != nil && !errors.As(verr, &integrity) {
+				return ledgerError(verr)
+			}
+			res := &ledgerVerifyResult{Ledger: l.Path(), OK: rep.OK(), Verified: rep.Verified, Size: rep.Head.Size,
+				RootHash: hashHex(rep.Head), Problems: []string{}}
+			for _, p := range rep.Problems {
+				if p.Seq >= 0 && res.FirstBadSeq == nil {
+					res.FirstBadSeq = &p.Seq
+				}
+				res.Problems = append(res.Problems, tidy(p).Error())
+			}
+			if res.OK {
+				for _, c := range checks {
+					if err := c.run(cmd.Context(), l, res); err != nil {
+						return err
+					}
+				}
+			}
+			if err := a.writeLedgerVerify(res); err != nil {
+				return err
+			}
+			if !res.OK {
+				first := errors.New(res.Problems[0])
+				if verr != nil {
+					first = tidy(verr)
+				}
+				return &exitStatusError{code: exitIntegrity, err: withHint(fmt.Errorf("the ledger fails verification: %w", first),
+					"do not append to it; restore it from a backup, and compare its root hash with one kept elsewhere")}
+			}
+			return nil
+		},
+	}
+	lf.register(cmd)
+	for _, c := range checks {
+		if c.register != nil {
+			c.register(cmd)
+		}
+	}
+	return cmd
+}
+
+// writeLedgerVerify writes verify's result: a few lines for people, the
+// whole result for programs.
+func (a *app) writeLedgerVerify(res *ledgerVerifyResult) error {
+	if a.format.Structured() {
+		return a.writeDocument(a.stdout, res)
+	}
+	style := a.style()
+	s := &output.Sheet{Header: []string{"field", "value"}}
+	s.Append("ledger", res.Ledger)
+	status := style.Good("intact")
+	if !res.OK {
+		status = style.Bad("FAILED")
+	}
+	if a.format != output.Table {
+		status = map[bool]string{true: "intact", false: "FAILED"}[res.OK]
+	}
+	s.Append("status", status)
+	s.Append("events verified", strconv.FormatInt(res.Verified, 10))
+	if res.FirstBadSeq != nil {
+		s.Append("first bad seq", strconv.FormatInt(*res.FirstBadSeq, 10))
+	}
+	s.Append("tree size", strconv.FormatInt(res.Size, 10))
+	s.Append("root hash", res.RootHash)
+	for _, p := range res.Problems {
+		s.Append("problem", p)
+	}
+	for _, c := range res.Checks {
+		s.Append("check", c)
+	}
+	if a.format == output.Table {
+		// Colour codes would be escaped by the table: print the rows plainly.
+		for _, row := range s.Rows {
+			fmt.Fprintf(a.stdout, "%-16s %s\n", row[0], cleanKeepStyle(row[1], row[0] == "status"))
+		}
+		return nil
+	}
+	return s.Write(a.stdout, a.format)
+}
+
+// cleanKeepStyle escapes untrusted text for the terminal, except a value
+// this program coloured itself.
+func cleanKeepStyle(s string, styled bool) string {
+	if styled {
+		return s
+	}
+	return output.Clean(s)
+}
+
+// ledgerInfoRecord is the JSON form of "tokenaudit ledger info".
+type ledgerInfoRecord struct {
+	Path          string `json:"path"`
+	SchemaVersion int    `json:"schema_version"`
+	LedgerID      string `json:"ledger_id"`
+	CreatedAt     string `json:"created_at"`
+	Events        int64  `json:"events"`
+	TreeSize      int64  `json:"tree_size"`
+	RootHash      string `json:"root_hash"`
+	FileBytes     int64  `json:"file_bytes"`
+}
+
+func (a *app) ledgerInfoCommand() *cobra.Command {
+	var lf ledgerFlags
+	cmd := &cobra.Command{
+		Use:   "info",
+		Short: "Show where the ledger is, its schema version, size and root hash",
+		Long: `Show the ledger's path, schema version (PRAGMA user_version), identity and
+creation time, its number of events (the Merkle tree size), its root hash
+and its size on disk. The ledger is opened read-only; nothing is verified
+(see "tokenaudit ledger verify").`,
+		Example: `  tokenaudit ledger info
+  tokenaudit ledger info --format json | jq -r .root_hash`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := a.openLedger(lf, false)
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			info, err := l.Info(cmd.Context())
+			if err != nil {
+				return ledgerError(err)
+			}
+			rec := ledgerInfoRecord{Path: info.Path, SchemaVersion: info.SchemaVersion, LedgerID: info.LedgerID,
+				CreatedAt: formatTime(info.CreatedAt), Events: info.Head.Size, TreeSize: info.Head.Size,
+				RootHash: hashHex(info.Head), FileBytes: info.FileBytes}
+			s := &output.Sheet{Header: []string{"field", "value"}}
+			s.Append("path", rec.Path)
+			s.Append("schema version", strconv.Itoa(rec.SchemaVersion))
+			s.Append("ledger id", rec.LedgerID)
+			s.Append("created at", rec.CreatedAt)
+			s.Append("events", strconv.FormatInt(rec.Events, 10))
+			s.Append("tree size", strconv.FormatInt(rec.TreeSize, 10))
+			s.Append("root hash", rec.RootHash)
+			s.Append("file size", formatBytes(rec.FileBytes))
+			if a.format == output.Table {
+				for _, row := range s.Rows {
+					fmt.Fprintf(a.stdout, "%-16s %s\n", row[0], output.Clean(row[1]))
+				}
+				return nil
+			}
+			return a.writeDocument(a.stdout, rec, s)
+		},
+	}
+	lf.register(cmd)
+	return cmd
+}
+
+// formatBytes renders a size: "12.3 MiB", "512 B".
+func formatBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 4; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
+}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tokenaudit/tokenaudit/audit"
+	"github.com/tokenaudit/tokenaudit/internal/output"
+)
+
+// The findings of reconcile, as the finding column names them.
+const (
+	findingNotInLedger      = "not in ledger"
+	findingRevokedElsewhere = "revoked elsewhere"
+	findingRevokedButLive   = "revoked but live"
+)
+
+// reconcileRecord is the JSON form of "tokenaudit reconcile".
+type reconcileRecord struct {
+	InSync  bool `json:"in_sync"`
+	Applied bool `json:"applied"`
+	*audit.ReconcileResult
+}
+
+func (a *app) reconcileCommand() *cobra.Command {
+	var (
+		af    apiFlags
+		lf    ledgerFlags
+		apply bool
+	)
+	cmd := &cobra.Command{
+		Use:   "reconcile [--apply]",
+		Short: "Compare the ledger with the API's list of live tokens",
+		Long: `Compare the tokens the Woleet API lists as live (GET /user/tokens) with the
+tokens the ledger holds active, by fingerprint, in both directions:
+
+  not in ledger      the API lists it, the ledger never saw it: issued
+                     behind the ledger's back, or an issue whose answer
+                     was lost. --apply records it (an import event).
+  revoked elsewhere  the ledger holds it active, the API no longer lists
+                     it: someone revoked it without tokenaudit. --apply
+                     records it (a revoked_elsewhere event).
+  revoked but live   the ledger recorded its revocation, yet the API
+                     lists it: it still works. Revoke it again.
+
+Without --apply nothing is written (the ledger is opened read-only). The
+exit status is 0 when the comparison ran, whatever it found; --format json
+says "in_sync".`,
+		Example: `  tokenaudit reconcile
+  tokenaudit reconcile --apply
+  tokenaudit reconcile --format json | jq .in_sync`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := a.openSession(af, lf, apply)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			res, err := s.auditor.Reconcile(cmd.Context(), audit.ReconcileOptions{Apply: apply})
+			if err != nil && res == nil {
+				return s.apiError(err)
+			}
+			if werr := a.writeReconcile(a.stdout, res, apply && err == nil); werr != nil {
+				return werr
+			}
+			if err != nil {
+				return s.apiError(err)
+			}
+			if !a.format.Structured() {
+				a.reconcileHints(res, apply)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&apply, "apply", false, "record what was found in the ledger")
+	af.register(cmd)
+	lf.register(cmd)
+	return cmd
+}
+
+// reconcileSheet lists reconcile's findings, one row a token.
+func (a *app) reconcileSheet(res *audit.ReconcileResult) *output.Sheet {
+	recorded := map[string]audit.Event{}
+	for _, e := range res.Recorded {
+		recorded[e.Fingerprint] = e
+	}
+	s := &output.Sheet{Header: []string{"finding", "fingerprint", "cdata", "subject", "recorded"}}
+	rec := func(fp string) string {
+		if e, ok := recorded[fp]; ok {
+			return string(e.Kind) + " at seq " + strconv.FormatInt(e.Seq, 10)
+		}
+		return ""
+	}
+	for _, t := range res.Unknown {
+		s.Append(findingNotInLedger, a.fpCell(t.Fingerprint), t.CData, t.Subject, rec(t.Fingerprint))
+	}
+	for _, t := range res.Missing {
+		s.Append(findingRevokedElsewhere, a.fpCell(t.Fingerprint), t.CData, t.Subject, rec(t.Fingerprint))
+	}
+	for _, t := range res.RevokedButListed {
+		s.Append(findingRevokedButLive, a.fpCell(t.Fingerprint), t.CData, t.Subject, "")
+	}
+	return s
+}
+
+// writeReconcile writes reconcile's result: a sentence and the findings
+// for people, the whole result for programs.
+func (a *app) writeReconcile(w io.Writer, res *audit.ReconcileResult, applied bool) error {
+	if a.format.Structured() {
+		return a.writeDocument(w, reconcileRecord{InSync: res.InSync(), Applied: applied, ReconcileResult: res})
+	}
+	sheet := a.reconcileSheet(res)
+	if a.format == output.CSV {
+		return sheet.Write(w, output.CSV)
+	}
+	style := a.style()
+	summary := fmt.Sprintf("The API lists %s; the ledger holds %d active.", countTokens(res.Listed, "live token", ""), res.LedgerActive)
+	if res.InSync() {
+		fmt.Fprintf(w, "%s %s\n", summary, style.Good("In sync."))
+		return nil
+	}
+	diff := "1 difference:"
+	if len(sheet.Rows) != 1 {
+		diff = fmt.Sprintf("%d differences:", len(sheet.Rows))
+	}
+	fmt.Fprintf(w, "%s %s\n", summary, style.Bad(diff))
+	return sheet.Write(w, a.format)
+}
+
+// reconcileHints says on standard error what to do about the findings.
+func (a *app) reconcileHints(res *audit.ReconcileResult, apply bool) {
+	if len(res.Recorded) > 0 {
+		fmt.Fprintf(a.stderr, "tokenaudit: recorded %d event(s), seq %d to %d\n", len(res.Recorded),
+			res.Recorded[0].Seq, res.Recorded[len(res.Recorded)-1].Seq)
+	}
+	if !apply && len(res.Unknown)+len(res.Missing) > 0 {
+		fmt.Fprintln(a.stderr, `tokenaudit: hint: run "tokenaudit reconcile --apply" to record the differences`)
+	}
+	for _, t := range res.RevokedButListed {
+		fmt.Fprintf(a.stderr, "tokenaudit: warning: sha256:%s (cdata %s) is recorded as revoked but the API lists it as live: "+
+			"revoke it again with \"tokenaudit revoke --fingerprint %s --yes\"\n", shortFP(t.Fingerprint), quoteCData(t.CData), shortFP(t.Fingerprint))
+	}
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tokenaudit/tokenaudit/audit"
+	"github.com/tokenaudit/tokenaudit/internal/output"
+)
+
+// reportRecord is the JSON form of "tokenaudit report".
+type reportRecord struct {
+	Ledger string `json:"ledger"`
+	*audit.Report
+}
+
+func (a *app) reportCommand() *cobra.Command {
+	var (
+		lf   ledgerFlags
+		opts audit.ReportOptions
+	)
+	cmd := &cobra.Command{
+		Use:   "report",
+		Short: "Summarize the ledger: live tokens, who holds them, what failed",
+		Long: `Summarize the ledger in tables: tokens by state; live tokens per cdata; the
+oldest live tokens with their age; issue requests with no outcome (a token
+may exist that the ledger does not know: run "tokenaudit reconcile"); and
+the most recent failures. The ledger is opened read-only, and everything
+comes from one snapshot of it.
+
+--format markdown pastes into a ticket; --format json gives the same data
+to programs (counts, lists, the tree head). CSV holds one table: use
+"tokenaudit tokens --format csv" for a listing.`,
+		Example: `  tokenaudit report
+  tokenaudit report --format markdown > audit-2026-03.md
+  tokenaudit report --format json | jq .tokens`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.Oldest < 1 || opts.Failures < 1 || opts.TopCData < 0 {
+				return usageErrorf("--oldest and --failures must be at least 1, --top at least 0")
+			}
+			if a.format == output.CSV {
+				return withHint(usageErrorf("the report has several tables and CSV holds one"),
+					`use --format json, markdown or table, or "tokenaudit tokens --format csv"`)
+			}
+			l, err := a.openLedger(lf, false)
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			rep, err := l.Report(cmd.Context(), opts)
+			if err != nil {
+				return ledgerError(err)
+			}
+			if err := a.writeReport(a.stdout, l.Path(), rep); err != nil {
+				return err
+			}
+			if len(rep.PendingIssues) > 0 && !a.format.Structured() {
+				fmt.Fprintf(a.stderr, "tokenaudit: hint: %d issue request(s) have no outcome: "+
+					"run \"tokenaudit reconcile\" to find any token they issued\n", len(rep.PendingIssues))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&opts.Oldest, "oldest", 10, "list this many of the oldest live tokens")
+	cmd.Flags().IntVar(&opts.Failures, "failures", 20, "list this many of the most recent failures")
+	cmd.Flags().IntVar(&opts.TopCData, "top", 0, "list only this many cdata with the most live tokens (0: all)")
+	lf.register(cmd)
+	return cmd
+}
+
+// writeReport writes a report in the chosen format (not CSV).
+func (a *app) writeReport(w io.Writer, path string, rep *audit.Report) error {
+	if a.format.Structured() {
+		return a.writeDocument(w, reportRecord{Ledger: path, Report: rep})
+	}
+	style := a.style()
+	head := fmt.Sprintf("Ledger %s: %d events, root hash %s, at %s", path, rep.Head.Size, hashHex(rep.Head), formatTime(rep.GeneratedAt))
+	if a.format == output.Markdown {
+		fmt.Fprintf(w, "## Token ledger report\n\n%s\n\n", head)
+	} else {
+		fmt.Fprintln(w, style.Dim(output.Clean(head)))
+		fmt.Fprintln(w)
+	}
+	return a.writeDocument(w, nil, reportSheets(rep, a.format)...)
+}
+
+// reportSheets renders a report's sections as tables.
+func reportSheets(rep *audit.Report, format output.Format) []*output.Sheet {
+	states := &output.Sheet{Title: "Tokens by state", Header: []string{"state", "tokens"}}
+	states.Append("active", strconv.FormatInt(rep.Tokens.Active, 10))
+	states.Append("revoked", strconv.FormatInt(rep.Tokens.Revoked, 10))
+	states.Append("total", strconv.FormatInt(rep.Tokens.Total, 10))
+
+	perCData := &output.Sheet{Title: "Live tokens per cdata", Header: []string{"cdata", "live"}}
+	for _, c := range rep.LiveByCData {
+		perCData.Append(c.CData, strconv.FormatInt(c.Live, 10))
+	}
+
+	oldest := &output.Sheet{Title: "Oldest live tokens", Header: []string{"fingerprint", "cdata", "issued_at", "age", "issued_by"}}
+	for _, t := range rep.OldestLive {
+		oldest.Append(shortFP(t.Fingerprint), t.CData, formatTime(t.IssuedAt), formatAge(t.Age()), t.IssuedBy)
+	}
+
+	pending := &output.Sheet{Title: "Issue requests with no outcome", Header: []string{"seq", "ts", "cdata", "actor"}}
+	for _, e := range rep.PendingIssues {
+		pending.Append(strconv.FormatInt(e.Seq, 10), formatTime(e.TS), e.CData, e.Actor)
+	}
+
+	failures := &output.Sheet{Title: "Recent failures", Header: []string{"seq", "ts", "kind", "fingerprint", "cdata", "result"}}
+	for _, e := range rep.RecentFailures {
+		result := e.Error
+		if e.HTTPStatus != 0 {
+			result = strconv.Itoa(e.HTTPStatus) + ": " + e.Error
+		}
+		failures.Append(strconv.FormatInt(e.Seq, 10), formatTime(e.TS), string(e.Kind), shortFP(e.Fingerprint), e.CData, result)
+	}
+	return []*output.Sheet{states, perCData, oldest, pending, failures}
+}
+
+// hashHex renders a tree head's root hash as lowercase hex, as the JSON
+// output and leaf_hash do.
+func hashHex(h audit.TreeHead) string { return fmt.Sprintf("%x", h.Hash[:]) }
