@@ -107,14 +107,15 @@ func (l *Ledger) Report(ctx context.Context, opts ReportOptions) (*Report, error
 		return nil, fmt.Errorf("audit: report: count events: %w", err)
 	}
 
-	// One pass over the covering index events_token, grouped by token:
-	// its first birth's cdata (after a 20-digit seq, so that min() picks
-	// the first birth, as the tokens view does) and whether it died.
-	err = eachRow(ctx, tx, `SELECT substr(bc, 21), count(*) FILTER (WHERE NOT dead), count(*) FILTER (WHERE dead)
-FROM (SELECT min(CASE WHEN kind IN ('issue', 'import') THEN printf('%020d', seq) || cdata END) AS bc,
-             max(kind IN ('revoke', 'revoked_elsewhere')) AS dead
+	// One pass over the covering index events_token, grouped by token. With
+	// min() the only min/max aggregate, SQLite takes the bare column cdata
+	// from the row holding the minimum: the token's first birth, whose
+	// cdata the tokens view shows too.
+	err = eachRow(ctx, tx, `SELECT cdata, count(*) FILTER (WHERE deaths = 0), count(*) FILTER (WHERE deaths > 0)
+FROM (SELECT cdata, min(CASE WHEN kind IN ('issue', 'import') THEN seq END) AS born,
+             count(*) FILTER (WHERE kind IN ('revoke', 'revoked_elsewhere')) AS deaths
       FROM events WHERE fingerprint > '' GROUP BY fingerprint)
-WHERE bc IS NOT NULL GROUP BY 1`, nil, func(rows *sql.Rows) error {
+WHERE born IS NOT NULL GROUP BY cdata`, nil, func(rows *sql.Rows) error {
 		var c CDataCount
 		var revoked int64
 		if err := rows.Scan(&c.CData, &c.Live, &revoked); err != nil {
