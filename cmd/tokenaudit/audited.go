@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"strings"
+	"regexp"
 	"time"
 
 	"github.com/tokenaudit/tokenaudit/audit"
@@ -46,7 +46,10 @@ func ledgerError(err error) error {
 		return nil
 	}
 	err = tidy(err)
+	var unrecorded *audit.UnrecordedError
 	switch {
+	case errors.As(err, &unrecorded):
+		return err // its message says what happened and what to do
 	case errors.Is(err, audit.ErrNewerSchema):
 		return withHint(err, "nothing was written to it: upgrade tokenaudit to use it")
 	case errors.Is(err, audit.ErrOlderSchema):
@@ -54,11 +57,14 @@ func ledgerError(err error) error {
 	case errors.Is(err, audit.ErrNotALedger):
 		return withHint(err, "nothing was written to it: check --db and TOKENAUDIT_DB",
 			"if it was a ledger, it is damaged: restore it from a backup, then run \"tokenaudit ledger verify\"")
+	case classify(err) == exitIntegrity:
+		return withHint(err, "the ledger file is damaged: do not append to it; restore it from a backup, "+
+			"then run \"tokenaudit ledger verify\"")
 	case errors.Is(err, audit.ErrLedgerLocked):
 		return withHint(err, "another process is writing to the ledger: try again, or wait longer with --lock-timeout")
 	case errors.Is(err, audit.ErrLedgerReadOnly), errors.Is(err, fs.ErrPermission):
-		return withHint(err, "check the permissions of the ledger file and its directory; "+
-			"reading commands (events, tokens, report, ledger verify) work on a read-only ledger")
+		return withHint(err, "nothing was written: check the permissions of the ledger file and of its directory, "+
+			"where SQLite keeps the ledger's -wal and -shm files")
 	}
 	return err
 }
@@ -100,12 +106,13 @@ type rewordedError struct {
 func (e *rewordedError) Error() string { return e.msg }
 func (e *rewordedError) Unwrap() error { return e.err }
 
-// libraryPrefixes are the package prefixes tidy drops.
-var libraryPrefixes = strings.NewReplacer("audit: ", "", "woleet: ", "")
+// libraryPrefix matches the package prefixes tidy drops: "audit: " and
+// "woleet: " at the start of the message or of a wrapped cause.
+var libraryPrefix = regexp.MustCompile(`(^|: |\()(?:audit|woleet): `)
 
 // tidy rewords err for people (see rewordedError).
 func tidy(err error) error {
-	msg := libraryPrefixes.Replace(err.Error())
+	msg := libraryPrefix.ReplaceAllString(err.Error(), "$1")
 	if msg == err.Error() {
 		return err
 	}

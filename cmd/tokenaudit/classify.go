@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/url"
 
+	"github.com/mattn/go-sqlite3"
+
 	"github.com/tokenaudit/tokenaudit/audit"
 	"github.com/tokenaudit/tokenaudit/internal/tokenstream"
 	"github.com/tokenaudit/tokenaudit/jwtinspect"
@@ -15,14 +17,23 @@ import (
 // handles the CLI's own error types first.
 func classify(err error) int {
 	var (
-		parseErr  *jwtinspect.ParseError
-		tooLong   *tokenstream.LineTooLongError
-		integrity *audit.IntegrityError
-		apiErr    *woleet.APIError
-		urlErr    *url.Error
-		netErr    *net.OpError
+		unrecorded *audit.UnrecordedError
+		sqliteErr  sqlite3.Error
+		parseErr   *jwtinspect.ParseError
+		tooLong    *tokenstream.LineTooLongError
+		integrity  *audit.IntegrityError
+		apiErr     *woleet.APIError
+		urlErr     *url.Error
+		netErr     *net.OpError
 	)
 	switch {
+	case errors.As(err, &unrecorded):
+		// The API acted and the ledger could not record it: the ledger no
+		// longer tells the truth until a reconcile records what happened.
+		return exitIntegrity
+	case errors.As(err, &sqliteErr) && (sqliteErr.Code == sqlite3.ErrCorrupt || sqliteErr.Code == sqlite3.ErrNotADB):
+		// The ledger file is damaged.
+		return exitIntegrity
 	case errors.As(err, &parseErr), errors.As(err, &tooLong):
 		return exitMalformed
 	case errors.Is(err, jwtinspect.ErrExpired), errors.Is(err, jwtinspect.ErrNotYetValid):

@@ -18,15 +18,7 @@ var eventHeader = []string{"seq", "ts", "kind", "fingerprint", "cdata", "actor",
 
 // eventCells renders an event for a table (short) or CSV (every column).
 func (a *app) eventCells(e audit.Event) []string {
-	result := ""
-	switch {
-	case e.HTTPStatus != 0 && e.Error != "":
-		result = strconv.Itoa(e.HTTPStatus) + ": " + e.Error
-	case e.Error != "":
-		result = e.Error
-	case e.HTTPStatus != 0:
-		result = strconv.Itoa(e.HTTPStatus)
-	}
+	result := eventResult(e)
 	ts := formatTime(e.TS)
 	if a.format == output.CSV {
 		ts = e.TS.UTC().Format("2006-01-02T15:04:05.000000Z07:00")
@@ -282,4 +274,16 @@ Woleet tokens never expire: every active token is a working credential.
 	})
 	lf.register(cmd)
 	return cmd
+}
+
+// eventResult says how an event's API call ended: its error (which names
+// the HTTP status), or the status alone.
+func eventResult(e audit.Event) string {
+	switch {
+	case e.Error != "":
+		return e.Error
+	case e.HTTPStatus != 0:
+		return strconv.Itoa(e.HTTPStatus)
+	}
+	return ""
 }

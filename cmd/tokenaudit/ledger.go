@@ -97,7 +97,7 @@ the root hash with one kept elsewhere to catch it.`,
 			rep, verr := l.Verify(cmd.Context())
 			var integrity *audit.IntegrityError
 			if verr != nil && !errors.As(verr, &integrity) {
-				return ledgerError(verr)
+				return ledgerError(fmt.Errorf("ledger %s: %w", l.Path(), verr))
 			}
 			res := &ledgerVerifyResult{Ledger: l.Path(), OK: rep.OK(), Verified: rep.Verified, Size: rep.Head.Size,
 				RootHash: hashHex(rep.Head), Problems: []string{}}

@@ -112,11 +112,7 @@ func reportSheets(rep *audit.Report, format output.Format) []*output.Sheet {
 
 	failures := &output.Sheet{Title: "Recent failures", Header: []string{"seq", "ts", "kind", "fingerprint", "cdata", "result"}}
 	for _, e := range rep.RecentFailures {
-		result := e.Error
-		if e.HTTPStatus != 0 {
-			result = strconv.Itoa(e.HTTPStatus) + ": " + e.Error
-		}
-		failures.Append(strconv.FormatInt(e.Seq, 10), formatTime(e.TS), string(e.Kind), shortFP(e.Fingerprint), e.CData, result)
+		failures.Append(strconv.FormatInt(e.Seq, 10), formatTime(e.TS), string(e.Kind), shortFP(e.Fingerprint), e.CData, eventResult(e))
 	}
 	return []*output.Sheet{states, perCData, oldest, pending, failures}
 }

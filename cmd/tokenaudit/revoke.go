@@ -48,7 +48,9 @@ const (
 	ledgerUnknown = "unknown"
 )
 
-func (r *revokeRecord) cells(a *app) []string {
+// cells renders the record for a table or CSV, with the input column
+// when the tokens were given rather than selected.
+func (r *revokeRecord) cells(a *app, input bool) []string {
 	seq := ""
 	if r.Seq != nil {
 		seq = strconv.FormatInt(*r.Seq, 10)
@@ -57,10 +59,15 @@ func (r *revokeRecord) cells(a *app) []string {
 	if r.Ledger == ledgerUnknown && r.Result == "revoked" {
 		note = "never seen by the ledger: recorded now"
 	}
-	return []string{r.Input, a.fpCell(r.Fingerprint), r.CData, r.Ledger, r.Result, seq, note}
+	cells := []string{a.fpCell(r.Fingerprint), r.CData, r.Ledger, r.Result, seq, note}
+	if input {
+		return append([]string{r.Input}, cells...)
+	}
+	return cells
 }
 
-var revokeHeader = []string{"input", "fingerprint", "cdata", "ledger", "result", "seq", "note"}
+// revokeHeader names the result columns; given tokens add "input" first.
+var revokeHeader = []string{"fingerprint", "cdata", "ledger", "result", "seq", "note"}
 
 func (a *app) revokeCommand() *cobra.Command {
 	var f revokeFlags
@@ -165,7 +172,7 @@ func stopsRun(err error) bool {
 // revokeTokens revokes the tokens given on the command line, standard input
 // or files, one at a time, in input order.
 func (a *app) revokeTokens(ctx context.Context, s *auditSession, args []string, dryRun bool) error {
-	rw := a.newResultWriter(a.stdout, "", revokeHeader...)
+	rw := a.newResultWriter(a.stdout, "", append([]string{"input"}, revokeHeader...)...)
 	var (
 		total, failed, firstCode int
 		stop                     error
@@ -190,13 +197,13 @@ func (a *app) revokeTokens(ctx context.Context, s *auditSession, args []string, 
 		if it.Err != nil {
 			rec.Result = "malformed"
 			fail(&rec, it.Err)
-			return rw.add(rec, rec.cells(a)...)
+			return rw.add(rec, rec.cells(a, true)...)
 		}
 		cdata, _, perr := jwtinspect.CData(it.Token)
 		if perr != nil {
 			rec.Result = "malformed"
 			fail(&rec, perr)
-			return rw.add(rec, rec.cells(a)...)
+			return rw.add(rec, rec.cells(a, true)...)
 		}
 		rec.Fingerprint, rec.CData = jwtinspect.Fingerprint(it.Token), cdata
 		state, err := ledgerState(ctx, s.ledger, rec.Fingerprint)
@@ -206,14 +213,14 @@ func (a *app) revokeTokens(ctx context.Context, s *auditSession, args []string, 
 		rec.Ledger = state
 		if dryRun {
 			rec.Result = "would revoke"
-			return rw.add(rec, rec.cells(a)...)
+			return rw.add(rec, rec.cells(a, true)...)
 		}
 		ev, err := s.auditor.Revoke(ctx, it.Token)
 		if err != nil && stopsRun(err) {
 			// Reported once, as the command's error, after the results.
 			stop = s.apiError(err)
 			rec.Result, rec.Error = "failed", output.Clean(stop.Error())
-			if aerr := rw.add(rec, rec.cells(a)...); aerr != nil {
+			if aerr := rw.add(rec, rec.cells(a, true)...); aerr != nil {
 				return aerr
 			}
 			return errStopRun
@@ -230,7 +237,7 @@ func (a *app) revokeTokens(ctx context.Context, s *auditSession, args []string, 
 				unknown = append(unknown, rec)
 			}
 		}
-		return rw.add(rec, rec.cells(a)...)
+		return rw.add(rec, rec.cells(a, true)...)
 	})
 	if errors.Is(err, errStopRun) {
 		err = nil
@@ -332,7 +339,7 @@ func (a *app) revokeWhere(ctx context.Context, s *auditSession, f revokeFlags) e
 		rw := a.newResultWriter(a.stdout, "", revokeHeader...)
 		for _, t := range res.Matched {
 			rec := revokeRecord{Fingerprint: t.Fingerprint, CData: t.CData, Ledger: states[t.Fingerprint], Result: "would revoke"}
-			if err := rw.add(rec, rec.cells(a)...); err != nil {
+			if err := rw.add(rec, rec.cells(a, false)...); err != nil {
 				return err
 			}
 		}
@@ -365,7 +372,7 @@ func (a *app) revokeWhere(ctx context.Context, s *auditSession, f revokeFlags) e
 		} else {
 			rec.Result = "not attempted"
 		}
-		if err := rw.add(rec, rec.cells(a)...); err != nil {
+		if err := rw.add(rec, rec.cells(a, false)...); err != nil {
 			return err
 		}
 	}
