@@ -152,7 +152,7 @@ func (w *where) query(selection, order string, newest bool, limit int) string {
 // fingerprints it matches: lo <= fingerprint < hi, or, for a full
 // fingerprint, lo itself and an empty hi.
 func fingerprintRange(q string) (lo, hi string, err error) {
-	h := strings.ToLower(strings.TrimPrefix(strings.TrimSpace(q), jwtinspect.FingerprintPrefix))
+	h := strings.TrimPrefix(strings.ToLower(strings.TrimSpace(q)), jwtinspect.FingerprintPrefix)
 	switch {
 	case !isLowerHex(h):
 		return "", "", fmt.Errorf("fingerprint %q is not hex", truncate(q, 80))

@@ -89,6 +89,7 @@ func TestEvents(t *testing.T) {
 		{"kinds", EventFilter{Kinds: []Kind{KindRevoke, KindRevokedElsewhere}}, []int64{7, 11}},
 		{"full fingerprint", EventFilter{Fingerprint: fp(0xa)}, []int64{1, 6, 8}},
 		{"fingerprint without prefix, upper case", EventFilter{Fingerprint: fmt.Sprintf("%064X", 0xc)}, []int64{5, 11}},
+		{"fingerprint prefix in upper case", EventFilter{Fingerprint: fmt.Sprintf("SHA256:%064X", 0xc)}, []int64{5, 11}},
 		{"fingerprint prefix", EventFilter{Fingerprint: "sha256:00000000"}, []int64{1, 3, 5, 6, 7, 8, 11, 12}},
 		{"cdata exact", EventFilter{CData: "acme"}, []int64{0, 1, 6, 8}},
 		{"cdata prefix", EventFilter{CData: "acme", CDataPrefix: true}, []int64{0, 1, 2, 3, 6, 7, 8}},
