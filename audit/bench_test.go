@@ -83,25 +83,30 @@ func BenchmarkAppend(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
 
-// BenchmarkAppendBatch measures AppendBatch of 1,000 events, Merkle hashes
-// included, into a growing ledger.
+// BenchmarkAppendBatch measures AppendBatch of 1,000 and of 10,000
+// events, Merkle hashes included, into a fresh ledger that grows as the
+// benchmark runs.
 func BenchmarkAppendBatch(b *testing.B) {
-	l := openTest(b)
-	ctx := context.Background()
-	var events []Event
-	for i := 0; len(events) < 1000; i++ {
-		events = append(events, benchEvents(i, 0)...)
+	for _, size := range []int{1000, 10_000} {
+		b.Run(fmt.Sprint(size), func(b *testing.B) {
+			l := openTest(b)
+			ctx := context.Background()
+			var events []Event
+			for i := 0; len(events) < size; i++ {
+				events = append(events, benchEvents(i, 0)...)
+			}
+			events = events[:size]
+			for i := range events {
+				events[i].RequestSeq = nil
+			}
+			for b.Loop() {
+				if _, err := l.AppendBatch(ctx, events); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*len(events))/b.Elapsed().Seconds(), "events/s")
+		})
 	}
-	events = events[:1000]
-	for i := range events {
-		events[i].RequestSeq = nil
-	}
-	for b.Loop() {
-		if _, err := l.AppendBatch(ctx, events); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.N*len(events))/b.Elapsed().Seconds(), "events/s")
 }
 
 // BenchmarkMillion builds a 1,000,000-event ledger once (with AppendBatch,
