@@ -72,6 +72,9 @@ type pairRecord struct {
 // renderPair renders one result of the cdata or fingerprint command: field
 // is what the plain format prints.
 func (a *app) renderPair(it tokenstream.Item, field string, cdata *string) ([]byte, error) {
+	if field == "cdata" && !a.format.Structured() {
+		return a.renderCData(cdata)
+	}
 	fp := jwtinspect.Fingerprint(it.Token)
 	switch a.format {
 	case output.JSON, output.JSONL:
@@ -82,18 +85,20 @@ func (a *app) renderPair(it tokenstream.Item, field string, cdata *string) ([]by
 		}
 		return marshalLine(pairRecord{CData: cdata, Fingerprint: fp}, false)
 	case output.CSV:
+		return []byte(fp + "\n"), nil
+	}
+	return []byte(fp + "\n"), nil
+}
+
+// renderCData renders a cdata in the plain and CSV formats, which do not
+// show the fingerprint.
+func (a *app) renderCData(cdata *string) ([]byte, error) {
+	if a.format == output.CSV {
 		var buf bytes.Buffer
 		w := csv.NewWriter(&buf)
-		value := fp
-		if field == "cdata" {
-			value = deref(cdata)
-		}
-		w.Write([]string{value})
+		w.Write([]string{deref(cdata)})
 		w.Flush()
 		return buf.Bytes(), w.Error()
-	}
-	if field == "fingerprint" {
-		return []byte(fp + "\n"), nil
 	}
 	return []byte(output.Clean(deref(cdata)) + "\n"), nil
 }

@@ -88,6 +88,11 @@ func appendObject(dst []byte, m map[string]any, text []byte, raw bool) ([]byte, 
 	if m == nil {
 		return append(dst, "null"...), nil
 	}
+	if raw && bytes.IndexAny(text, " \t\r\n") < 0 {
+		// Parse has checked the text is a valid JSON object, and it has no
+		// white space to remove: the common case, copied as it is.
+		return append(dst, text...), nil
+	}
 	if raw {
 		// json.Compact leaves the buffer as it was when it fails.
 		buf := bytes.NewBuffer(dst)
