@@ -92,7 +92,10 @@ API no longer lists are reported: "tokenaudit reconcile" records them.
 
 The results list each token: its fingerprint, cdata, what the ledger knew
 before (active, revoked, unknown), the result and the seq of the event
-recorded. The exit status is 6 when a revocation failed.
+recorded. When some fail, the exit status is the first failure's: 2 for a
+line that is not a token, 6 for a revocation the API refused, 5 when the
+API revoked a token that the ledger could not record (run reconcile once
+the ledger works).
 
 ` + tokenInputHelp,
 		Example: `  tokenaudit revoke "$T"
