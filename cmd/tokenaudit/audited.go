@@ -40,6 +40,16 @@ func (a *app) openLedger(f ledgerFlags, write bool) (*audit.Ledger, error) {
 	return l, nil
 }
 
+// readLedger opens the ledger read-only, runs fn on it and closes it.
+func (a *app) readLedger(f ledgerFlags, fn func(*audit.Ledger) error) error {
+	l, err := a.openLedger(f, false)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	return fn(l)
+}
+
 // ledgerError rewords an error from the ledger and adds what to do about it.
 func ledgerError(err error) error {
 	if err == nil {

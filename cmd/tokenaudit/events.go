@@ -106,24 +106,13 @@ column names as keys.
 				}
 			}
 			f.Fingerprint, f.Subject = fingerprint, subject
-			l, err := a.openLedger(lf, false)
-			if err != nil {
-				return err
-			}
-			defer l.Close()
-			rw := a.newResultWriter(a.stdout, "", eventHeader[:7]...)
+			header := eventHeader[:7]
 			if a.format == output.CSV {
-				rw = a.newResultWriter(a.stdout, "", eventHeader...)
+				header = eventHeader
 			}
-			for e, err := range l.Events(cmd.Context(), f) {
-				if err != nil {
-					return queryError(err)
-				}
-				if err := rw.add(e, a.eventCells(e)...); err != nil {
-					return err
-				}
-			}
-			return rw.close()
+			return a.readLedger(lf, func(l *audit.Ledger) error {
+				return writeAll(a.newResultWriter(a.stdout, "", header...), l.Events(cmd.Context(), f), a.eventCells)
+			})
 		},
 	}
 	fl := cmd.Flags()
@@ -144,9 +133,6 @@ column names as keys.
 	lf.register(cmd)
 	return cmd
 }
-
-// queryError rewords an error from a ledger query.
-func queryError(err error) error { return ledgerError(err) }
 
 // checkFingerprintFlag checks a --fingerprint value before the ledger or
 // the API is asked: a full fingerprint, or a prefix of at least
@@ -238,25 +224,13 @@ Woleet tokens never expire: every active token is a working credential.
 				}
 			}
 			f.Fingerprint = fingerprint
-			l, err := a.openLedger(lf, false)
-			if err != nil {
-				return err
-			}
-			defer l.Close()
 			header := tokenHeader[:7]
 			if a.format == output.CSV {
 				header = tokenHeader
 			}
-			rw := a.newResultWriter(a.stdout, "", header...)
-			for t, err := range l.Tokens(cmd.Context(), f) {
-				if err != nil {
-					return queryError(err)
-				}
-				if err := rw.add(t, a.tokenCells(t)...); err != nil {
-					return err
-				}
-			}
-			return rw.close()
+			return a.readLedger(lf, func(l *audit.Ledger) error {
+				return writeAll(a.newResultWriter(a.stdout, "", header...), l.Tokens(cmd.Context(), f), a.tokenCells)
+			})
 		},
 	}
 	fl := cmd.Flags()

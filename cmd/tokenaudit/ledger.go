@@ -39,7 +39,8 @@ func (a *app) ledgerSubcommands() []*cobra.Command {
 
 // verifyCheck is a further check of "ledger verify", run once the ledger's
 // own verification passed: it may register flags on the command, and adds
-// its findings to the result (Checks, and Problems when it fails). A check
+// its findings to the result: a line in Checks and, when it fails, OK set
+// to false and a line in Problems (the exit status is then 5). A check
 // that was not asked for (its flags unset) does nothing.
 type verifyCheck struct {
 	register func(cmd *cobra.Command)
@@ -89,43 +90,7 @@ the root hash with one kept elsewhere to catch it.`,
   tokenaudit ledger verify --db /srv/tokenaudit/ledger.db --format json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := a.openLedger(lf, false)
-			if err != nil {
-				return err
-			}
-			defer l.Close()
-			rep, verr := l.Verify(cmd.Context())
-			var integrity *audit.IntegrityError
-			if verr != nil && !errors.As(verr, &integrity) {
-				return ledgerError(fmt.Errorf("ledger %s: %w", l.Path(), verr))
-			}
-			res := &ledgerVerifyResult{Ledger: l.Path(), OK: rep.OK(), Verified: rep.Verified, Size: rep.Head.Size,
-				RootHash: hashHex(rep.Head), Problems: []string{}}
-			for _, p := range rep.Problems {
-				if p.Seq >= 0 && res.FirstBadSeq == nil {
-					res.FirstBadSeq = &p.Seq
-				}
-				res.Problems = append(res.Problems, tidy(p).Error())
-			}
-			if res.OK {
-				for _, c := range checks {
-					if err := c.run(cmd.Context(), l, res); err != nil {
-						return err
-					}
-				}
-			}
-			if err := a.writeLedgerVerify(res); err != nil {
-				return err
-			}
-			if !res.OK {
-				first := errors.New(res.Problems[0])
-				if verr != nil {
-					first = tidy(verr)
-				}
-				return &exitStatusError{code: exitIntegrity, err: withHint(fmt.Errorf("the ledger fails verification: %w", first),
-					"do not append to it; restore it from a backup, and compare its root hash with one kept elsewhere")}
-			}
-			return nil
+			return a.readLedger(lf, func(l *audit.Ledger) error { return a.ledgerVerify(cmd.Context(), l, checks) })
 		},
 	}
 	lf.register(cmd)
@@ -135,6 +100,43 @@ the root hash with one kept elsewhere to catch it.`,
 		}
 	}
 	return cmd
+}
+
+// ledgerVerify verifies l, runs the further checks when it is intact, and
+// prints the result.
+func (a *app) ledgerVerify(ctx context.Context, l *audit.Ledger, checks []verifyCheck) error {
+	rep, verr := l.Verify(ctx)
+	var integrity *audit.IntegrityError
+	if verr != nil && !errors.As(verr, &integrity) {
+		return ledgerError(fmt.Errorf("ledger %s: %w", l.Path(), verr))
+	}
+	res := &ledgerVerifyResult{Ledger: l.Path(), OK: rep.OK(), Verified: rep.Verified, Size: rep.Head.Size,
+		RootHash: hashHex(rep.Head), Problems: []string{}}
+	for _, p := range rep.Problems {
+		if p.Seq >= 0 && res.FirstBadSeq == nil {
+			res.FirstBadSeq = &p.Seq
+		}
+		res.Problems = append(res.Problems, tidy(p).Error())
+	}
+	if res.OK {
+		for _, c := range checks {
+			if err := c.run(ctx, l, res); err != nil {
+				return err
+			}
+		}
+	}
+	if err := a.writeLedgerVerify(res); err != nil {
+		return err
+	}
+	if !res.OK {
+		first := errors.New(res.Problems[0])
+		if verr != nil {
+			first = tidy(verr)
+		}
+		return &exitStatusError{code: exitIntegrity, err: withHint(fmt.Errorf("the ledger fails verification: %w", first),
+			"do not append to it; restore it from a backup, and compare its root hash with one kept elsewhere")}
+	}
+	return nil
 }
 
 // writeLedgerVerify writes verify's result: a few lines for people, the
@@ -210,38 +212,38 @@ and its size on disk. The ledger is opened read-only; nothing is verified
   tokenaudit ledger info --format json | jq -r .root_hash`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := a.openLedger(lf, false)
-			if err != nil {
-				return err
-			}
-			defer l.Close()
-			info, err := l.Info(cmd.Context())
-			if err != nil {
-				return ledgerError(err)
-			}
-			rec := ledgerInfoRecord{Path: info.Path, SchemaVersion: info.SchemaVersion, LedgerID: info.LedgerID,
-				CreatedAt: formatTime(info.CreatedAt), Events: info.Head.Size, TreeSize: info.Head.Size,
-				RootHash: hashHex(info.Head), FileBytes: info.FileBytes}
-			s := &output.Sheet{Header: []string{"field", "value"}}
-			s.Append("path", rec.Path)
-			s.Append("schema version", strconv.Itoa(rec.SchemaVersion))
-			s.Append("ledger id", rec.LedgerID)
-			s.Append("created at", rec.CreatedAt)
-			s.Append("events", strconv.FormatInt(rec.Events, 10))
-			s.Append("tree size", strconv.FormatInt(rec.TreeSize, 10))
-			s.Append("root hash", rec.RootHash)
-			s.Append("file size", formatBytes(rec.FileBytes))
-			if a.format == output.Table {
-				for _, row := range s.Rows {
-					fmt.Fprintf(a.stdout, "%-16s %s\n", row[0], output.Clean(row[1]))
-				}
-				return nil
-			}
-			return a.writeDocument(a.stdout, rec, s)
+			return a.readLedger(lf, func(l *audit.Ledger) error { return a.ledgerInfo(cmd.Context(), l) })
 		},
 	}
 	lf.register(cmd)
 	return cmd
+}
+
+// ledgerInfo prints what Info says of l.
+func (a *app) ledgerInfo(ctx context.Context, l *audit.Ledger) error {
+	info, err := l.Info(ctx)
+	if err != nil {
+		return ledgerError(err)
+	}
+	rec := ledgerInfoRecord{Path: info.Path, SchemaVersion: info.SchemaVersion, LedgerID: info.LedgerID,
+		CreatedAt: formatTime(info.CreatedAt), Events: info.Head.Size, TreeSize: info.Head.Size,
+		RootHash: hashHex(info.Head), FileBytes: info.FileBytes}
+	s := &output.Sheet{Header: []string{"field", "value"}}
+	s.Append("path", rec.Path)
+	s.Append("schema version", strconv.Itoa(rec.SchemaVersion))
+	s.Append("ledger id", rec.LedgerID)
+	s.Append("created at", rec.CreatedAt)
+	s.Append("events", strconv.FormatInt(rec.Events, 10))
+	s.Append("tree size", strconv.FormatInt(rec.TreeSize, 10))
+	s.Append("root hash", rec.RootHash)
+	s.Append("file size", formatBytes(rec.FileBytes))
+	if a.format == output.Table {
+		for _, row := range s.Rows {
+			fmt.Fprintf(a.stdout, "%-16s %s\n", row[0], output.Clean(row[1]))
+		}
+		return nil
+	}
+	return a.writeDocument(a.stdout, rec, s)
 }
 
 // formatBytes renders a size: "12.3 MiB", "512 B".

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,15 +27,7 @@ func sumFile(t *testing.T, path string) [2][32]byte {
 
 // writeSQL opens a ledger read-write with plain SQL, bypassing tokenaudit,
 // as someone tampering with it would.
-func writeSQL(t *testing.T, path string) *sql.DB {
-	t.Helper()
-	db, err := sql.Open("sqlite3", "file:"+(&url.URL{Path: path}).EscapedPath()+"?mode=rw")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
+func writeSQL(t *testing.T, path string) *sql.DB { return openSQLMode(t, path, "rw") }
 
 func TestLedgerVerifyTampered(t *testing.T) {
 	at := newAPITest(t)

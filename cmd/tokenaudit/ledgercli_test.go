@@ -112,9 +112,13 @@ func (at *apiTest) checkNoLeak(t *testing.T) {
 
 // openSQL opens a ledger read-only with plain database/sql, as a user
 // with sqlite3 would.
-func openSQL(t *testing.T, path string) *sql.DB {
+func openSQL(t *testing.T, path string) *sql.DB { return openSQLMode(t, path, "ro") }
+
+// openSQLMode opens a ledger with plain database/sql in a SQLite mode
+// (ro, rw).
+func openSQLMode(t *testing.T, path, mode string) *sql.DB {
 	t.Helper()
-	db, err := sql.Open("sqlite3", "file:"+(&url.URL{Path: path}).EscapedPath()+"?mode=ro")
+	db, err := sql.Open("sqlite3", "file:"+(&url.URL{Path: path}).EscapedPath()+"?mode="+mode)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,23 +46,20 @@ to programs (counts, lists, the tree head). CSV holds one table: use
 				return withHint(usageErrorf("the report has several tables and CSV holds one"),
 					`use --format json, markdown or table, or "tokenaudit tokens --format csv"`)
 			}
-			l, err := a.openLedger(lf, false)
-			if err != nil {
-				return err
-			}
-			defer l.Close()
-			rep, err := l.Report(cmd.Context(), opts)
-			if err != nil {
-				return ledgerError(err)
-			}
-			if err := a.writeReport(a.stdout, l.Path(), rep); err != nil {
-				return err
-			}
-			if len(rep.PendingIssues) > 0 && !a.format.Structured() {
-				fmt.Fprintf(a.stderr, "tokenaudit: hint: %d issue request(s) have no outcome: "+
-					"run \"tokenaudit reconcile\" to find any token they issued\n", len(rep.PendingIssues))
-			}
-			return nil
+			return a.readLedger(lf, func(l *audit.Ledger) error {
+				rep, err := l.Report(cmd.Context(), opts)
+				if err != nil {
+					return ledgerError(err)
+				}
+				if err := a.writeReport(a.stdout, l.Path(), rep); err != nil {
+					return err
+				}
+				if len(rep.PendingIssues) > 0 && !a.format.Structured() {
+					fmt.Fprintf(a.stderr, "tokenaudit: hint: %d issue request(s) have no outcome: "+
+						"run \"tokenaudit reconcile\" to find any token they issued\n", len(rep.PendingIssues))
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().IntVar(&opts.Oldest, "oldest", 10, "list this many of the oldest live tokens")

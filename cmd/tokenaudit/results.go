@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"iter"
 
 	"github.com/tokenaudit/tokenaudit/internal/output"
 	"github.com/tokenaudit/tokenaudit/jwtinspect"
@@ -90,6 +91,20 @@ func (r *resultWriter) close() error {
 		return nil
 	}
 	return r.sheet.Write(r.w, r.format)
+}
+
+// writeAll adds every item of a ledger query to rw, as its record and
+// cells, and closes rw.
+func writeAll[T any](rw *resultWriter, items iter.Seq2[T, error], cells func(T) []string) error {
+	for it, err := range items {
+		if err != nil {
+			return ledgerError(err)
+		}
+		if err := rw.add(it, cells(it)...); err != nil {
+			return err
+		}
+	}
+	return rw.close()
 }
 
 // writeDocument writes one result document: indented JSON, one JSON line,
