@@ -123,7 +123,6 @@ func TestEventsFilters(t *testing.T) {
 	}
 }
 
-
 func TestTokensFilters(t *testing.T) {
 	path, _, fpB := datedLedger(t)
 	tokens := func(args ...string) []string {
