@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -484,3 +485,30 @@ func TestAppendBatch(t *testing.T) {
 
 // sha256Sum is crypto/sha256.Sum256, named for the RFC's MTH definition.
 func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }
+
+func TestInfo(t *testing.T) {
+	l := openTest(t)
+	ctx := context.Background()
+	mustAppend(t, l, Event{Kind: KindIssueRequested})
+	info, err := l.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, _ := l.TreeHead(ctx)
+	if info.Path != l.Path() || info.SchemaVersion != SchemaVersion || len(info.LedgerID) != 32 || !isLowerHex(info.LedgerID) ||
+		time.Since(info.CreatedAt) > time.Hour || info.Head != head || info.Head.Size != 1 || info.FileBytes == 0 {
+		t.Errorf("Info() = %+v", info)
+	}
+	b, err := json.Marshal(info.Head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf(`{"size":1,"hash":"%x"}`, head.Hash[:]); string(b) != want {
+		t.Errorf("head JSON = %s, want %s", b, want)
+	}
+	// Another Open sees the same identity.
+	again := openAt(t, l.Path(), WithReadOnly())
+	if info2, err := again.Info(ctx); err != nil || info2.LedgerID != info.LedgerID {
+		t.Errorf("second Info() = %+v, %v", info2, err)
+	}
+}

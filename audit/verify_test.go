@@ -300,3 +300,45 @@ func insertRaw(t *testing.T, db *sql.DB, e Event) {
 	}
 	mustExec(t, db, insertSQL("events", eventColumns, 13, 1), e.Seq, r[1], r[2], r[3], r[4], r[5], r[6], r[7], status, req, r[10], r[11], leafHashOf(e))
 }
+
+// TestHashReaderServesProofs checks that the stored hashes, read through
+// Ledger.HashReader, prove every record and every earlier tree head with
+// tlog's proof functions, as signed checkpoints will need.
+func TestHashReaderServesProofs(t *testing.T) {
+	l := openTest(t)
+	ctx := context.Background()
+	var heads []TreeHead
+	var leaves []tlog.Hash
+	for i := range 33 {
+		e := mustAppend(t, l, Event{Kind: KindImport, Fingerprint: fp(i), CData: fmt.Sprint(i)})
+		leaves = append(leaves, tlog.RecordHash(e.LeafBytes()))
+		th, err := l.TreeHead(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		heads = append(heads, th)
+	}
+	hr := l.HashReader(ctx)
+	last := heads[len(heads)-1]
+	for n, leaf := range leaves {
+		p, err := tlog.ProveRecord(last.Size, int64(n), hr)
+		if err != nil {
+			t.Fatalf("ProveRecord(%d): %v", n, err)
+		}
+		if err := tlog.CheckRecord(p, last.Size, last.Hash, int64(n), leaf); err != nil {
+			t.Errorf("record %d: %v", n, err)
+		}
+	}
+	for _, old := range heads {
+		p, err := tlog.ProveTree(last.Size, old.Size, hr)
+		if err != nil {
+			t.Fatalf("ProveTree(%d): %v", old.Size, err)
+		}
+		if err := tlog.CheckTree(p, last.Size, last.Hash, old.Size, old.Hash); err != nil {
+			t.Errorf("tree %d: %v", old.Size, err)
+		}
+	}
+	if _, err := hr.ReadHashes([]int64{tlog.StoredHashCount(last.Size)}); err == nil {
+		t.Error("ReadHashes beyond the tree succeeded")
+	}
+}
