@@ -24,7 +24,7 @@
 //   - Table events: one row per event. seq (dense from 0: the Merkle leaf
 //     index), ts (RFC 3339 UTC with six fractional digits, so text order
 //     is time order), kind (see [Kind]), fingerprint ("sha256:" + 64 hex
-//     digits, or ”), cdata, subject, actor ("USER@HOST via IDENTITY"),
+//     digits, or empty), cdata, subject, actor ("USER@HOST via IDENTITY"),
 //     api_url, http_status (NULL when none), request_seq (for issue and
 //     issue_failed: the issue_requested answered), error, detail (a JSON
 //     object: claims, outcome, source), leaf_hash (32 bytes).
