@@ -1,10 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/csv"
+	"errors"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tokenaudit/tokenaudit/woleet/woleettest"
 )
@@ -193,5 +198,65 @@ func TestAPIErrors(t *testing.T) {
 		}
 	}
 	at.run(t, "", "issue", "--cdata", "x", "--timeout", "-1s").want(t, 1, nil, []string{"--timeout -1s is negative"})
+	at.checkNoLeak(t)
+}
+
+// TestIssueFailsClosed: the API issues a token, then the ledger cannot
+// record it (another writer holds it). The token is revoked again, nothing
+// is printed, and the exit status is 5.
+func TestIssueFailsClosed(t *testing.T) {
+	at := newAPITest(t)
+	at.issue(t, "warm-up") // creates the ledger
+	at.srv.SetLatency(600 * time.Millisecond)
+
+	cmd := exec.Command(binary, "issue", "--cdata", "acme", "--lock-timeout", "300ms")
+	cmd.Env = append([]string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}, at.env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Once the request is recorded (and the API is slowly answering),
+	// take the write lock until the command ends.
+	db := writeSQL(t, at.db)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(eventKinds(t, at.db)) < 3 {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("issue_requested was never recorded")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	conn.ExecContext(ctx, "ROLLBACK")
+	conn.Close()
+	at.stderr = append(at.stderr, errb.String())
+
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != exitIntegrity {
+		t.Fatalf("exit: %v\nstderr: %s", err, errb.String())
+	}
+	if out.Len() != 0 {
+		t.Errorf("a token that could not be recorded was printed: %q", out.String())
+	}
+	if !strings.Contains(errb.String(), "but the ledger could not record it") ||
+		!strings.Contains(errb.String(), "the token was revoked again and not handed out") {
+		t.Errorf("stderr: %s", errb.String())
+	}
+	toks := at.srv.Tokens()
+	last := toks[len(toks)-1]
+	at.tokens = append(at.tokens, last.Token)
+	if last.CData != "acme" || !last.Revoked {
+		t.Errorf("the API's last token: cdata %q, revoked %v; want acme, revoked", last.CData, last.Revoked)
+	}
+	wantEqual(t, "events", eventKinds(t, at.db), []string{"issue_requested", "issue", "issue_requested"})
 	at.checkNoLeak(t)
 }

@@ -21,7 +21,12 @@ func (a *app) ledgerCommand() *cobra.Command {
 		Long: `Commands about the ledger file itself: "ledger verify" checks that no event
 was changed, removed, inserted or reordered; "ledger info" says where it is,
 its schema version, how many events it holds and its root hash.`,
-		Args: noArgs,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return &usageError{err: fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath()), cmd: cmd}
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(a.ledgerSubcommands()...)

@@ -207,3 +207,25 @@ func TestDemo(t *testing.T) {
 		t.Error("the demo wrote to a ledger it refused")
 	}
 }
+
+func TestLedgerCommandsHelp(t *testing.T) {
+	r := cli(t, "", nil, "--help")
+	for _, name := range []string{"issue", "revoke", "events", "tokens", "report", "reconcile", "import", "ledger", "demo"} {
+		if !strings.Contains(r.stdout, "\n  "+name+" ") {
+			t.Errorf("tokenaudit --help does not list %s", name)
+		}
+		h := cli(t, "", nil, name, "--help")
+		h.want(t, 0, []string{"Usage:\n  tokenaudit " + name}, nil)
+		if h.stderr != "" {
+			t.Errorf("%s --help wrote to stderr: %q", name, h.stderr)
+		}
+	}
+	for _, args := range [][]string{{"ledger"}, {"ledger", "--help"}} {
+		r := cli(t, "", nil, args...)
+		r.want(t, 0, []string{"tokenaudit ledger [command]", "\n  info ", "\n  verify "}, nil)
+	}
+	cli(t, "", nil, "ledger", "verify", "--help").want(t, 0, []string{"--db string", "--lock-timeout duration"}, nil)
+	cli(t, "", nil, "issue", "--help").want(t, 0, []string{"--password-file string", "--timeout duration", "T=$(tokenaudit issue --cdata acme)"}, nil)
+	cli(t, "", nil, "ledger", "nope").want(t, 1, nil, []string{`tokenaudit: unknown command "nope" for "tokenaudit ledger"`,
+		`tokenaudit: hint: run "tokenaudit ledger --help" for usage`})
+}
