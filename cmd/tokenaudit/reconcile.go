@@ -132,9 +132,11 @@ func (a *app) writeReconcile(w io.Writer, res *audit.ReconcileResult, applied bo
 
 // reconcileHints says on standard error what to do about the findings.
 func (a *app) reconcileHints(res *audit.ReconcileResult, apply bool) {
-	if len(res.Recorded) > 0 {
-		fmt.Fprintf(a.stderr, "tokenaudit: recorded %d event(s), seq %d to %d\n", len(res.Recorded),
-			res.Recorded[0].Seq, res.Recorded[len(res.Recorded)-1].Seq)
+	switch n := len(res.Recorded); {
+	case n == 1:
+		fmt.Fprintf(a.stderr, "tokenaudit: recorded 1 event (seq %d)\n", res.Recorded[0].Seq)
+	case n > 1:
+		fmt.Fprintf(a.stderr, "tokenaudit: recorded %d events (seq %d to %d)\n", n, res.Recorded[0].Seq, res.Recorded[n-1].Seq)
 	}
 	if !apply && len(res.Unknown)+len(res.Missing) > 0 {
 		fmt.Fprintln(a.stderr, `tokenaudit: hint: run "tokenaudit reconcile --apply" to record the differences`)

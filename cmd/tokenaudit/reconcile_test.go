@@ -32,6 +32,9 @@ func TestReconcile(t *testing.T) {
 
 	r = at.run(t, "", "reconcile", "--apply", "--format", "json")
 	r.want(t, 0, nil, nil)
+	if r.stderr != "" {
+		t.Errorf("reconcile --format json wrote to stderr: %q", r.stderr)
+	}
 	res := decodeJSON[struct {
 		InSync       bool `json:"in_sync"`
 		Applied      bool
