@@ -193,7 +193,8 @@ func (d *demoRun) run(ctx context.Context, srv *woleettest.Server, start time.Ti
 	fmt.Fprintln(d.w)
 
 	// 1. Issue.
-	d.heading("Issue tokens for %d customers: each is recorded before anyone sees it.", len(slices.Compact(slices.Clone(demoCustomers))))
+	d.heading("Issue %d tokens for %d customers: each is recorded before anyone sees it.",
+		len(demoCustomers), len(slices.Compact(slices.Clone(demoCustomers))))
 	issued := map[string]*audit.IssueResult{}
 	for _, c := range demoCustomers {
 		res, err := d.s.auditor.Issue(ctx, audit.IssueOptions{CData: c})

@@ -147,7 +147,7 @@ func TestDemo(t *testing.T) {
 		r.want(t, 0, []string{
 			"tokenaudit demo: a fake Woleet API at http://127.0.0.1:",
 			"the ledger " + db,
-			"1. Issue tokens for 3 customers",
+			"1. Issue 4 tokens for 3 customers: each is recorded before anyone sees it.\n",
 			"2. Revoke globex's token.",
 			"3. Someone with the API password issues a token without tokenaudit.",
 			"│ not in ledger ",
