@@ -46,7 +46,10 @@ those columns.
 
 It fails closed: the request is recorded before the API is asked, and the
 token is recorded before it is printed. If the ledger cannot record it, the
-token is revoked again and nothing is printed. Woleet tokens never expire:
+token is revoked again, nothing is printed and the exit status is 5 (as for
+any action of the API the ledger could not record). An API error is exit
+status 6; when the API may have issued a token without answering, that is
+recorded, and "tokenaudit reconcile" finds the token. Woleet tokens never expire:
 each one printed is a credential until "tokenaudit revoke" revokes it.
 
 --count issues several tokens for the same cdata (at most ` + strconv.Itoa(maxIssueCount) + `). If one
