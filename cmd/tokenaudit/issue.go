@@ -49,8 +49,10 @@ token is recorded before it is printed. If the ledger cannot record it, the
 token is revoked again, nothing is printed and the exit status is 5 (as for
 any action of the API the ledger could not record). An API error is exit
 status 6; when the API may have issued a token without answering, that is
-recorded, and "tokenaudit reconcile" finds the token. Woleet tokens never expire:
-each one printed is a credential until "tokenaudit revoke" revokes it.
+recorded, and "tokenaudit reconcile" finds the token.
+
+Woleet tokens never expire: each one printed is a credential until
+"tokenaudit revoke" revokes it.
 
 --count issues several tokens for the same cdata (at most ` + strconv.Itoa(maxIssueCount) + `). If one
 fails, those issued before it have been printed and recorded.`,
