@@ -80,6 +80,9 @@ func (l *Ledger) AppendBatch(ctx context.Context, events []Event) ([]Event, erro
 	if err := appendTx(ctx, tx, out, l.now); err != nil {
 		return nil, err
 	}
+	if err := l.autoCheckpoint(ctx, tx, out[len(out)-1].Seq+1); err != nil {
+		return nil, fmt.Errorf("audit: append: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("audit: append: commit: %w", classify(err))
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // the "sqlite3" database/sql driver
+	"golang.org/x/mod/sumdb/note"
 )
 
 // DefaultBusyTimeout is how long a write waits for another writer (another
@@ -47,6 +48,8 @@ type Ledger struct {
 	actor         string
 	schemaVersion int
 	closed        atomic.Bool
+	autoSigner    note.Signer // see WithAutoCheckpoint; nil for none
+	autoEvery     int64
 }
 
 // Option configures [Open].
@@ -58,6 +61,9 @@ type config struct {
 	readOnly bool
 	busy     time.Duration
 	actor    string
+	// autoSigner and autoEvery are WithAutoCheckpoint's.
+	autoSigner note.Signer
+	autoEvery  int64
 }
 
 // WithNow sets the clock the ledger stamps events with (default time.Now).
@@ -162,7 +168,8 @@ func Open(path string, opts ...Option) (*Ledger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit: open ledger %s: %w", path, err)
 	}
-	l := &Ledger{path: abs, now: cfg.now, actor: cfg.actor, schemaVersion: version}
+	l := &Ledger{path: abs, now: cfg.now, actor: cfg.actor, schemaVersion: version,
+		autoSigner: cfg.autoSigner, autoEvery: cfg.autoEvery}
 	if !cfg.readOnly {
 		if l.w, err = openWriter(ctx, abs, cfg.busy); err != nil {
 			return nil, fmt.Errorf("audit: open ledger %s: %w", path, err)

@@ -16,7 +16,7 @@ const ApplicationID = 0x546b4175
 // SchemaVersion is the ledger schema this package writes, as
 // `PRAGMA user_version` reports it.
 // Each entry of migrations moves the schema up by one version.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // appendOnly returns the triggers that make table append-only.
 func appendOnly(table string) string {
@@ -94,6 +94,23 @@ WHERE +b.kind IN ('issue', 'import')
 INSERT INTO meta (key, value) VALUES
     ('ledger_id', lower(hex(randomblob(16)))),
     ('created_at', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+`,
+	// 2: checkpoints, the signed tree heads (see checkpoint.go).
+	`
+CREATE TABLE checkpoints (
+    id        INTEGER PRIMARY KEY CHECK (id >= 1),
+    ts        TEXT    NOT NULL CHECK (ts GLOB '[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'),
+    tree_size INTEGER NOT NULL CHECK (tree_size >= 0),
+    root_hash BLOB    NOT NULL CHECK (length(root_hash) = 32),
+    signer    TEXT    NOT NULL CHECK (signer <> ''),
+    note      TEXT    NOT NULL CHECK (note <> '')
+) STRICT;
+
+CREATE TRIGGER checkpoints_within_tree BEFORE INSERT ON checkpoints
+WHEN NEW.tree_size > coalesce((SELECT max(seq) + 1 FROM events), 0)
+BEGIN SELECT RAISE(ABORT, 'tokenaudit: a checkpoint cannot sign more events than the ledger holds'); END;
+` + appendOnly("checkpoints") + `
+CREATE INDEX checkpoints_tree_size ON checkpoints (tree_size);
 `,
 }
 

@@ -31,7 +31,10 @@ func (r *VerifyReport) OK() bool { return len(r.Problems) == 0 }
 // 0, and that every stored Merkle hash is what RFC 6962 gives for the leaves
 // before it, with none missing and none extra; and it checks that the
 // schema (tables, triggers, indexes, the tokens view) is the one this
-// package creates. It stops at the first bad seq.
+// package creates. It stops at the first bad seq. Each stored checkpoint
+// (see [Ledger.Checkpoint]) must sign a prefix of the events: same root
+// hash at its size, and no more events than the ledger holds; signatures
+// are not checked (that needs the verifier key: see [OpenCheckpoint]).
 //
 // When the ledger is intact Verify returns the report and nil. When it is
 // not, the report lists the problems and the error is the first of them, an
@@ -39,9 +42,10 @@ func (r *VerifyReport) OK() bool { return len(r.Problems) == 0 }
 // report.
 //
 // Edits that recompute every hash consistently (a rewrite of the whole
-// ledger, or a removal of its last events together with their hashes) leave
-// a self-consistent tree: they are caught by comparing [Ledger.TreeHead]
-// with an earlier, independently kept head.
+// ledger, or a removal of its last events together with their hashes, and
+// of the checkpoints that would betray them) leave a self-consistent tree:
+// they are caught by [Ledger.VerifyCheckpoint] with a signed checkpoint
+// kept elsewhere.
 func (l *Ledger) Verify(ctx context.Context) (*VerifyReport, error) {
 	r, err := l.reader()
 	if err != nil {
@@ -65,6 +69,13 @@ func (l *Ledger) Verify(ctx context.Context) (*VerifyReport, error) {
 		return nil, fmt.Errorf("audit: verify: %w", err)
 	} else if p != nil {
 		rep.Problems = append(rep.Problems, p)
+	}
+	if checkpointsTableIntact(got, want) {
+		if p, err := verifyStoredCheckpoints(ctx, tx, rep.Verified, len(rep.Problems) == 0); err != nil {
+			return nil, fmt.Errorf("audit: verify: checkpoints: %w", err)
+		} else if p != nil {
+			rep.Problems = append(rep.Problems, p)
+		}
 	}
 	var appID, version int64
 	if err := tx.QueryRowContext(ctx, "SELECT (SELECT application_id FROM pragma_application_id), (SELECT user_version FROM pragma_user_version)").Scan(&appID, &version); err != nil {

@@ -77,6 +77,7 @@ func restoreTriggers(t *testing.T, db *sql.DB) {
 	}
 	for _, o := range want {
 		if o.typ == "trigger" {
+			mustExec(t, db, "DROP TRIGGER IF EXISTS "+o.name)
 			mustExec(t, db, o.sql)
 		}
 	}
