@@ -525,7 +525,7 @@ func scanCheckpoint(rows *sql.Rows) (StoredCheckpoint, error) {
 	}
 	sc.Note = []byte(msg)
 	if sc.Checkpoint, _, err = parseSignedCheckpoint(sc.Note); err != nil {
-		return StoredCheckpoint{}, bad("%v", err)
+		return StoredCheckpoint{}, bad("%s", tidyAudit(err))
 	}
 	if sc.Size != size || !bytes.Equal(sc.Hash[:], root) {
 		return StoredCheckpoint{}, bad("its tree_size and root_hash columns differ from its note")
