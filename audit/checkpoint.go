@@ -317,6 +317,13 @@ func openUnverified(msg []byte) (*note.Note, error) {
 	if !errors.As(err, &unverified) {
 		return nil, fmt.Errorf("%w: not a signed note (text, a blank line, then lines \"— name signature\")", ErrMalformedCheckpoint)
 	}
+	// note accepts base64 with stray bits in its padding; refuse it, so
+	// that one signature has one spelling.
+	for _, sig := range unverified.Note.UnverifiedSigs {
+		if _, err := base64.StdEncoding.Strict().DecodeString(sig.Base64); err != nil {
+			return nil, fmt.Errorf("%w: the signature of %s+%08x is not in canonical base64", ErrMalformedCheckpoint, sig.Name, sig.Hash)
+		}
+	}
 	return unverified.Note, nil
 }
 

@@ -5,8 +5,8 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"strings"
 
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -52,18 +52,33 @@ func storedHashRow(id int64) (seq int64, pos int) {
 	return (k+1)<<level - 1, level
 }
 
-// ReadHashes implements tlog.HashReader.
+// ReadHashes implements tlog.HashReader. It reads the rows it needs in
+// one query.
 func (r dbHashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
+	if len(indexes) == 0 {
+		return out, nil
+	}
+	rowsOf := make(map[int64][]byte, len(indexes))
+	args := make([]any, 0, len(indexes))
+	for _, id := range indexes {
+		if seq, _ := storedHashRow(id); rowsOf[seq] == nil {
+			rowsOf[seq] = []byte{}
+			args = append(args, seq)
+		}
+	}
+	for len(args) > 0 {
+		n := min(len(args), readHashesChunk)
+		if err := r.readRows(args[:n], rowsOf); err != nil {
+			return nil, err
+		}
+		args = args[n:]
+	}
 	for i, id := range indexes {
 		seq, pos := storedHashRow(id)
-		var b []byte
-		err := r.q.QueryRowContext(r.ctx, "SELECT hashes FROM hashes WHERE seq = ?", seq).Scan(&b)
-		if errors.Is(err, sql.ErrNoRows) {
+		b := rowsOf[seq]
+		if len(b) == 0 {
 			return nil, fmt.Errorf("audit: the stored hashes of seq %d are missing", seq)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("audit: read the stored hashes of seq %d: %w", seq, classify(err))
 		}
 		if len(b) < (pos+1)*tlog.HashSize {
 			return nil, fmt.Errorf("audit: the stored hashes of seq %d are %d bytes, too short", seq, len(b))
@@ -71,6 +86,30 @@ func (r dbHashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 		copy(out[i][:], b[pos*tlog.HashSize:])
 	}
 	return out, nil
+}
+
+// readHashesChunk is the most rows ReadHashes asks for in one query.
+const readHashesChunk = 256
+
+// readRows reads the hashes rows of seqs into rowsOf.
+func (r dbHashReader) readRows(seqs []any, rowsOf map[int64][]byte) error {
+	rows, err := r.q.QueryContext(r.ctx, "SELECT seq, hashes FROM hashes WHERE seq IN (?"+strings.Repeat(", ?", len(seqs)-1)+")", seqs...)
+	if err != nil {
+		return fmt.Errorf("audit: read stored hashes: %w", classify(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var seq int64
+		var b []byte
+		if err := rows.Scan(&seq, &b); err != nil {
+			return fmt.Errorf("audit: read stored hashes: %w", err)
+		}
+		rowsOf[seq] = b
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("audit: read stored hashes: %w", classify(err))
+	}
+	return nil
 }
 
 // HashReader returns a [tlog.HashReader] over the ledger's stored hashes,
