@@ -100,6 +100,12 @@ func (c Checkpoint) Head() TreeHead { return TreeHead{Size: c.Size, Hash: c.Hash
 // each line ending in a newline. The origin and the extension lines must be
 // non-empty UTF-8 without control characters; the size must not be
 // negative.
+//
+// C2SP recommends that the signing key be named like the origin; a
+// tokenaudit key has a name of its operator's choosing instead (see
+// [GenerateCheckpointKey]), so that one key can sign the checkpoints of
+// several ledgers, while the origin still binds each checkpoint to its
+// ledger.
 func FormatCheckpoint(c Checkpoint) ([]byte, error) {
 	if err := checkLine("origin", c.Origin); err != nil {
 		return nil, err

@@ -32,6 +32,11 @@
 //     hashes is tlog.StoredHashes for that seq (the leaf hash, then one
 //     interior hash per subtree the event completes), 32 bytes each.
 //   - Table meta: ledger_id and created_at.
+//   - Table checkpoints (schema version 2): the signed checkpoints the
+//     ledger stored (see [Ledger.Checkpoint]). id (from 1), ts (when it
+//     was signed), tree_size, root_hash (32 bytes), signer ("name+hash"
+//     of the key), note (the signed note). A trigger refuses a checkpoint
+//     of more events than the ledger holds.
 //   - View tokens: one row per fingerprint, from its first issue or import
 //     event and its first revoke or revoked_elsewhere event: fingerprint,
 //     cdata, subject, issued_at, issued_by, issued_seq, revoked_at,
@@ -53,10 +58,30 @@
 // [Ledger.Verify] recomputes every leaf and every stored hash and compares
 // the schema with the one this package creates, so an edit that bypasses the
 // triggers (drop them, then update, delete, insert or reorder rows) is
-// reported at the first bad seq as an *[IntegrityError]. A rewrite that
-// recomputes every hash is caught by comparing [Ledger.TreeHead] with an
-// earlier head kept elsewhere; [Ledger.HashReader] serves the stored hashes
-// to tlog's proof functions.
+// reported at the first bad seq as an *[IntegrityError]; so is a stored
+// checkpoint that does not sign a prefix of the events. [Ledger.HashReader]
+// serves the stored hashes to tlog's proof functions.
+//
+// # Signed checkpoints and proofs
+//
+// Whoever holds the file can rewrite it whole, recomputing every hash, or
+// cut its last events off: the tree stays self-consistent and Verify cannot
+// tell. Signed checkpoints, kept away from the ledger, can. A checkpoint is
+// a tree head in the C2SP tlog-checkpoint format (origin line, tree size,
+// base64 root hash: see [FormatCheckpoint]), signed as a note of
+// golang.org/x/mod/sumdb/note with an Ed25519 key from
+// [GenerateCheckpointKey]. Its origin is [CheckpointOriginPrefix] and the
+// ledger's id, so a checkpoint of one ledger is refused by another
+// ([ErrWrongLedger]).
+//
+//   - [Ledger.Checkpoint] signs the current head and stores the note;
+//     [WithAutoCheckpoint] signs one every N events as they are written.
+//   - [OpenCheckpoint] checks a note's signature ([ErrCheckpointSignature]);
+//     [Ledger.VerifyCheckpoint] then checks, by an RFC 6962 consistency
+//     proof, that the ledger extends it (else a *[ConsistencyError]).
+//   - [Ledger.ProveEvent] proves that one event is in a checkpoint's tree,
+//     as a [Proof] (JSON) that [Proof.Check] verifies offline, from the
+//     proof and the verifier key alone ([ErrInvalidProof]).
 //
 // # Durability and concurrency
 //
@@ -80,7 +105,9 @@
 //
 // Callers branch on [ErrNotALedger], [ErrNewerSchema], [ErrOlderSchema],
 // [ErrLedgerReadOnly], [ErrLedgerLocked], [ErrLedgerClosed], [ErrNotFound],
-// [ErrAmbiguous], *[IntegrityError] and *[UnrecordedError]; API errors from
+// [ErrAmbiguous], *[IntegrityError], *[UnrecordedError], and for
+// checkpoints and proofs [ErrMalformedCheckpoint], [ErrCheckpointSignature],
+// [ErrWrongLedger], *[ConsistencyError] and [ErrInvalidProof]; API errors from
 // package woleet are wrapped, so errors.Is(err, woleet.ErrOutcomeUnknown)
 // works through the flows.
 package audit
