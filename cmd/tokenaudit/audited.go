@@ -28,6 +28,12 @@ func (a *app) openLedger(f ledgerFlags, write bool) (*audit.Ledger, error) {
 	opts := []audit.Option{audit.WithNow(a.now), audit.WithBusyTimeout(f.lockTimeout)}
 	if !write {
 		opts = append(opts, audit.WithReadOnly())
+	} else {
+		cp, err := a.checkpointOptions() // automatic checkpoints, see checkpoint.go
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, cp...)
 	}
 	l, err := audit.Open(path, opts...)
 	if err != nil {

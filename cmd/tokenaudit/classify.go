@@ -17,14 +17,15 @@ import (
 // handles the CLI's own error types first.
 func classify(err error) int {
 	var (
-		unrecorded *audit.UnrecordedError
-		sqliteErr  sqlite3.Error
-		parseErr   *jwtinspect.ParseError
-		tooLong    *tokenstream.LineTooLongError
-		integrity  *audit.IntegrityError
-		apiErr     *woleet.APIError
-		urlErr     *url.Error
-		netErr     *net.OpError
+		unrecorded  *audit.UnrecordedError
+		sqliteErr   sqlite3.Error
+		parseErr    *jwtinspect.ParseError
+		tooLong     *tokenstream.LineTooLongError
+		integrity   *audit.IntegrityError
+		consistency *audit.ConsistencyError
+		apiErr      *woleet.APIError
+		urlErr      *url.Error
+		netErr      *net.OpError
 	)
 	switch {
 	case errors.As(err, &unrecorded):
@@ -44,6 +45,10 @@ func classify(err error) int {
 		errors.Is(err, jwtinspect.ErrClaimsInvalid):
 		return exitSignature
 	case errors.As(err, &integrity), errors.Is(err, audit.ErrNotALedger):
+		return exitIntegrity
+	case errors.As(err, &consistency), errors.Is(err, audit.ErrWrongLedger),
+		errors.Is(err, audit.ErrCheckpointSignature), errors.Is(err, audit.ErrInvalidProof):
+		// History was rewritten, or a checkpoint or proof does not check.
 		return exitIntegrity
 	case errors.As(err, &apiErr), errors.Is(err, woleet.ErrOutcomeUnknown),
 		errors.Is(err, woleet.ErrRateLimited), errors.As(err, &urlErr), errors.As(err, &netErr):

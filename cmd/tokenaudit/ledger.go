@@ -20,7 +20,13 @@ func (a *app) ledgerCommand() *cobra.Command {
 		Short: "Check and describe the ledger itself",
 		Long: `Commands about the ledger file itself: "ledger verify" checks that no event
 was changed, removed, inserted or reordered; "ledger info" says where it is,
-its schema version, how many events it holds and its root hash.`,
+its schema version, how many events it holds and its root hash.
+
+Signed checkpoints catch what verify alone cannot, a ledger rewritten whole
+with every hash recomputed: "ledger keygen" makes a signing key, "ledger
+checkpoint" signs the tree head (keep a copy elsewhere), "ledger verify
+--checkpoint FILE --verifier KEY" checks that the ledger still extends it,
+and "ledger prove" and "ledger check-proof" prove one event offline.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return &usageError{err: fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath()), cmd: cmd}
@@ -36,10 +42,10 @@ its schema version, how many events it holds and its root hash.`,
 // ledgerSubcommands lists the subcommands of "tokenaudit ledger". Commands
 // defined in other files (checkpoints, proofs) are added to this list.
 func (a *app) ledgerSubcommands() []*cobra.Command {
-	return []*cobra.Command{
+	return append([]*cobra.Command{
 		a.ledgerVerifyCommand(),
 		a.ledgerInfoCommand(),
-	}
+	}, a.checkpointCommands()...)
 }
 
 // verifyCheck is a further check of "ledger verify", run once the ledger's
@@ -56,7 +62,7 @@ type verifyCheck struct {
 // a checkpoint, for instance). Checks defined in other files are added to
 // this list.
 func (a *app) ledgerVerifyChecks() []verifyCheck {
-	return nil
+	return []verifyCheck{a.ledgerVerifyCheckpoints()}
 }
 
 // ledgerVerifyResult is the JSON form of "tokenaudit ledger verify".
@@ -88,11 +94,20 @@ recompute every event's leaf hash from its row, check that seq is dense from
 schema (tables, triggers refusing UPDATE and DELETE, the tokens view) is the
 one tokenaudit creates. The ledger is opened read-only.
 
+Every checkpoint the ledger stored must sign a prefix of its events.
+
+An edit that recomputes every hash leaves a consistent tree: give a signed
+checkpoint kept elsewhere with --checkpoint FILE (repeatable) and its
+signer's verifier key with --verifier KEY (the key, or a file holding it;
+default $TOKENAUDIT_CHECKPOINT_VERIFIER) to check that the ledger still
+holds, unchanged, every event it signs. With --verifier, the signatures of
+the stored checkpoints are checked too.
+
 Exit status 0 when it is intact, 5 when anything fails, naming the first bad
-seq. An edit that recomputes every hash leaves a consistent tree: compare
-the root hash with one kept elsewhere to catch it.`,
+seq, or the checkpoint the ledger no longer extends.`,
 		Example: `  tokenaudit ledger verify
-  tokenaudit ledger verify --db /srv/tokenaudit/ledger.db --format json`,
+  tokenaudit ledger verify --db /srv/tokenaudit/ledger.db --format json
+  tokenaudit ledger verify --checkpoint checkpoint-2025-06-01.txt --verifier verifier.pub`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.readLedger(lf, func(l *audit.Ledger) error { return a.ledgerVerify(cmd.Context(), l, checks) })
