@@ -16,19 +16,7 @@ import (
 func fuzzKey(t testing.TB) (note.Signer, note.Verifiers) {
 	t.Helper()
 	seed := sha256.Sum256([]byte("tokenaudit fuzz key: public, never use it"))
-	skey, vkey, err := GenerateCheckpointKey(bytes.NewReader(seed[:]), "fuzz.example/ops")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := note.NewSigner(skey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := note.NewVerifier(vkey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, note.VerifierList(v)
+	return keyFrom(t, bytes.NewReader(seed[:]), "fuzz.example/ops")
 }
 
 // FuzzParseCheckpoint checks that ParseCheckpoint accepts only canonical

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +19,13 @@ import (
 // and its verifiers.
 func testKey(t testing.TB, name string) (note.Signer, note.Verifiers) {
 	t.Helper()
-	skey, vkey, err := GenerateCheckpointKey(rand.Reader, name)
+	return keyFrom(t, rand.Reader, name)
+}
+
+// keyFrom generates a checkpoint key from the randomness of r.
+func keyFrom(t testing.TB, r io.Reader, name string) (note.Signer, note.Verifiers) {
+	t.Helper()
+	skey, vkey, err := GenerateCheckpointKey(r, name)
 	if err != nil {
 		t.Fatal(err)
 	}
