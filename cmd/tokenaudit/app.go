@@ -99,7 +99,10 @@ valid) · 5 ledger integrity failure · 6 API error.
 
 Environment: WOLEET_API_URL, WOLEET_API_TOKEN (bearer) or WOLEET_USERNAME and
 WOLEET_PASSWORD (basic), TOKENAUDIT_DB (the ledger), TOKENAUDIT_FORMAT,
-NO_COLOR.`,
+NO_COLOR; for signed checkpoints (see "tokenaudit ledger"),
+TOKENAUDIT_CHECKPOINT_KEY (the signing key's file),
+TOKENAUDIT_CHECKPOINT_EVERY (sign every N events written) and
+TOKENAUDIT_CHECKPOINT_VERIFIER (a trusted verifier key, or its file).`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		Version:       version(),
