@@ -8,6 +8,8 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	josejwt "github.com/go-jose/go-jose/v4/jwt"
 	golangjwt "github.com/golang-jwt/jwt/v5"
+
+	"github.com/tokenaudit/tokenaudit/internal/cputime"
 )
 
 // The benchmarks run jwtinspect side by side with go-jose v4 and golang-jwt
@@ -22,11 +24,11 @@ import (
 // system says, the process CPU time per operation as "cpu-ns/op".
 func loop(b *testing.B, f func()) {
 	b.ReportAllocs()
-	start, ok := cpuTime()
+	start, ok := cputime.Process()
 	for b.Loop() {
 		f()
 	}
-	if end, _ := cpuTime(); ok {
+	if end, _ := cputime.Process(); ok {
 		b.ReportMetric(float64(end-start)/float64(b.N), "cpu-ns/op")
 	}
 }

@@ -1,8 +1,0 @@
-//go:build !unix
-
-package jwtinspect
-
-import "time"
-
-// cpuTime is not available here; benchmarks report wall time only.
-func cpuTime() (time.Duration, bool) { return 0, false }
