@@ -94,6 +94,21 @@ func BenchmarkParse(b *testing.B) {
 	}
 }
 
+// BenchmarkSummary: Summary.Parse, reused from token to token, against
+// Parse, on the same tokens as BenchmarkParse.
+func BenchmarkSummary(b *testing.B) {
+	for _, tc := range benchTokens(b) {
+		b.Run("token="+tc.name+"/lib=jwtinspect-summary", func(b *testing.B) {
+			var s Summary
+			loop(b, func() {
+				if err := s.Parse(tc.token); err != nil || !s.HasClaims() {
+					b.Fatal(err)
+				}
+			})
+		})
+	}
+}
+
 // BenchmarkCData reads the cdata claim: jwtinspect.CData against a full
 // unverified parse plus a map lookup in go-jose and golang-jwt.
 func BenchmarkCData(b *testing.B) {

@@ -17,7 +17,10 @@
 //	}
 //
 // When only the cdata is needed, [CData] gets it without building any map,
-// in a fraction of Parse's time, and agrees with Parse on every input.
+// in a fraction of Parse's time, and agrees with Parse on every input. To go
+// through many tokens and print their header and claims as JSON text,
+// [Summary.Parse] reads everything else Parse reads, again without maps and
+// agreeing with Parse, into a [Summary] that it reuses from token to token.
 //
 // # What is parsed
 //

@@ -128,3 +128,24 @@ func ExampleParseKeys() {
 	// k1 key 1 of jwks.json (HMAC, 32 bytes) [HS256 HS384 HS512]
 	// 1 skipped
 }
+
+// A Summary reused over a stream of tokens: the header and claims come as
+// JSON text, and the loop allocates almost nothing.
+func ExampleSummary() {
+	var s jwtinspect.Summary
+	for _, input := range []string{woleetToken, "not.a.token"} {
+		if err := s.Parse(input); err != nil {
+			fmt.Println("error:", err)
+			continue
+		}
+		cdata, _ := s.CData()
+		fmt.Println(s.Kind(), s.Alg(), cdata, s.HasClaims(), len(s.Signature()))
+		fmt.Printf("%s\n", s.RawHeader())
+		fmt.Println(string(s.AppendFingerprint(nil)) == jwtinspect.Fingerprint(input))
+	}
+	// Output:
+	// jws HS256 acme-corp/ci-deploy true 32
+	// {"alg":"HS256","typ":"JWT"}
+	// true
+	// error: payload: illegal base64url data at byte 4
+}

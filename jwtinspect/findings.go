@@ -135,10 +135,13 @@ type headerView struct {
 }
 
 // headerParams are the parameters checkHeader looks at, in one pass over
-// each header rather than a lookup per name.
+// each header rather than a lookup per name. [Summary.Parse] gathers them from
+// the header's JSON text instead.
 type headerParams struct {
-	alg, crit, kid          any
+	alg                     string // the value when algIsStr
+	crit, kid               any
 	hasAlg, hasCrit, hasKid bool
+	algIsStr                bool
 	hasJKU, hasX5U, hasJWK  bool
 }
 
@@ -148,7 +151,8 @@ func (hp *headerParams) collect(m map[string]any) {
 	for k, v := range m {
 		switch k {
 		case "alg":
-			hp.alg, hp.hasAlg = v, true
+			hp.alg, hp.algIsStr = v.(string)
+			hp.hasAlg = true
 		case "crit":
 			hp.crit, hp.hasCrit = v, true
 		case "kid":
@@ -176,7 +180,13 @@ func (t *Token) checkHeader(h headerView) {
 	var p headerParams
 	p.collect(h.unprotected)
 	p.collect(h.protected)
-	alg, isStr := p.alg.(string)
+	t.checkParams(h, &p)
+}
+
+// checkParams adds the findings about the parameters of one JOSE header;
+// h says where the header is and what it belongs to (its maps are not read).
+func (t *Token) checkParams(h headerView, p *headerParams) {
+	alg := p.alg
 	registered, family := jwsAlgs, "JWS"
 	if h.jwe {
 		registered, family = jweAlgs, "JWE"
@@ -184,7 +194,7 @@ func (t *Token) checkHeader(h headerView) {
 	switch {
 	case !p.hasAlg:
 		t.add(FindingAlgMissing, SeverityHigh, h.where+"the header has no \"alg\"")
-	case !isStr:
+	case !p.algIsStr:
 		t.add(FindingAlgUnknown, SeverityMedium, h.where+"\"alg\" is not a string")
 	case !h.jwe && strings.EqualFold(alg, "none"):
 		t.add(FindingAlgNone, SeverityCritical,

@@ -24,16 +24,21 @@ const okHeader = `{"alg":"HS256","typ":"JWT"}`
 // okClaims are claims with no finding at fixedNow.
 const okClaims = `{"sub":"u1","iat":1732780800,"exp":1893456000}`
 
-func TestFindings(t *testing.T) {
+// findingTest is a token that must have a finding.
+type findingTest struct {
+	name  string
+	token string
+	id    string
+	sev   Severity
+	// in is a word the message must contain.
+	in string
+}
+
+// findingTests returns a token for every finding Parse reports, and for
+// most of the ways to get it.
+func findingTests(t testing.TB) []findingTest {
 	longKid := strings.Repeat("k", 257)
-	tests := []struct {
-		name  string
-		token string
-		id    string
-		sev   Severity
-		// in is a word the message must contain.
-		in string
-	}{
+	return []findingTest{
 		{"alg none", jws(`{"alg":"none"}`, okClaims, ""), FindingAlgNone, SeverityCritical, `"none"`},
 		{"alg none in another case", jws(`{"alg":"nOnE"}`, okClaims, ""), FindingAlgNone, SeverityCritical, `"nOnE"`},
 		{"alg missing", jws(`{"typ":"JWT"}`, okClaims, "s"), FindingAlgMissing, SeverityHigh, "alg"},
@@ -86,7 +91,10 @@ func TestFindings(t *testing.T) {
 			`","signature":"AA","signature":"AA"}`, FindingDuplicateMember, SeverityMedium, `"signature"`},
 		{"jwe alg unknown", b64(`{"alg":"RSA-OAEP-1024","enc":"A128GCM"}`) + "..AA.AA.AA", FindingAlgUnknown, SeverityMedium, "JWE"},
 	}
-	for _, tc := range tests {
+}
+
+func TestFindings(t *testing.T) {
+	for _, tc := range findingTests(t) {
 		t.Run(tc.name, func(t *testing.T) {
 			tok, err := Parse(tc.token, withFixedNow())
 			if err != nil {

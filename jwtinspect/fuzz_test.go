@@ -24,10 +24,14 @@ func addVectorSeeds(f *testing.F) {
 
 // FuzzParse: Parse never panics, refuses only with a *ParseError that
 // leaks no input, and what it accepts is self-consistent and agrees with
-// CData.
+// CData and with Summary.Parse (into a new Summary, and into one reused
+// from input to input).
 func FuzzParse(f *testing.F) {
 	addVectorSeeds(f)
+	var reused Summary
 	f.Fuzz(func(t *testing.T, input string) {
+		checkSummaryAgrees(t, new(Summary), input, withFixedNow())
+		checkSummaryAgrees(t, &reused, input, withFixedNow())
 		tok, err := Parse(input, withFixedNow())
 		c, ok, cerr := CData(input)
 		if err != nil {
@@ -80,8 +84,8 @@ func checkCompactRoundTrip(t *testing.T, tok *Token) {
 }
 
 // FuzzCData builds tokens from a fuzzed header and payload, so that the
-// JSON inside is exercised: CData agrees with Parse, and Parse's header and
-// claims equal what encoding/json decodes.
+// JSON inside is exercised: CData and Summary.Parse agree with Parse, and
+// Parse's header and claims equal what encoding/json decodes.
 func FuzzCData(f *testing.F) {
 	f.Add(okHeader, woleetClaims)
 	f.Add(`{"alg":"none"}`, `{"cdata":{"a":[1, 2.50]},"cdata":"b"}`)
@@ -93,6 +97,7 @@ func FuzzCData(f *testing.F) {
 			`{"payload":"` + b64(payload) + `","protected":"` + b64(header) + `","signature":""}`,
 		} {
 			checkCDataAgrees(t, input)
+			checkSummaryAgrees(t, new(Summary), input, withFixedNow())
 			tok, err := Parse(input)
 			if err != nil {
 				if _, serr := stdDecode(header); serr == nil && json.Valid([]byte(header)) && strings.HasPrefix(strings.TrimLeft(header, " \t\r\n"), "{") {

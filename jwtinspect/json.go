@@ -27,6 +27,7 @@ type scanner struct {
 	watchStart, watchEnd int
 
 	invalidUTF8 bool // some string held invalid UTF-8
+	nested      bool // skip met an object inside another value
 	// quiet makes every syntax error errSyntax, which costs no allocation,
 	// for callers that only need to know whether the text is valid.
 	quiet bool
@@ -111,6 +112,7 @@ func (p *scanner) skip() error {
 	}
 	switch c := p.s[p.i]; {
 	case c == '{':
+		p.nested = p.nested || p.depth > 0
 		if err := p.open('{'); err != nil {
 			return err
 		}
@@ -193,6 +195,32 @@ func (p *scanner) member(decode bool) (string, error) {
 	}
 	p.i++
 	return k, nil
+}
+
+// eachMember scans a text that must be one JSON object, and calls fn with
+// each member's name (decoded) and the JSON text of its value, which skip
+// has validated. It stops early, with no error, when fn returns false.
+func (p *scanner) eachMember(fn func(name, value string) bool) error {
+	p.skipWS()
+	if err := p.open('{'); err != nil {
+		return err
+	}
+	for n := 0; ; n++ {
+		name, more, err := p.nextMember(n, true)
+		if err != nil {
+			return err
+		}
+		if !more {
+			return p.end()
+		}
+		start := p.i
+		if err := p.skip(); err != nil {
+			return err
+		}
+		if !fn(name, p.s[start:p.i]) {
+			return nil
+		}
+	}
 }
 
 // document parses one JSON value that fills the whole text.

@@ -323,10 +323,15 @@ func (t *Token) parsePayload(text string) {
 		}
 		t.hasCData = true
 		if n := utf8.RuneCountInString(t.cdata); n > MaxCDataLength {
-			t.add(FindingCDataTooLong, SeverityLow,
-				fmt.Sprintf("cdata is %d characters, over the Woleet limit of %d: the token was not issued by Woleet as it is", n, MaxCDataLength))
+			t.add(FindingCDataTooLong, SeverityLow, cdataTooLongMessage(n))
 		}
 	}
+}
+
+// cdataTooLongMessage is the message of a cdata-too-long finding for a
+// cdata of n characters.
+func cdataTooLongMessage(n int) string {
+	return fmt.Sprintf("cdata is %d characters, over the Woleet limit of %d: the token was not issued by Woleet as it is", n, MaxCDataLength)
 }
 
 // cdataValue converts the raw JSON text of a cdata value, which the parser

@@ -54,7 +54,32 @@ func numericDate(v any) (time.Time, string) {
 	if !ok {
 		return time.Time{}, "is " + jsonKind(v) + ", not a number"
 	}
-	s := string(n)
+	return numberDate(string(n))
+}
+
+// numericDateText is numericDate of a value given as its JSON text, which
+// the scanner accepted.
+func numericDateText(text string) (time.Time, string) {
+	var kind string
+	switch text[0] {
+	case '"':
+		kind = "a string"
+	case 't', 'f':
+		kind = "a boolean"
+	case 'n':
+		kind = "null"
+	case '[':
+		kind = "an array"
+	case '{':
+		kind = "an object"
+	default:
+		return numberDate(text)
+	}
+	return time.Time{}, "is " + kind + ", not a number"
+}
+
+// numberDate converts the text of a JSON number to a time.
+func numberDate(s string) (time.Time, string) {
 	if sec, err := strconv.ParseInt(s, 10, 64); err == nil {
 		if sec < 0 || sec > maxNumericDate {
 			return time.Time{}, "is out of range"
@@ -86,27 +111,40 @@ func jsonKind(v any) string {
 	return "a number"
 }
 
+// timeClaimNames are the time claims, in the order checkTimes reads them.
+var timeClaimNames = [...]string{"iat", "nbf", "exp"}
+
 // checkTimes fills t.Times from the claims and adds the time findings,
 // reading the clock only when exp or nbf needs it.
 func (t *Token) checkTimes(clock func() time.Time) {
+	t.checkTimesOf(clock, func(i int) (time.Time, string, bool) {
+		v, ok := t.Claims[timeClaimNames[i]]
+		if !ok {
+			return time.Time{}, "", false
+		}
+		tm, why := numericDate(v)
+		return tm, why, true
+	})
+}
+
+// checkTimesOf is checkTimes with the claims read by claim, which returns
+// numericDate of claim timeClaimNames[i], or false when it is absent.
+func (t *Token) checkTimesOf(clock func() time.Time, claim func(i int) (tm time.Time, why string, ok bool)) {
 	hasExp := false
-	for i, c := range [...]struct {
-		name string
-		dst  **time.Time
-	}{{"iat", &t.Times.IssuedAt}, {"nbf", &t.Times.NotBefore}, {"exp", &t.Times.Expires}} {
-		v, ok := t.Claims[c.name]
+	for i, dst := range [...]**time.Time{&t.Times.IssuedAt, &t.Times.NotBefore, &t.Times.Expires} {
+		tm, why, ok := claim(i)
 		if !ok {
 			continue
 		}
-		hasExp = hasExp || c.name == "exp"
-		tm, why := numericDate(v)
+		name := timeClaimNames[i]
+		hasExp = hasExp || name == "exp"
 		if why != "" {
 			t.add(FindingNumericDateInvalid, SeverityMedium,
-				fmt.Sprintf("claim %q %s: it must be seconds since 1970 (RFC 7519 NumericDate) up to year 9999", c.name, why))
+				fmt.Sprintf("claim %q %s: it must be seconds since 1970 (RFC 7519 NumericDate) up to year 9999", name, why))
 			continue
 		}
 		t.timesBuf[i] = tm
-		*c.dst = &t.timesBuf[i]
+		*dst = &t.timesBuf[i]
 	}
 	ts := t.Times
 	if !hasExp {

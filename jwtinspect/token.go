@@ -2,7 +2,6 @@ package jwtinspect
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
 	"time"
 )
 
@@ -121,9 +120,6 @@ func (t *Token) ExpiryStatus(now time.Time) ExpiryStatus { return t.Times.Status
 
 // fingerprintNormalized is Fingerprint of a token that is already normalized.
 func fingerprintNormalized(raw string) string {
-	sum := sha256.Sum256([]byte(raw))
 	var buf [len(FingerprintPrefix) + 2*sha256.Size]byte
-	copy(buf[:], FingerprintPrefix)
-	hex.Encode(buf[len(FingerprintPrefix):], sum[:])
-	return string(buf[:])
+	return string(appendFingerprint(buf[:0], raw))
 }
