@@ -28,13 +28,13 @@ so that one token is always one line; --format json or jsonl prints
 		Example: `  tokenaudit cdata "$TOKEN"
   tokenaudit cdata @issued.txt | sort | uniq -c`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.stream(cmd.Context(), args, func(it tokenstream.Item) ([]byte, error) {
+			return a.stream(cmd.Context(), args, stateless(func(it tokenstream.Item) ([]byte, error) {
 				cdata, ok, err := jwtinspect.CData(it.Token)
 				if err != nil {
 					return nil, err
 				}
 				return a.renderPair(it, "cdata", optional(cdata, ok))
-			})
+			}))
 		},
 	}
 }
@@ -53,12 +53,12 @@ typo is not silently fingerprinted.
 		Example: `  tokenaudit fingerprint "$TOKEN"
   tokenaudit events --fingerprint "$(tokenaudit fingerprint "$TOKEN")"`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.stream(cmd.Context(), args, func(it tokenstream.Item) ([]byte, error) {
+			return a.stream(cmd.Context(), args, stateless(func(it tokenstream.Item) ([]byte, error) {
 				if _, _, err := jwtinspect.CData(it.Token); err != nil {
 					return nil, err
 				}
 				return a.renderPair(it, "fingerprint", nil)
-			})
+			}))
 		},
 	}
 }

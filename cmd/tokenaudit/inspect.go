@@ -39,29 +39,51 @@ and claims are printed exactly as the token has them.
 			style := a.style()
 			// One token given as an argument prints as an indented document.
 			pretty := a.format == output.JSON && len(args) == 1 && !strings.HasPrefix(args[0], "@") && args[0] != "-"
-			return a.stream(cmd.Context(), args, func(it tokenstream.Item) ([]byte, error) {
-				tok, err := jwtinspect.Parse(it.Token, jwtinspect.WithNow(func() time.Time { return now }))
-				if err != nil {
-					return nil, err
-				}
-				rec := newInspectRecord(tok, now)
-				if a.format.Structured() {
-					line, err := appendInspectJSON(make([]byte, 0, 512+len(tok.RawHeader)+len(tok.Payload)), rec, tok)
-					if err != nil || !pretty {
-						return line, err
+			return a.stream(cmd.Context(), args, func() tokenstream.RenderFunc {
+				clock := jwtinspect.WithNow(func() time.Time { return now })
+				var sum jwtinspect.Summary // this worker's own
+				return func(dst []byte, it tokenstream.Item) ([]byte, error) {
+					if a.format.Structured() {
+						line, err := a.inspectJSONLine(dst, it, &sum, clock, now)
+						if err != nil || !pretty {
+							return line, err
+						}
+						var buf bytes.Buffer
+						err = json.Indent(&buf, line[len(dst):], "", "  ")
+						return append(dst, buf.Bytes()...), err
 					}
-					var buf bytes.Buffer
-					err = json.Indent(&buf, line, "", "  ")
+					tok, err := jwtinspect.Parse(it.Token, clock)
+					if err != nil {
+						return dst, err
+					}
+					buf := bytes.NewBuffer(dst)
+					err = writeInspectText(buf, a.format, it, newInspectRecord(tok, now), tok, now, style)
 					return buf.Bytes(), err
 				}
-				var buf bytes.Buffer
-				if err := writeInspectText(&buf, a.format, it, rec, tok, now, style); err != nil {
-					return nil, err
-				}
-				return buf.Bytes(), nil
 			})
 		},
 	}
+}
+
+// inspectJSONLine appends the JSON line of one token: from a Summary, which
+// builds no map, for the tokens it can write (every Woleet token), and from
+// a full parse for the others.
+func (a *app) inspectJSONLine(dst []byte, it tokenstream.Item, sum *jwtinspect.Summary, clock jwtinspect.Option, now time.Time) ([]byte, error) {
+	if err := sum.Parse(it.Token, clock); err != nil {
+		return dst, err
+	}
+	if summaryJSONOK(sum) {
+		return appendSummaryJSON(dst, sum, now), nil
+	}
+	tok, err := jwtinspect.Parse(it.Token, clock)
+	if err != nil {
+		return dst, err
+	}
+	out, err := appendInspectJSON(dst, newInspectRecord(tok, now), tok)
+	if err != nil {
+		return dst, err
+	}
+	return out, nil
 }
 
 // inspectRecord is the JSON form of an inspected token: a contract that

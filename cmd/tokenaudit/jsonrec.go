@@ -4,44 +4,144 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/tokenaudit/tokenaudit/jwtinspect"
 )
 
+// inspectJSON is what the JSON form of an inspected token is written
+// from, field by field in the contract's order: either an [inspectRecord]
+// and its token, or a [jwtinspect.Summary] (the fast path of "inspect
+// --format jsonl", which builds neither record nor maps).
+type inspectJSON struct {
+	kind           jwtinspect.Kind
+	alg            string // null when ""
+	header, claims jsonObject
+	payload        *string
+	cdata          string
+	hasCData       bool
+	fingerprint    []byte
+	signatureBytes int
+	signatures     []signatureRecord
+	times          jwtinspect.Times
+	status         jwtinspect.ExpiryStatus
+	findings       []jwtinspect.Finding
+	verified       *verifiedRecord
+}
+
+// jsonObject is a header or claims object: null when absent; otherwise the
+// token's own JSON text, compacted, when raw is set, or else the decoded map.
+type jsonObject struct {
+	present bool
+	text    []byte
+	raw     bool
+	m       map[string]any
+}
+
 // appendInspectJSON appends rec as one line of JSON, the same document
-// encoding/json would produce for it but several times faster, which is
-// what lets "inspect --format jsonl" keep up with a stream of millions of
-// tokens. The header and claims are the token's own JSON text, compacted, so
-// numbers, escapes and member order are exactly as in the token. When that
-// text cannot be copied faithfully (duplicate members, invalid UTF-8) they
-// are marshalled from the decoded maps instead, where the last duplicate
-// wins and invalid bytes are U+FFFD.
+// encoding/json would produce for it but several times faster. The header
+// and claims are the token's own JSON text, compacted, so numbers, escapes
+// and member order are exactly as in the token. When that text cannot be
+// copied faithfully (duplicate members, invalid UTF-8) they are marshalled
+// from the decoded maps instead, where the last duplicate wins and invalid
+// bytes are U+FFFD.
 func appendInspectJSON(dst []byte, rec *inspectRecord, tok *jwtinspect.Token) ([]byte, error) {
 	raw := !tok.HasFinding(jwtinspect.FindingDuplicateMember) && !tok.HasFinding(jwtinspect.FindingInvalidUTF8)
+	v := inspectJSON{
+		kind:           rec.Kind,
+		header:         jsonObject{present: rec.Header != nil, text: tok.RawHeader, raw: raw && len(tok.Signatures) == 0, m: rec.Header},
+		claims:         jsonObject{present: rec.Claims != nil, text: tok.Payload, raw: raw, m: rec.Claims},
+		payload:        rec.Payload,
+		fingerprint:    []byte(rec.Fingerprint),
+		signatureBytes: rec.SignatureBytes,
+		signatures:     rec.Signatures,
+		times:          tok.Times,
+		status:         rec.Times.Status,
+		findings:       rec.Findings,
+		verified:       rec.Verified,
+	}
+	if rec.Alg != nil {
+		v.alg = *rec.Alg
+	}
+	if rec.CData != nil {
+		v.cdata, v.hasCData = *rec.CData, true
+	}
+	return v.append(dst)
+}
+
+// summaryJSONOK reports whether appendSummaryJSON can write s: a compact
+// JWS (which always has a header), whose header and claims are copied as
+// they are. The others need the maps of [jwtinspect.Parse] and go to
+// appendInspectJSON.
+func summaryJSONOK(s *jwtinspect.Summary) bool {
+	return (s.Kind() == jwtinspect.KindJWS || s.Kind() == jwtinspect.KindUnsecured) &&
+		!s.HasFinding(jwtinspect.FindingDuplicateMember) && !s.HasFinding(jwtinspect.FindingInvalidUTF8)
+}
+
+// appendSummaryJSON appends the JSON line of a token that summaryJSONOK
+// accepts: the same bytes as appendInspectJSON of its record, without
+// building the record.
+func appendSummaryJSON(dst []byte, s *jwtinspect.Summary, now time.Time) []byte {
+	var fp [80]byte
+	cdata, hasCData := s.CData()
+	v := inspectJSON{
+		kind:           s.Kind(),
+		alg:            s.Alg(),
+		header:         jsonObject{present: true, text: s.RawHeader(), raw: true},
+		claims:         jsonObject{present: s.HasClaims(), text: s.Payload(), raw: true},
+		cdata:          cdata,
+		hasCData:       hasCData,
+		fingerprint:    s.AppendFingerprint(fp[:0]),
+		signatureBytes: len(s.Signature()),
+		times:          s.Times(),
+		status:         s.ExpiryStatus(now),
+		findings:       s.Findings(),
+	}
+	var payload string
+	if !s.HasClaims() && s.Payload() != nil {
+		payload = strings.ToValidUTF8(string(s.Payload()), "\uFFFD")
+		v.payload = &payload
+	}
+	// The maps are never needed: raw is set and the text is valid JSON.
+	out, _ := v.append(dst)
+	return out
+}
+
+// append appends the document as one line.
+func (v *inspectJSON) append(dst []byte) ([]byte, error) {
 	var err error
 	dst = append(dst, `{"kind":`...)
-	dst = appendJSONString(dst, string(rec.Kind))
+	dst = appendJSONString(dst, string(v.kind))
 	dst = append(dst, `,"alg":`...)
-	dst = appendOptString(dst, rec.Alg)
+	if v.alg == "" {
+		dst = append(dst, "null"...)
+	} else {
+		dst = appendJSONString(dst, v.alg)
+	}
 	dst = append(dst, `,"header":`...)
-	if dst, err = appendObject(dst, rec.Header, tok.RawHeader, raw && len(tok.Signatures) == 0); err != nil {
+	if dst, err = appendObject(dst, v.header); err != nil {
 		return nil, err
 	}
 	dst = append(dst, `,"claims":`...)
-	if dst, err = appendObject(dst, rec.Claims, tok.Payload, raw); err != nil {
+	if dst, err = appendObject(dst, v.claims); err != nil {
 		return nil, err
 	}
 	dst = append(dst, `,"payload":`...)
-	dst = appendOptString(dst, rec.Payload)
+	dst = appendOptString(dst, v.payload)
 	dst = append(dst, `,"cdata":`...)
-	dst = appendOptString(dst, rec.CData)
-	dst = append(dst, `,"fingerprint":`...)
-	dst = appendJSONString(dst, rec.Fingerprint)
-	dst = append(dst, `,"signature_bytes":`...)
-	dst = strconv.AppendInt(dst, int64(rec.SignatureBytes), 10)
-	if len(rec.Signatures) > 0 {
-		sigs, err := json.Marshal(rec.Signatures)
+	if v.hasCData {
+		dst = appendJSONString(dst, v.cdata)
+	} else {
+		dst = append(dst, "null"...)
+	}
+	dst = append(dst, `,"fingerprint":"`...)
+	dst = append(dst, v.fingerprint...) // "sha256:" and hex digits: nothing to escape
+	dst = append(dst, `","signature_bytes":`...)
+	dst = strconv.AppendInt(dst, int64(v.signatureBytes), 10)
+	if len(v.signatures) > 0 {
+		sigs, err := json.Marshal(v.signatures)
 		if err != nil {
 			return nil, err
 		}
@@ -49,15 +149,15 @@ func appendInspectJSON(dst []byte, rec *inspectRecord, tok *jwtinspect.Token) ([
 		dst = append(dst, sigs...)
 	}
 	dst = append(dst, `,"times":{"iat":`...)
-	dst = appendOptString(dst, rec.Times.IssuedAt)
+	dst = appendTime(dst, v.times.IssuedAt)
 	dst = append(dst, `,"nbf":`...)
-	dst = appendOptString(dst, rec.Times.NotBefore)
+	dst = appendTime(dst, v.times.NotBefore)
 	dst = append(dst, `,"exp":`...)
-	dst = appendOptString(dst, rec.Times.Expires)
+	dst = appendTime(dst, v.times.Expires)
 	dst = append(dst, `,"status":`...)
-	dst = appendJSONString(dst, string(rec.Times.Status))
+	dst = appendJSONString(dst, string(v.status))
 	dst = append(dst, `},"findings":[`...)
-	for i, f := range rec.Findings {
+	for i, f := range v.findings {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
@@ -70,38 +170,49 @@ func appendInspectJSON(dst []byte, rec *inspectRecord, tok *jwtinspect.Token) ([
 		dst = append(dst, '}')
 	}
 	dst = append(dst, `],"verified":`...)
-	if rec.Verified == nil {
+	if v.verified == nil {
 		dst = append(dst, "null"...)
 	} else {
-		v, err := json.Marshal(rec.Verified)
+		b, err := json.Marshal(v.verified)
 		if err != nil {
 			return nil, err
 		}
-		dst = append(dst, v...)
+		dst = append(dst, b...)
 	}
 	return append(dst, "}\n"...), nil
 }
 
+// appendTime appends t as a JSON string in RFC 3339, UTC, as timeText
+// writes it, or null.
+func appendTime(dst []byte, t *time.Time) []byte {
+	if t == nil {
+		return append(dst, "null"...)
+	}
+	dst = append(dst, '"')
+	dst = t.UTC().AppendFormat(dst, time.RFC3339)
+	return append(dst, '"')
+}
+
 // appendObject appends a header or claims object: the token's own text when
 // raw is allowed and it compacts cleanly, the marshalled map otherwise.
-func appendObject(dst []byte, m map[string]any, text []byte, raw bool) ([]byte, error) {
-	if m == nil {
+func appendObject(dst []byte, o jsonObject) ([]byte, error) {
+	if !o.present {
 		return append(dst, "null"...), nil
 	}
-	if raw && bytes.IndexAny(text, " \t\r\n") < 0 {
+	if o.raw && bytes.IndexAny(o.text, " \t\r\n") < 0 {
 		// Parse has checked the text is a valid JSON object, and it has no
 		// white space to remove: the common case, copied as it is.
-		return append(dst, text...), nil
+		return append(dst, o.text...), nil
 	}
-	if raw {
+	if o.raw {
 		// json.Compact leaves the buffer as it was when it fails.
 		buf := bytes.NewBuffer(dst)
-		if err := json.Compact(buf, text); err == nil {
+		if err := json.Compact(buf, o.text); err == nil {
 			return buf.Bytes(), nil
 		}
 		dst = buf.Bytes()
 	}
-	b, err := marshalNoEscape(m)
+	b, err := marshalNoEscape(o.m)
 	if err != nil {
 		return nil, err
 	}

@@ -29,9 +29,8 @@ func sameDocument(t *testing.T, a, b []byte) bool {
 	return reflect.DeepEqual(decode(a), decode(b))
 }
 
-// TestAppendInspectJSONMatchesEncodingJSON is a differential test: the fast
-// writer must produce the document encoding/json produces for the record.
-func TestAppendInspectJSONMatchesEncodingJSON(t *testing.T) {
+// jsonTestTokens are tokens that take every path of the JSON writers.
+func jsonTestTokens() []string {
 	tokens := []string{
 		woleetStyle(`{"sub":"u","iat":1764320000,"jti":"j","cdata":"acme \"quoted\" \u2028 <tag> & \\ tab\t"}`),
 		woleetStyle(`{"cdata":"dup","cdata":"last wins"}`),
@@ -45,8 +44,14 @@ func TestAppendInspectJSONMatchesEncodingJSON(t *testing.T) {
 			tokens = append(tokens, strings.TrimSpace(string(b)))
 		}
 	}
+	return tokens
+}
+
+// TestAppendInspectJSONMatchesEncodingJSON is a differential test: the fast
+// writer must produce the document encoding/json produces for the record.
+func TestAppendInspectJSONMatchesEncodingJSON(t *testing.T) {
 	now := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
-	for _, s := range tokens {
+	for _, s := range jsonTestTokens() {
 		tok, err := jwtinspect.Parse(s, jwtinspect.WithNow(func() time.Time { return now }))
 		if err != nil {
 			continue
@@ -65,6 +70,46 @@ func TestAppendInspectJSONMatchesEncodingJSON(t *testing.T) {
 		}
 		if bytes.Count(fast, []byte("\n")) != 1 || !bytes.HasSuffix(fast, []byte("\n")) {
 			t.Errorf("not one line: %q", fast)
+		}
+	}
+}
+
+// TestAppendSummaryJSONMatchesRecord: for every token the Summary path
+// writes, it writes exactly the bytes of the record path, which the test
+// above holds to encoding/json; and it takes every Woleet-style token.
+func TestAppendSummaryJSONMatchesRecord(t *testing.T) {
+	now := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
+	clock := jwtinspect.WithNow(func() time.Time { return now })
+	tokens := append(jsonTestTokens(),
+		woleetStyle(`{"sub":"u","iat":1764320000,"nbf":1764320000,"exp":1764330000.5,"cdata":"x"}`),
+		woleetStyle(" {\"cdata\" : [1,  2],\n\"exp\":\"soon\"} "),
+		woleetStyle(`[1,2]`), woleetStyle(``), woleetStyle("not json \xff"),
+	)
+	var sum jwtinspect.Summary
+	written := 0
+	for _, s := range tokens {
+		tok, err := jwtinspect.Parse(s, clock)
+		if serr := sum.Parse(s, clock); (err == nil) != (serr == nil) {
+			t.Fatalf("Parse error %v, Summary.Parse error %v", err, serr)
+		}
+		if err != nil || !summaryJSONOK(&sum) {
+			continue
+		}
+		written++
+		slow, err := appendInspectJSON([]byte("prefix"), newInspectRecord(tok, now), tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fast := appendSummaryJSON([]byte("prefix"), &sum, now); !bytes.Equal(fast, slow) {
+			t.Errorf("for %.40s…\nsummary: %s\nrecord:  %s", s, fast, slow)
+		}
+	}
+	if written < 10 { // the vectors hold many JWE and JSON serializations, written from records
+		t.Errorf("the Summary path wrote only %d of %d tokens", written, len(tokens))
+	}
+	for _, s := range strings.Fields(string(woleetStream(50))) {
+		if err := sum.Parse(s, clock); err != nil || !summaryJSONOK(&sum) {
+			t.Fatalf("a Woleet-style token is not written from its Summary (err %v)", err)
 		}
 	}
 }

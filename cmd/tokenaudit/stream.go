@@ -36,13 +36,6 @@ func (a *app) tokenArgs(args []string) ([]string, error) {
 	return []string{"-"}, nil
 }
 
-// streamOutcome is what a worker made of one token: bytes to print, or an
-// error to report.
-type streamOutcome struct {
-	out []byte
-	err error
-}
-
 // errorRecord is the JSON form of a token that could not be processed.
 type errorRecord struct {
 	Line   int    `json:"line"`
@@ -51,46 +44,42 @@ type errorRecord struct {
 	Code   int    `json:"code"`
 }
 
-// stream runs render over every token in args on all cores and prints the
-// results in input order. Failures become error records and do not stop
-// the stream; the returned error carries the first failure's exit status.
-func (a *app) stream(ctx context.Context, args []string, render func(tokenstream.Item) ([]byte, error)) error {
+// stream renders every token in args on all cores and prints the results
+// in input order. newRender is called once per worker and returns that
+// worker's render function (see [tokenstream.RenderFunc]), which may keep
+// scratch memory from one token to the next. Failures become error records
+// and do not stop the stream; the returned error carries the first
+// failure's exit status.
+func (a *app) stream(ctx context.Context, args []string, newRender func() tokenstream.RenderFunc) error {
 	args, err := a.tokenArgs(args)
 	if err != nil {
 		return err
 	}
-	w := bufio.NewWriterSize(a.stdout, 64<<10)
+	w := bufio.NewWriterSize(a.stdout, 256<<10)
 	var (
 		failures, total int
 		firstCode       int
 	)
 	opts := tokenstream.Options{Stdin: a.stdin}
-	err = tokenstream.Process(ctx, args, opts,
-		func(it tokenstream.Item) streamOutcome {
-			if it.Err != nil {
-				return streamOutcome{err: it.Err}
-			}
-			out, err := render(it)
-			return streamOutcome{out: out, err: err}
-		},
-		func(it tokenstream.Item, o streamOutcome) error {
+	err = tokenstream.Process(ctx, args, opts, newRender,
+		func(it tokenstream.Item, out []byte, err error) error {
 			total++
-			if _, err := w.Write(o.out); err != nil {
-				return err
+			if _, werr := w.Write(out); werr != nil {
+				return werr
 			}
-			if o.err == nil {
+			if err == nil {
 				return nil
 			}
 			failures++
-			code := exitCode(o.err)
+			code := exitCode(err)
 			if firstCode == 0 {
 				firstCode = code
 			}
 			var shown *shownError
-			if errors.As(o.err, &shown) && a.format.Structured() {
+			if errors.As(err, &shown) && a.format.Structured() {
 				return nil // the JSON record printed already says what failed
 			}
-			return a.reportStreamError(w, it, o.err, code)
+			return a.reportStreamError(w, it, err, code)
 		})
 	if ferr := w.Flush(); err == nil && ferr != nil {
 		err = fmt.Errorf("writing output: %w", ferr)
@@ -105,6 +94,17 @@ func (a *app) stream(ctx context.Context, args []string, render func(tokenstream
 		return &silentError{code: firstCode}
 	}
 	return nil
+}
+
+// stateless adapts a render function that returns its output and keeps
+// nothing between tokens to [app.stream].
+func stateless(render func(tokenstream.Item) ([]byte, error)) func() tokenstream.RenderFunc {
+	return func() tokenstream.RenderFunc {
+		return func(dst []byte, it tokenstream.Item) ([]byte, error) {
+			out, err := render(it)
+			return append(dst, out...), err
+		}
+	}
 }
 
 // reportStreamError prints one failed token: a JSON record on stdout in the

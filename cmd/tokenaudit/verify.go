@@ -83,7 +83,7 @@ valid; 1 a key cannot be read; 2 the token is malformed.
 			}
 			now := a.now().UTC()
 			style := a.style()
-			return a.stream(cmd.Context(), args, func(it tokenstream.Item) ([]byte, error) {
+			return a.stream(cmd.Context(), args, stateless(func(it tokenstream.Item) ([]byte, error) {
 				tok, err := jwtinspect.Parse(it.Token, jwtinspect.WithNow(func() time.Time { return now }))
 				if err != nil {
 					return nil, err
@@ -107,7 +107,7 @@ valid; 1 a key cannot be read; 2 the token is malformed.
 					return out, &shownError{err: verr}
 				}
 				return out, nil
-			})
+			}))
 		},
 	}
 	fl := cmd.Flags()

@@ -9,12 +9,14 @@
 // a pasted HTTP header works. A line longer than the size cap is not read into
 // memory: it becomes an [Item] with an error, and the stream goes on.
 //
-// Use [Process] to run a function over every token with both cores and get
-// the results back in input order.
+// Use [Process] to render every token with all cores and get the output back
+// in input order. The reader hands the workers whole chunks of input; each
+// worker splits its chunk into lines itself, and renders into a buffer that
+// is reused from one chunk to the next, so that a stream of millions of
+// tokens costs little more than the rendering itself.
 package tokenstream
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -73,9 +75,17 @@ type Options struct {
 	MaxLine int
 	// Workers is how many goroutines process tokens; 0 means GOMAXPROCS.
 	Workers int
-	// BatchSize is how many tokens a worker takes at once; 0 means 256.
-	BatchSize int
+	// ChunkSize is about how many bytes of input a worker takes at once (a
+	// longer line is taken whole); 0 means DefaultChunkSize.
+	ChunkSize int
 }
+
+// DefaultChunkSize is the default [Options.ChunkSize]: 64 KiB, some 250
+// Woleet tokens.
+const DefaultChunkSize = 64 << 10
+
+// argBatch is how many arguments go to a worker at once.
+const argBatch = 256
 
 func (o *Options) defaults() {
 	if o.Stdin == nil {
@@ -90,9 +100,18 @@ func (o *Options) defaults() {
 	if o.Workers <= 0 {
 		o.Workers = runtime.GOMAXPROCS(0)
 	}
-	if o.BatchSize <= 0 {
-		o.BatchSize = 256
+	if o.ChunkSize <= 0 {
+		o.ChunkSize = DefaultChunkSize
 	}
+}
+
+// chunk is what the reader hands on: whole lines of text from one source,
+// or one item that stands alone (an argument, or a line too long to read).
+type chunk struct {
+	source string
+	first  int    // the number of the first line in text
+	text   string // whole lines; the last one lacks its newline at the end of input
+	item   Item   // when text is empty
 }
 
 // Read calls yield for every token in args, in order. It stops at the first
@@ -101,13 +120,23 @@ func (o *Options) defaults() {
 // items with Err set, not as a returned error.
 func Read(ctx context.Context, args []string, opts Options, yield func(Item) error) error {
 	opts.defaults()
+	return readChunks(ctx, args, opts, func(c chunk) error {
+		if c.text == "" {
+			return yield(c.item)
+		}
+		return eachLine(c.source, c.first, c.text, opts.MaxLine, yield)
+	})
+}
+
+// readChunks reads every argument in order and calls yield with its chunks.
+func readChunks(ctx context.Context, args []string, opts Options, yield func(chunk) error) error {
 	for i, arg := range args {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		switch {
 		case arg == "-":
-			if err := readLines(ctx, "stdin", opts.Stdin, opts.MaxLine, yield); err != nil {
+			if err := readStream(ctx, "stdin", opts.Stdin, opts, yield); err != nil {
 				return err
 			}
 		case strings.HasPrefix(arg, "@"):
@@ -119,7 +148,7 @@ func Read(ctx context.Context, args []string, opts Options, yield func(Item) err
 			if err != nil {
 				return fmt.Errorf("argument %d: %w", i+1, err)
 			}
-			err = readLines(ctx, name, f, opts.MaxLine, yield)
+			err = readStream(ctx, name, f, opts, yield)
 			f.Close()
 			if err != nil {
 				return err
@@ -129,7 +158,7 @@ func Read(ctx context.Context, args []string, opts Options, yield func(Item) err
 			if len(arg) > opts.MaxLine {
 				item.Token, item.Err = "", &LineTooLongError{Max: opts.MaxLine}
 			}
-			if err := yield(item); err != nil {
+			if err := yield(chunk{item: item}); err != nil {
 				return err
 			}
 		}
@@ -137,102 +166,133 @@ func Read(ctx context.Context, args []string, opts Options, yield func(Item) err
 	return nil
 }
 
-// readLines reads one token per line from r. A line is never held in memory
-// beyond maxLine bytes.
-func readLines(ctx context.Context, source string, r io.Reader, maxLine int, yield func(Item) error) error {
-	br := bufio.NewReaderSize(r, 64<<10)
+// readStream reads r in chunks of whole lines of about opts.ChunkSize
+// bytes. A line longer than a chunk is read whole when it is within the
+// size cap; beyond the cap it is skipped without being held in memory, and
+// becomes an item with a [LineTooLongError].
+func readStream(ctx context.Context, source string, r io.Reader, opts Options, yield func(chunk) error) error {
+	// A line of maxLine bytes, "\r\n" and one byte more certainly is too long.
+	limit := opts.MaxLine + 3
+	buf := make([]byte, opts.ChunkSize)
 	var (
-		partial  []byte // the start of a line longer than the reader's buffer
-		pending  bool   // partial or tooLong holds a line not yet emitted
-		tooLong  bool
-		lineNo   int
-		finished bool
+		n        int  // bytes in buf
+		line     = 1  // the number of the line that starts buf
+		skipping bool // discarding the rest of a line that is too long
 	)
-	for reads := 1; !finished; reads++ {
-		if reads&1023 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		chunk, err := br.ReadSlice('\n')
-		switch {
-		case err == nil:
-		case errors.Is(err, bufio.ErrBufferFull):
-		case errors.Is(err, io.EOF):
-			finished = true
-		default:
-			return fmt.Errorf("%s: line %d: %w", source, lineNo+1, err)
-		}
-		if len(chunk) == 0 && !pending {
-			continue
-		}
-		if !tooLong && len(partial)+len(chunk) > maxLine+2 { // +2: room for "\r\n"
-			tooLong, partial = true, nil
-		}
-		if !errors.Is(err, bufio.ErrBufferFull) && !pending {
-			// The common case: the whole line is in the reader's buffer.
-			lineNo++
-			if err := emitLine(source, lineNo, chunk, tooLong, maxLine, yield); err != nil {
-				return err
-			}
-			tooLong = false
-			continue
-		}
-		if !tooLong {
-			partial = append(partial, chunk...)
-		}
-		pending = true
-		if errors.Is(err, bufio.ErrBufferFull) {
-			continue
-		}
-		lineNo++
-		if err := emitLine(source, lineNo, partial, tooLong, maxLine, yield); err != nil {
+	for {
+		if err := ctx.Err(); err != nil {
 			return err
 		}
-		partial, pending, tooLong = nil, false, false
+		m, err := io.ReadFull(r, buf[n:])
+		n += m
+		eof := errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+		if err != nil && !eof {
+			return fmt.Errorf("%s: line %d: %w", source, line+bytes.Count(buf[:n], []byte{'\n'}), err)
+		}
+		if skipping {
+			i := bytes.IndexByte(buf[:n], '\n')
+			if i < 0 && !eof {
+				n = 0
+				continue
+			}
+			if err := yield(chunk{item: Item{Source: source, Line: line, Err: &LineTooLongError{Max: opts.MaxLine}}}); err != nil {
+				return err
+			}
+			if i < 0 {
+				return nil
+			}
+			skipping, line = false, line+1
+			n = copy(buf, buf[i+1:n])
+		}
+		cut := n
+		if !eof {
+			cut = bytes.LastIndexByte(buf[:n], '\n') + 1
+		}
+		if cut > 0 {
+			c := chunk{source: source, first: line, text: string(buf[:cut])}
+			line += strings.Count(c.text, "\n")
+			if err := yield(c); err != nil {
+				return err
+			}
+			n = copy(buf, buf[cut:n])
+		}
+		switch {
+		case eof:
+			return nil
+		case n < len(buf):
+		case len(buf) < limit:
+			// One line fills the buffer: make room for all of it.
+			buf = append(buf, make([]byte, min(len(buf), limit-len(buf)))...)
+		default:
+			skipping, n = true, 0
+		}
+		if len(buf) > opts.ChunkSize && n <= opts.ChunkSize/2 {
+			// Done with a long line: back to a buffer of the usual size.
+			small := make([]byte, opts.ChunkSize)
+			n = copy(small, buf[:n])
+			buf = small
+		}
+	}
+}
+
+// eachLine calls yield for every token in text, whole lines of source
+// starting with line number first, skipping blanks and comments.
+func eachLine(source string, first int, text string, maxLine int, yield func(Item) error) error {
+	for line := first; text != ""; line++ {
+		l := text
+		if i := strings.IndexByte(text, '\n'); i >= 0 {
+			l, text = text[:i+1], text[i+1:]
+		} else {
+			text = ""
+		}
+		if len(l) > maxLine+2 { // +2: room for "\r\n"
+			if err := yield(Item{Source: source, Line: line, Err: &LineTooLongError{Max: maxLine}}); err != nil {
+				return err
+			}
+			continue
+		}
+		trimmed := strings.TrimSpace(l)
+		if len(trimmed) == 0 || trimmed[0] == '#' {
+			continue
+		}
+		if err := yield(Item{Source: source, Line: line, Token: jwtinspect.Normalize(trimmed)}); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// emitLine turns one raw line into an item, skipping blanks and comments.
-func emitLine(source string, lineNo int, line []byte, tooLong bool, maxLine int, yield func(Item) error) error {
-	if tooLong {
-		return yield(Item{Source: source, Line: lineNo, Err: &LineTooLongError{Max: maxLine}})
-	}
-	trimmed := bytes.TrimSpace(line)
-	if len(trimmed) == 0 || trimmed[0] == '#' {
-		return nil
-	}
-	return yield(Item{Source: source, Line: lineNo, Token: jwtinspect.Normalize(string(trimmed))})
-}
+// RenderFunc appends what one item renders to (its output) to dst and
+// returns the extended buffer, with an error when the item failed. It may
+// append output even when it fails; it must never return less than dst.
+type RenderFunc func(dst []byte, it Item) ([]byte, error)
 
-// Process reads every token in args (see [Read]) and calls work on each,
-// using opts.Workers goroutines, then calls emit with each item and its
-// result in input order. Memory stays bounded by a few batches per worker,
-// whatever the length of the input. The first error from reading or from emit
-// stops the processing and is returned.
-func Process[R any](ctx context.Context, args []string, opts Options, work func(Item) R, emit func(Item, R) error) error {
+// Process reads every token in args (see [Read]) and renders each on
+// opts.Workers goroutines, then calls emit with each item, its output and
+// its error, in input order. newRender is called once per worker, and the
+// function it returns is only ever called from that worker, so it may keep
+// scratch memory from one token to the next. out is only valid during the
+// call to emit.
+//
+// Memory stays bounded by a few chunks per worker, whatever the length of
+// the input. The first error from reading or from emit stops the
+// processing and is returned.
+func Process(ctx context.Context, args []string, opts Options, newRender func() RenderFunc,
+	emit func(it Item, out []byte, err error) error) error {
 	opts.defaults()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	type batch struct {
-		items   []Item
-		results []R
-		done    chan struct{}
-	}
 	jobs := make(chan *batch, opts.Workers)
 	ordered := make(chan *batch, 2*opts.Workers)
+	free := make(chan *batch, 3*opts.Workers+2)
 
 	var wg sync.WaitGroup
 	for range opts.Workers {
+		render := newRender()
 		wg.Go(func() {
 			for b := range jobs {
-				b.results = make([]R, len(b.items))
-				for i, it := range b.items {
-					b.results[i] = work(it)
-				}
-				close(b.done)
+				b.run(render, opts.MaxLine)
 			}
 		})
 	}
@@ -241,7 +301,7 @@ func Process[R any](ctx context.Context, args []string, opts Options, work func(
 	go func() {
 		defer close(ordered)
 		defer close(jobs)
-		cur := &batch{done: make(chan struct{})}
+		cur := newBatch(free)
 		// A batch goes to the workers first, then to the emitter's queue, so
 		// every batch the emitter waits for is being worked on.
 		send := func() error {
@@ -255,15 +315,24 @@ func Process[R any](ctx context.Context, args []string, opts Options, work func(
 			case <-ctx.Done():
 				return ctx.Err()
 			}
-			cur = &batch{done: make(chan struct{})}
+			cur = newBatch(free)
 			return nil
 		}
-		err := Read(ctx, args, opts, func(it Item) error {
-			cur.items = append(cur.items, it)
-			if len(cur.items) >= opts.BatchSize {
+		err := readChunks(ctx, args, opts, func(c chunk) error {
+			if c.text == "" {
+				cur.items = append(cur.items, c.item)
+				if len(cur.items) < argBatch {
+					return nil
+				}
 				return send()
 			}
-			return nil
+			if len(cur.items) > 0 { // arguments before the chunk go first
+				if err := send(); err != nil {
+					return err
+				}
+			}
+			cur.chunk = c
+			return send()
 		})
 		if err == nil && len(cur.items) > 0 {
 			err = send()
@@ -274,20 +343,87 @@ func Process[R any](ctx context.Context, args []string, opts Options, work func(
 	var emitErr error
 	for b := range ordered {
 		<-b.done
-		if emitErr != nil {
-			continue
-		}
-		for i, it := range b.items {
-			if err := emit(it, b.results[i]); err != nil {
-				emitErr = err
-				cancel()
-				break
+		if emitErr == nil {
+			start := 0
+			for i, it := range b.items {
+				if err := emit(it, b.out[start:b.ends[i]], b.errs[i]); err != nil {
+					emitErr = err
+					cancel()
+					break
+				}
+				start = b.ends[i]
 			}
 		}
+		b.recycle(free)
 	}
 	wg.Wait()
 	if emitErr != nil {
 		return emitErr
 	}
 	return <-readErr
+}
+
+// batch is one worker's share of the input: a chunk of lines, or items the
+// reader made (arguments, lines too long), and what rendering them gave.
+type batch struct {
+	chunk chunk  // lines to split, when chunk.text is not empty
+	items []Item // the items rendered, in order
+	out   []byte // their output, one after the other
+	ends  []int  // the end of each item's output in out
+	errs  []error
+	done  chan struct{} // closed when rendered
+}
+
+// newBatch takes a batch from free, or makes one.
+func newBatch(free chan *batch) *batch {
+	select {
+	case b := <-free:
+		b.done = make(chan struct{})
+		return b
+	default:
+		return &batch{done: make(chan struct{})}
+	}
+}
+
+// recycle clears b and puts it in free, keeping its buffers.
+func (b *batch) recycle(free chan *batch) {
+	clear(b.items) // drop the references to the chunk's text
+	clear(b.errs)
+	*b = batch{items: b.items[:0], out: b.out[:0], ends: b.ends[:0], errs: b.errs[:0]}
+	select {
+	case free <- b:
+	default:
+	}
+}
+
+// run renders every item of the batch, splitting its chunk into lines first.
+func (b *batch) run(render RenderFunc, maxLine int) {
+	one := func(it Item) error {
+		var err error
+		if it.Err != nil {
+			err = it.Err
+		} else {
+			var out []byte
+			out, err = render(b.out, it)
+			if len(out) >= len(b.out) { // else render broke its contract: drop what it gave
+				b.out = out
+			}
+		}
+		b.ends = append(b.ends, len(b.out))
+		b.errs = append(b.errs, err)
+		return nil
+	}
+	if b.chunk.text != "" {
+		// The items are collected while rendering, so that each line is
+		// read once.
+		_ = eachLine(b.chunk.source, b.chunk.first, b.chunk.text, maxLine, func(it Item) error {
+			b.items = append(b.items, it)
+			return one(it)
+		})
+	} else {
+		for _, it := range b.items {
+			one(it)
+		}
+	}
+	close(b.done)
 }

@@ -6,9 +6,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/iotest"
+
+	"github.com/tokenaudit/tokenaudit/jwtinspect"
 )
 
 func collect(t *testing.T, args []string, opts Options) []Item {
@@ -107,30 +111,107 @@ func TestReadErrorNamesSourceAndLine(t *testing.T) {
 	}
 }
 
+// upper renders a token as itself in upper case, on a line of its own.
+func upper() RenderFunc {
+	return func(dst []byte, it Item) ([]byte, error) {
+		return append(append(dst, strings.ToUpper(it.Token)...), '\n'), nil
+	}
+}
+
 func TestProcessKeepsOrderAcrossWorkers(t *testing.T) {
 	var b strings.Builder
 	const n = 10_000
 	for i := range n {
+		if i%1000 == 0 {
+			b.WriteString("# a comment\n\n")
+		}
 		fmt.Fprintf(&b, "tok%d\n", i)
 	}
 	var got []string
-	err := Process(context.Background(), []string{"-"},
-		Options{Stdin: strings.NewReader(b.String()), Workers: 4, BatchSize: 7},
-		func(it Item) string { return strings.ToUpper(it.Token) },
-		func(it Item, r string) error {
-			got = append(got, r)
+	err := Process(context.Background(), []string{"arg", "-", "last"},
+		Options{Stdin: iotest.HalfReader(strings.NewReader(b.String())), Workers: 4, ChunkSize: 37},
+		upper,
+		func(it Item, out []byte, err error) error {
+			if err != nil {
+				t.Fatalf("%s: %v", it.Where(), err)
+			}
+			got = append(got, it.Where()+"="+string(out))
 			return nil
 		})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != n {
-		t.Fatalf("got %d results, want %d", len(got), n)
+	if len(got) != n+2 {
+		t.Fatalf("got %d results, want %d", len(got), n+2)
 	}
-	for i, r := range got {
-		if r != fmt.Sprintf("TOK%d", i) {
-			t.Fatalf("result %d = %q: order lost", i, r)
+	if got[0] != "argument 1=ARG\n" || got[n+1] != "argument 3=LAST\n" {
+		t.Errorf("arguments: %q, %q", got[0], got[n+1])
+	}
+	line := 1
+	for i, r := range got[1 : n+1] {
+		if i%1000 == 0 {
+			line += 2
 		}
+		if want := fmt.Sprintf("stdin line %d=TOK%d\n", line, i); r != want {
+			t.Fatalf("result %d = %q, want %q: order or line numbers lost", i, r, want)
+		}
+		line++
+	}
+}
+
+// TestProcessReusesWorkersRender: each worker gets a render function of its
+// own, made once, which it may use without locks.
+func TestProcessReusesWorkersRender(t *testing.T) {
+	var made atomic.Int32
+	newRender := func() RenderFunc {
+		made.Add(1)
+		busy := false // a data race if two goroutines shared it
+		return func(dst []byte, it Item) ([]byte, error) {
+			if busy {
+				t.Error("render called concurrently")
+			}
+			busy = true
+			defer func() { busy = false }()
+			return append(dst, it.Token...), nil
+		}
+	}
+	in := strings.Repeat("x\n", 100_000)
+	count := 0
+	err := Process(context.Background(), []string{"-"}, Options{Stdin: strings.NewReader(in), Workers: 3, ChunkSize: 64},
+		newRender, func(it Item, out []byte, err error) error {
+			if string(out) != "x" || err != nil {
+				t.Fatalf("%s: %q %v", it.Where(), out, err)
+			}
+			count++
+			return nil
+		})
+	if err != nil || count != 100_000 || made.Load() != 3 {
+		t.Errorf("err %v, %d results, %d render functions made", err, count, made.Load())
+	}
+}
+
+// TestProcessReportsItemErrors: a line too long and a failed render each
+// reach emit with their error, in place, and do not stop the stream.
+func TestProcessReportsItemErrors(t *testing.T) {
+	fail := errors.New("bad token")
+	render := func() RenderFunc {
+		return func(dst []byte, it Item) ([]byte, error) {
+			if it.Token == "bad" {
+				return append(dst, "partial"...), fail
+			}
+			return append(dst, it.Token...), nil
+		}
+	}
+	in := "ok1\n" + strings.Repeat("z", 50) + "\nbad\n" + strings.Repeat("y", 500) + "\nok2"
+	var got []string
+	err := Process(context.Background(), []string{"-"}, Options{Stdin: strings.NewReader(in), MaxLine: 20, ChunkSize: 16},
+		render, func(it Item, out []byte, err error) error {
+			got = append(got, fmt.Sprintf("%d:%s:%v", it.Line, out, err))
+			return nil
+		})
+	want := "1:ok1:<nil>,2::line is longer than the 20-byte limit,3:partial:bad token,4::line is longer than the 20-byte limit,5:ok2:<nil>"
+	if err != nil || strings.Join(got, ",") != want {
+		t.Errorf("err %v\ngot  %s\nwant %s", err, strings.Join(got, ","), want)
 	}
 }
 
@@ -138,9 +219,9 @@ func TestProcessStopsOnEmitError(t *testing.T) {
 	stop := errors.New("stop")
 	seen := 0
 	err := Process(context.Background(), []string{"-"},
-		Options{Stdin: strings.NewReader(strings.Repeat("x\n", 100_000)), BatchSize: 10},
-		func(it Item) int { return 1 },
-		func(it Item, r int) error {
+		Options{Stdin: strings.NewReader(strings.Repeat("x\n", 100_000)), ChunkSize: 20},
+		upper,
+		func(Item, []byte, error) error {
 			seen++
 			if seen == 25 {
 				return stop
@@ -155,36 +236,66 @@ func TestProcessStopsOnEmitError(t *testing.T) {
 func TestProcessReturnsReadError(t *testing.T) {
 	err := Process(context.Background(), []string{"ok", "@nope"},
 		Options{Open: func(string) (io.ReadCloser, error) { return nil, fs.ErrNotExist }},
-		func(it Item) int { return 0 },
-		func(Item, int) error { return nil })
+		upper,
+		func(Item, []byte, error) error { return nil })
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("err = %v", err)
 	}
 }
 
+// referenceRead is what Read must do, written as plainly as possible: split
+// at newlines, refuse lines over max+2 bytes with their newline, trim,
+// skip blanks and comments, normalize.
+func referenceRead(in string, max int) []Item {
+	var items []Item
+	for i, l := range strings.SplitAfter(in, "\n") {
+		switch t := strings.TrimSpace(l); {
+		case l == "":
+		case len(l) > max+2:
+			items = append(items, Item{Source: "stdin", Line: i + 1, Err: &LineTooLongError{Max: max}})
+		case t != "" && t[0] != '#':
+			items = append(items, Item{Source: "stdin", Line: i + 1, Token: jwtinspect.Normalize(t)})
+		}
+	}
+	return items
+}
+
+// FuzzRead: Read gives what referenceRead gives, whatever the chunk size and
+// however the reader splits its reads, and Process agrees.
 func FuzzRead(f *testing.F) {
-	f.Add("a.b.c\n# c\n\nBearer x\r\n", 8)
-	f.Add("Authorization: Bearer", 3)
-	f.Fuzz(func(t *testing.T, in string, max int) {
+	f.Add("a.b.c\n# c\n\nBearer x\r\n", 8, 3)
+	f.Add("Authorization: Bearer", 3, 1)
+	f.Add("0123456789\n01234567890\n012345678901\n0123456789012", 10, 4)
+	f.Fuzz(func(t *testing.T, in string, max, chunk int) {
 		if max < 1 || max > 1<<20 {
 			max = 1 + (max&0xffff+0xffff)%0xffff
 		}
-		var n int
-		err := Read(context.Background(), []string{"-"}, Options{Stdin: strings.NewReader(in), MaxLine: max}, func(it Item) error {
-			n++
-			if it.Err == nil && len(it.Token) > max+2 {
-				t.Fatalf("bad item %+v", it)
+		chunk = 1 + (chunk&0xffff+0xffff)%0xffff
+		want := referenceRead(in, max)
+		for _, r := range []io.Reader{strings.NewReader(in), iotest.OneByteReader(strings.NewReader(in)), iotest.HalfReader(strings.NewReader(in))} {
+			var got []Item
+			err := Read(context.Background(), []string{"-"}, Options{Stdin: r, MaxLine: max, ChunkSize: chunk}, func(it Item) error {
+				got = append(got, it)
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
 			}
-			if it.Line < 1 || it.Line > strings.Count(in, "\n")+1 {
-				t.Fatalf("line %d out of range", it.Line)
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("max %d chunk %d:\ngot  %+v\nwant %+v", max, chunk, got, want)
 			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
 		}
-		if n > strings.Count(in, "\n")+1 {
-			t.Fatalf("%d items from %d lines", n, strings.Count(in, "\n")+1)
+		var got []Item
+		err := Process(context.Background(), []string{"-"}, Options{Stdin: strings.NewReader(in), MaxLine: max, ChunkSize: chunk, Workers: 2},
+			upper, func(it Item, _ []byte, err error) error {
+				if err != it.Err {
+					t.Fatalf("%s: error %v, item error %v", it.Where(), err, it.Err)
+				}
+				got = append(got, it)
+				return nil
+			})
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("Process: err %v\ngot  %+v\nwant %+v", err, got, want)
 		}
 	})
 }
