@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/tokenaudit/tokenaudit/audit"
@@ -157,9 +158,12 @@ func TestLedgerKeygen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(string(skey), "PRIVATE+KEY+ops.example.com/tokenaudit+") || strings.Count(vkey, "+") != 2 ||
-		!strings.HasPrefix(vkey, "ops.example.com/tokenaudit+") {
+	// The verifier key is NAME+HASH+BASE64, and base64 may hold '+' too.
+	if !strings.HasPrefix(string(skey), "PRIVATE+KEY+ops.example.com/tokenaudit+") || !strings.HasPrefix(vkey, "ops.example.com/tokenaudit+") {
 		t.Errorf("signing key %.30q…, verifier key %q", skey, vkey)
+	}
+	if v, err := note.NewVerifier(vkey); err != nil || v.Name() != "ops.example.com/tokenaudit" {
+		t.Errorf("verifier key %q does not parse as a note verifier: %v", vkey, err)
 	}
 	secret := keyData(skey)
 
