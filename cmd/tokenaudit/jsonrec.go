@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	endian "encoding/binary" // "binary" names the built CLI in the tests
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -193,30 +194,63 @@ func appendTime(dst []byte, t *time.Time) []byte {
 	return append(dst, '"')
 }
 
-// appendObject appends a header or claims object: the token's own text when
-// raw is allowed and it compacts cleanly, the marshalled map otherwise.
+// appendObject appends a header or claims object: the token's own text,
+// compacted, when raw is allowed, the marshalled map otherwise.
 func appendObject(dst []byte, o jsonObject) ([]byte, error) {
-	if !o.present {
+	switch {
+	case !o.present:
 		return append(dst, "null"...), nil
-	}
-	if o.raw && bytes.IndexAny(o.text, " \t\r\n") < 0 {
-		// Parse has checked the text is a valid JSON object, and it has no
-		// white space to remove: the common case, copied as it is.
-		return append(dst, o.text...), nil
-	}
-	if o.raw {
-		// json.Compact leaves the buffer as it was when it fails.
-		buf := bytes.NewBuffer(dst)
-		if err := json.Compact(buf, o.text); err == nil {
-			return buf.Bytes(), nil
-		}
-		dst = buf.Bytes()
+	case o.raw:
+		return appendCompact(dst, o.text), nil
 	}
 	b, err := marshalNoEscape(o.m)
 	if err != nil {
 		return nil, err
 	}
 	return append(dst, b...), nil
+}
+
+// appendCompact appends JSON text that jwtinspect has accepted with the
+// white space between tokens removed, as json.Compact would: strings,
+// numbers and member order stay exactly as written.
+func appendCompact(dst, text []byte) []byte {
+	if !hasSpaceOrControl(text) {
+		return append(dst, text...) // the common case
+	}
+	inString := false
+	for i := 0; i < len(text); i++ {
+		switch c := text[i]; {
+		case inString && c == '\\':
+			dst = append(dst, c, text[i+1]) // valid JSON: an escape never ends the text
+			i++
+			continue
+		case c == '"':
+			inString = !inString
+		case !inString && (c == ' ' || c == '\t' || c == '\n' || c == '\r'):
+			continue
+		}
+		dst = append(dst, text[i])
+	}
+	return dst
+}
+
+// hasSpaceOrControl reports whether b holds a byte at or below ' ', eight
+// bytes at a time: what white space in valid JSON text must be.
+func hasSpaceOrControl(b []byte) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		x := endian.LittleEndian.Uint64(b[i:])
+		if (x-lo*0x21)&^x&hi != 0 { // a byte below 0x21 (bytes ≥ 0x80 never match)
+			return true
+		}
+	}
+	for ; i < len(b); i++ {
+		if b[i] <= ' ' {
+			return true
+		}
+	}
+	return false
 }
 
 // marshalNoEscape is json.Marshal without HTML escaping and without the

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -126,6 +127,30 @@ func FuzzAppendJSONString(f *testing.F) {
 		}
 		if !bytes.Equal(got, want) {
 			t.Fatalf("appendJSONString(%q) = %s, encoding/json says %s", s, got, want)
+		}
+	})
+}
+
+// FuzzAppendCompact: on valid JSON, appendCompact writes what json.Compact
+// writes, and hasSpaceOrControl finds exactly the bytes at or below ' '.
+func FuzzAppendCompact(f *testing.F) {
+	for _, s := range []string{`{}`, ` { "a b" : [1, 2.50, "\" x\\"] ,` + "\n\t\r" + `"c":{ } } `, `{"k":"v"}`, `"   "`, "[\"\u00e9\\u0020\",\t1]", "{\"abcdefgh\":\"ijklmno\x7f\"}"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, text []byte) {
+		want := slices.ContainsFunc(text, func(c byte) bool { return c <= ' ' })
+		if got := hasSpaceOrControl(text); got != want {
+			t.Fatalf("hasSpaceOrControl(%q) = %v", text, got)
+		}
+		if !json.Valid(text) {
+			return
+		}
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, text); err != nil {
+			t.Fatal(err)
+		}
+		if got := appendCompact([]byte("x"), text); string(got) != "x"+buf.String() {
+			t.Fatalf("appendCompact(%q) = %q, json.Compact gives %q", text, got[1:], buf.Bytes())
 		}
 	})
 }

@@ -26,6 +26,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/tokenaudit/tokenaudit/jwtinspect"
 )
@@ -111,8 +112,19 @@ type chunk struct {
 	source string
 	first  int    // the number of the first line in text
 	text   string // whole lines; the last one lacks its newline at the end of input
+	buf    []byte // the memory text is a view of, which the reader no longer writes
 	item   Item   // when text is empty
 }
+
+// bufferFunc returns an empty buffer of at least size bytes for the reader
+// to fill. The reader never writes to a buffer again once it has handed on a
+// chunk of it, so the chunk's text stays as it is for as long as the
+// caller does not give that buffer out again.
+type bufferFunc func(size int) []byte
+
+// newBuffer is a bufferFunc that always allocates: the texts it backs
+// behave as ordinary strings.
+func newBuffer(size int) []byte { return make([]byte, size) }
 
 // Read calls yield for every token in args, in order. It stops at the first
 // error yield returns, or when an "@FILE" cannot be opened or a stream cannot
@@ -120,7 +132,7 @@ type chunk struct {
 // items with Err set, not as a returned error.
 func Read(ctx context.Context, args []string, opts Options, yield func(Item) error) error {
 	opts.defaults()
-	return readChunks(ctx, args, opts, func(c chunk) error {
+	return readChunks(ctx, args, opts, newBuffer, func(c chunk) error {
 		if c.text == "" {
 			return yield(c.item)
 		}
@@ -128,15 +140,16 @@ func Read(ctx context.Context, args []string, opts Options, yield func(Item) err
 	})
 }
 
-// readChunks reads every argument in order and calls yield with its chunks.
-func readChunks(ctx context.Context, args []string, opts Options, yield func(chunk) error) error {
+// readChunks reads every argument in order and calls yield with its
+// chunks, read into buffers from newBuf.
+func readChunks(ctx context.Context, args []string, opts Options, newBuf bufferFunc, yield func(chunk) error) error {
 	for i, arg := range args {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		switch {
 		case arg == "-":
-			if err := readStream(ctx, "stdin", opts.Stdin, opts, yield); err != nil {
+			if err := readStream(ctx, "stdin", opts.Stdin, opts, newBuf, yield); err != nil {
 				return err
 			}
 		case strings.HasPrefix(arg, "@"):
@@ -148,7 +161,7 @@ func readChunks(ctx context.Context, args []string, opts Options, yield func(chu
 			if err != nil {
 				return fmt.Errorf("argument %d: %w", i+1, err)
 			}
-			err = readStream(ctx, name, f, opts, yield)
+			err = readStream(ctx, name, f, opts, newBuf, yield)
 			f.Close()
 			if err != nil {
 				return err
@@ -170,10 +183,10 @@ func readChunks(ctx context.Context, args []string, opts Options, yield func(chu
 // bytes. A line longer than a chunk is read whole when it is within the
 // size cap; beyond the cap it is skipped without being held in memory, and
 // becomes an item with a [LineTooLongError].
-func readStream(ctx context.Context, source string, r io.Reader, opts Options, yield func(chunk) error) error {
+func readStream(ctx context.Context, source string, r io.Reader, opts Options, newBuf bufferFunc, yield func(chunk) error) error {
 	// A line of maxLine bytes, "\r\n" and one byte more certainly is too long.
 	limit := opts.MaxLine + 3
-	buf := make([]byte, opts.ChunkSize)
+	buf := newBuf(opts.ChunkSize)
 	var (
 		n        int  // bytes in buf
 		line     = 1  // the number of the line that starts buf
@@ -209,12 +222,16 @@ func readStream(ctx context.Context, source string, r io.Reader, opts Options, y
 			cut = bytes.LastIndexByte(buf[:n], '\n') + 1
 		}
 		if cut > 0 {
-			c := chunk{source: source, first: line, text: string(buf[:cut])}
+			// buf is handed on with the chunk and never written again here:
+			// the rest of it moves to a new buffer.
+			c := chunk{source: source, first: line, text: unsafe.String(unsafe.SliceData(buf), cut), buf: buf}
 			line += strings.Count(c.text, "\n")
 			if err := yield(c); err != nil {
 				return err
 			}
-			n = copy(buf, buf[cut:n])
+			next := newBuf(max(opts.ChunkSize, n-cut))
+			n = copy(next, buf[cut:n])
+			buf = next
 		}
 		switch {
 		case eof:
@@ -228,7 +245,7 @@ func readStream(ctx context.Context, source string, r io.Reader, opts Options, y
 		}
 		if len(buf) > opts.ChunkSize && n <= opts.ChunkSize/2 {
 			// Done with a long line: back to a buffer of the usual size.
-			small := make([]byte, opts.ChunkSize)
+			small := newBuf(opts.ChunkSize)
 			n = copy(small, buf[:n])
 			buf = small
 		}
@@ -271,8 +288,13 @@ type RenderFunc func(dst []byte, it Item) ([]byte, error)
 // opts.Workers goroutines, then calls emit with each item, its output and
 // its error, in input order. newRender is called once per worker, and the
 // function it returns is only ever called from that worker, so it may keep
-// scratch memory from one token to the next. out is only valid during the
-// call to emit.
+// scratch memory from one token to the next.
+//
+// The input is read into buffers that are used again once a chunk's items
+// are emitted, and the output is written to buffers that are used again in
+// the same way: an item's Token is only valid during the calls to render and
+// emit for it, and out during the call to emit. Keep a copy
+// ([strings.Clone]) of anything needed later.
 //
 // Memory stays bounded by a few chunks per worker, whatever the length of
 // the input. The first error from reading or from emit stops the
@@ -286,6 +308,17 @@ func Process(ctx context.Context, args []string, opts Options, newRender func() 
 	jobs := make(chan *batch, opts.Workers)
 	ordered := make(chan *batch, 2*opts.Workers)
 	free := make(chan *batch, 3*opts.Workers+2)
+	bufs := make(chan []byte, 3*opts.Workers+2) // input buffers, free again
+	reuseBuf := func(size int) []byte {
+		select {
+		case b := <-bufs:
+			if len(b) >= size {
+				return b
+			}
+		default:
+		}
+		return make([]byte, size)
+	}
 
 	var wg sync.WaitGroup
 	for range opts.Workers {
@@ -318,7 +351,7 @@ func Process(ctx context.Context, args []string, opts Options, newRender func() 
 			cur = newBatch(free)
 			return nil
 		}
-		err := readChunks(ctx, args, opts, func(c chunk) error {
+		err := readChunks(ctx, args, opts, reuseBuf, func(c chunk) error {
 			if c.text == "" {
 				cur.items = append(cur.items, c.item)
 				if len(cur.items) < argBatch {
@@ -354,7 +387,7 @@ func Process(ctx context.Context, args []string, opts Options, newRender func() 
 				start = b.ends[i]
 			}
 		}
-		b.recycle(free)
+		b.recycle(free, bufs, opts.ChunkSize)
 	}
 	wg.Wait()
 	if emitErr != nil {
@@ -385,8 +418,15 @@ func newBatch(free chan *batch) *batch {
 	}
 }
 
-// recycle clears b and puts it in free, keeping its buffers.
-func (b *batch) recycle(free chan *batch) {
+// recycle clears b and puts it in free, keeping its buffers, and gives
+// its input buffer to bufs when it is of the usual size.
+func (b *batch) recycle(free chan *batch, bufs chan []byte, chunkSize int) {
+	if len(b.chunk.buf) == chunkSize {
+		select {
+		case bufs <- b.chunk.buf:
+		default:
+		}
+	}
 	clear(b.items) // drop the references to the chunk's text
 	clear(b.errs)
 	*b = batch{items: b.items[:0], out: b.out[:0], ends: b.ends[:0], errs: b.errs[:0]}
