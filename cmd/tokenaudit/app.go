@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -65,7 +67,7 @@ func version() string {
 // run runs one command line and returns the process's exit status.
 func run(ctx context.Context, args []string, e *env) int {
 	a := &app{env: e}
-	root := a.rootCommand()
+	root := a.rootCommand(args)
 	root.SetArgs(args)
 	root.SetIn(e.stdin)
 	root.SetOut(e.stdout)
@@ -81,7 +83,77 @@ func run(ctx context.Context, args []string, e *env) int {
 	return exitCode(err)
 }
 
-func (a *app) rootCommand() *cobra.Command {
+// subcommands lists the commands under the root, in the order help shows
+// them, each with the function that builds it.
+func (a *app) subcommands() []namedCommand {
+	return []namedCommand{
+		{"version", a.versionCommand},
+		{"inspect", a.inspectCommand},
+		{"cdata", a.cdataCommand},
+		{"fingerprint", a.fingerprintCommand},
+		{"verify", a.verifyCommand},
+		{"issue", a.issueCommand},
+		{"revoke", a.revokeCommand},
+		{"events", a.eventsCommand},
+		{"tokens", a.tokensCommand},
+		{"report", a.reportCommand},
+		{"reconcile", a.reconcileCommand},
+		{"import", a.importCommand},
+		{"ledger", a.ledgerCommand},
+		{"demo", a.demoCommand},
+		{"emulator", a.emulatorCommand},
+	}
+}
+
+// namedCommand is a subcommand, not built yet.
+type namedCommand struct {
+	name  string
+	build func() *cobra.Command
+}
+
+// invokedCommand returns the name of the subcommand args name, or "" when
+// there is none (no command, only root flags) or it is not one of ours
+// ("help", "completion", cobra's completion requests, a typo).
+func invokedCommand(args []string, commands []namedCommand) string {
+	for i := 0; i < len(args); i++ {
+		switch arg := args[i]; {
+		case arg == "--format":
+			i++ // the root's only flag that takes a value as the next argument
+		case strings.HasPrefix(arg, "-"):
+		default:
+			if slices.ContainsFunc(commands, func(c namedCommand) bool { return c.name == arg }) {
+				return arg
+			}
+			return ""
+		}
+	}
+	return ""
+}
+
+// rootCommand builds the command tree for args. Building every command and
+// its flags is most of what a short command such as "tokenaudit cdata TOKEN"
+// costs once the process is running, so when args name one of our
+// subcommands only that one is built; help, completion and anything
+// unknown get the whole tree.
+func (a *app) rootCommand(args []string) *cobra.Command {
+	commands := a.subcommands()
+	invoked := invokedCommand(args, commands)
+	root := a.newRoot()
+	for _, c := range commands {
+		if invoked == "" || c.name == invoked {
+			root.AddCommand(c.build())
+		}
+	}
+	if invoked == "" {
+		root.Version = version() // --version is a flag of the root only
+	} else {
+		root.CompletionOptions.DisableDefaultCmd = true // not "completion"
+	}
+	return root
+}
+
+// newRoot builds the root command with its persistent flags.
+func (a *app) newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "tokenaudit",
 		Short: "Issue, revoke, inspect and audit Woleet API tokens",
@@ -105,7 +177,6 @@ TOKENAUDIT_CHECKPOINT_EVERY (sign every N events written) and
 TOKENAUDIT_CHECKPOINT_VERIFIER (a trusted verifier key, or its file).`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
-		Version:       version(),
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			f := a.formatFlag
 			if !cmd.Flags().Changed("format") && f == "" {
@@ -136,24 +207,6 @@ TOKENAUDIT_CHECKPOINT_VERIFIER (a trusted verifier key, or its file).`,
 		}
 		return names, cobra.ShellCompDirectiveNoFileComp
 	})
-
-	root.AddCommand(
-		a.versionCommand(),
-		a.inspectCommand(),
-		a.cdataCommand(),
-		a.fingerprintCommand(),
-		a.verifyCommand(),
-		a.issueCommand(),
-		a.revokeCommand(),
-		a.eventsCommand(),
-		a.tokensCommand(),
-		a.reportCommand(),
-		a.reconcileCommand(),
-		a.importCommand(),
-		a.ledgerCommand(),
-		a.demoCommand(),
-		a.emulatorCommand(),
-	)
 	return root
 }
 

@@ -24,6 +24,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"unsafe"
@@ -139,6 +140,10 @@ func Read(ctx context.Context, args []string, opts Options, yield func(Item) err
 		return eachLine(c.source, c.first, c.text, opts.MaxLine, yield)
 	})
 }
+
+// isStream reports whether an argument names a stream of tokens ("-" or
+// "@FILE") rather than being a token.
+func isStream(arg string) bool { return arg == "-" || strings.HasPrefix(arg, "@") }
 
 // readChunks reads every argument in order and calls yield with its
 // chunks, read into buffers from newBuf.
@@ -302,6 +307,18 @@ type RenderFunc func(dst []byte, it Item) ([]byte, error)
 func Process(ctx context.Context, args []string, opts Options, newRender func() RenderFunc,
 	emit func(it Item, out []byte, err error) error) error {
 	opts.defaults()
+	if !slices.ContainsFunc(args, isStream) {
+		// Only tokens given as arguments: too few to be worth a goroutine.
+		render := newRender()
+		var out []byte
+		return readChunks(ctx, args, opts, newBuffer, func(c chunk) error {
+			err := c.item.Err
+			if out = out[:0]; err == nil {
+				out, err = render(out, c.item)
+			}
+			return emit(c.item, out, err)
+		})
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 

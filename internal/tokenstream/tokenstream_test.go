@@ -218,6 +218,31 @@ func TestProcessReportsItemErrors(t *testing.T) {
 	}
 }
 
+// TestProcessArgumentsOnly: tokens given only as arguments are rendered in
+// order, with one render function, and a too-long one is reported in place.
+func TestProcessArgumentsOnly(t *testing.T) {
+	made := 0
+	newRender := func() RenderFunc {
+		made++
+		return upper()
+	}
+	var got []string
+	err := Process(context.Background(), []string{"a", strings.Repeat("x", 11), "Bearer b"}, Options{MaxLine: 10},
+		newRender, func(it Item, out []byte, err error) error {
+			got = append(got, fmt.Sprintf("%s=%q %v", it.Where(), out, err))
+			return nil
+		})
+	want := `argument 1="A\n" <nil>,argument 2="" line is longer than the 10-byte limit,argument 3="B\n" <nil>`
+	if err != nil || strings.Join(got, ",") != want || made != 1 {
+		t.Errorf("err %v, %d render functions\ngot  %s\nwant %s", err, made, strings.Join(got, ","), want)
+	}
+	stop := errors.New("stop")
+	err = Process(context.Background(), []string{"a", "b"}, Options{}, upper, func(Item, []byte, error) error { return stop })
+	if err != stop {
+		t.Errorf("emit error: got %v", err)
+	}
+}
+
 func TestProcessStopsOnEmitError(t *testing.T) {
 	stop := errors.New("stop")
 	seen := 0
