@@ -6,15 +6,18 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"runtime/debug"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
 	"github.com/tokenaudit/tokenaudit/internal/output"
+	"github.com/tokenaudit/tokenaudit/internal/tokenstream"
 )
 
 // env is everything a command may touch outside its arguments: streams,
@@ -25,9 +28,12 @@ type env struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	now            func() time.Time
-	stdinTTY       bool
-	stdoutTTY      bool
-	stderrTTY      bool
+	// notify, when not nil, returns a context cancelled on Ctrl-C or
+	// SIGTERM, for the commands that watch signals (see watchesSignals).
+	notify    func(context.Context) (context.Context, context.CancelFunc)
+	stdinTTY  bool
+	stdoutTTY bool
+	stderrTTY bool
 }
 
 // systemEnv is the env of a real process.
@@ -35,8 +41,11 @@ func systemEnv() *env {
 	tty := func(f *os.File) bool { return isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()) }
 	return &env{
 		stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr,
-		getenv:    os.Getenv,
-		now:       time.Now,
+		getenv: os.Getenv,
+		now:    time.Now,
+		notify: func(ctx context.Context) (context.Context, context.CancelFunc) {
+			return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		},
 		stdinTTY:  tty(os.Stdin),
 		stdoutTTY: tty(os.Stdout),
 		stderrTTY: tty(os.Stderr),
@@ -48,6 +57,7 @@ type app struct {
 	*env
 	formatFlag string
 	format     output.Format
+	stopNotify context.CancelFunc // set when the command watches signals
 }
 
 // style returns the colours to use on stdout: only on a terminal, never with
@@ -73,6 +83,9 @@ func run(ctx context.Context, args []string, e *env) int {
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
 	err := root.ExecuteContext(ctx)
+	if a.stopNotify != nil {
+		a.stopNotify()
+	}
 	if err == nil {
 		return exitOK
 	}
@@ -111,10 +124,11 @@ type namedCommand struct {
 	build func() *cobra.Command
 }
 
-// invokedCommand returns the name of the subcommand args name, or "" when
-// there is none (no command, only root flags) or it is not one of ours
-// ("help", "completion", cobra's completion requests, a typo).
-func invokedCommand(args []string, commands []namedCommand) string {
+// invokedCommand returns the name of the subcommand args name and its
+// index in args, or "" and -1 when there is none (no command, only root
+// flags) or it is not one of ours ("help", "completion", cobra's completion
+// requests, a typo).
+func invokedCommand(args []string, commands []namedCommand) (string, int) {
 	for i := 0; i < len(args); i++ {
 		switch arg := args[i]; {
 		case arg == "--format":
@@ -122,12 +136,29 @@ func invokedCommand(args []string, commands []namedCommand) string {
 		case strings.HasPrefix(arg, "-"):
 		default:
 			if slices.ContainsFunc(commands, func(c namedCommand) bool { return c.name == arg }) {
-				return arg
+				return arg, i
 			}
-			return ""
+			return "", -1
 		}
 	}
-	return ""
+	return "", -1
+}
+
+// watchesSignals reports whether cmd, run with the positional arguments
+// args, needs Ctrl-C (SIGINT) and SIGTERM turned into a cancelled context,
+// so that it can stop cleanly: flush a stream's output, record an API
+// call's outcome in the ledger, shut the emulator down. An offline command
+// given its tokens as arguments does not: it ends within a millisecond and
+// writes nothing but its output, so it keeps the default reaction (the
+// process ends) and saves the goroutine and the thread that watching takes.
+func watchesSignals(cmd *cobra.Command, args []string) bool {
+	switch cmd.Name() {
+	case "inspect", "cdata", "fingerprint", "verify":
+		if cmd.Parent() != nil && cmd.Parent().Parent() == nil { // not "ledger verify"
+			return len(args) == 0 || slices.ContainsFunc(args, tokenstream.IsStream)
+		}
+	}
+	return true
 }
 
 // rootCommand builds the command tree for args. Building every command and
@@ -137,7 +168,7 @@ func invokedCommand(args []string, commands []namedCommand) string {
 // unknown get the whole tree.
 func (a *app) rootCommand(args []string) *cobra.Command {
 	commands := a.subcommands()
-	invoked := invokedCommand(args, commands)
+	invoked, _ := invokedCommand(args, commands)
 	root := a.newRoot()
 	for _, c := range commands {
 		if invoked == "" || c.name == invoked {
@@ -190,6 +221,11 @@ TOKENAUDIT_CHECKPOINT_VERIFIER (a trusted verifier key, or its file).`,
 				return usageErrorf("%v", err)
 			}
 			a.format = format
+			if a.notify != nil && watchesSignals(cmd, args) {
+				ctx, stop := a.notify(cmd.Context())
+				cmd.SetContext(ctx)
+				a.stopNotify = stop
+			}
 			return nil
 		},
 	}

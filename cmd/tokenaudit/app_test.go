@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,8 +29,70 @@ func TestInvokedCommand(t *testing.T) {
 		{nil, ""},
 	}
 	for _, tc := range tests {
-		if got := invokedCommand(tc.args, commands); got != tc.want {
-			t.Errorf("invokedCommand(%q) = %q, want %q", tc.args, got, tc.want)
+		got, at := invokedCommand(tc.args, commands)
+		if got != tc.want || got != "" && tc.args[at] != got || got == "" && at != -1 {
+			t.Errorf("invokedCommand(%q) = %q, %d; want %q", tc.args, got, at, tc.want)
+		}
+	}
+}
+
+func TestWatchesSignals(t *testing.T) {
+	tests := []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"cdata", "tok"}, false},
+		{[]string{"--format", "json", "inspect", "t1", "t2"}, false},
+		{[]string{"verify", "tok", "--key", "k.pem"}, false},
+		{[]string{"fingerprint", "tok"}, false},
+		{[]string{"cdata"}, true}, // standard input
+		{[]string{"inspect", "--format", "json"}, true},
+		{[]string{"cdata", "-"}, true},
+		{[]string{"fingerprint", "tok", "@tokens.txt"}, true},
+		{[]string{"ledger", "verify"}, true},
+		{[]string{"version"}, true},
+		{[]string{"emulator"}, true},
+		{[]string{"issue", "--cdata", "x"}, true},
+		{[]string{"revoke", "tok"}, true},
+	}
+	for _, tc := range tests {
+		e := &env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }, now: time.Now}
+		root := (&app{env: e}).rootCommand(tc.args)
+		cmd, args, err := root.Find(tc.args)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.args, err)
+		}
+		if err := cmd.ParseFlags(args); err != nil {
+			t.Fatalf("%q: %v", tc.args, err)
+		}
+		if got := watchesSignals(cmd, cmd.Flags().Args()); got != tc.want {
+			t.Errorf("watchesSignals for %q = %v, want %v", tc.args, got, tc.want)
+		}
+	}
+}
+
+// TestRunWatchesSignals: run installs the watch when the command needs it,
+// and stops it when the command ends.
+func TestRunWatchesSignals(t *testing.T) {
+	for _, tc := range []struct {
+		args  []string
+		watch bool
+	}{
+		{[]string{"cdata", woleetStyle(`{"cdata":"x"}`)}, false},
+		{[]string{"cdata", "-"}, true},
+	} {
+		watched, stopped := false, false
+		e := &env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }, now: time.Now,
+			notify: func(ctx context.Context) (context.Context, context.CancelFunc) {
+				watched = true
+				ctx, cancel := context.WithCancel(ctx)
+				return ctx, func() { stopped = true; cancel() }
+			}}
+		if code := run(context.Background(), tc.args, e); code != 0 {
+			t.Fatalf("%q: exit status %d", tc.args, code)
+		}
+		if watched != tc.watch || stopped != tc.watch {
+			t.Errorf("%q: watched %v, stopped %v; want %v", tc.args, watched, stopped, tc.watch)
 		}
 	}
 }

@@ -6,8 +6,11 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -124,15 +127,56 @@ func BenchmarkInspectJSONL(b *testing.B) { benchmarkStream(b, "inspect", "--form
 func BenchmarkCDataStream(b *testing.B) { benchmarkStream(b, "cdata", "-") }
 
 // BenchmarkCDataProcess runs "tokenaudit cdata TOKEN" as a whole process,
-// start-up included (goal: ≤ 15 ms).
+// start-up included (goal: ≤ 15 ms). Compare with BenchmarkHelloProcess:
+//
+//	go test -run '^$' -bench 'Process' -benchtime 300x ./cmd/tokenaudit
 func BenchmarkCDataProcess(b *testing.B) {
 	tok := string(bytes.TrimSpace(woleetStream(1)))
-	for b.Loop() {
-		out, err := exec.Command(binary, "cdata", tok).Output()
-		if err != nil || string(out) != "customer-0\n" {
-			b.Fatalf("cdata: %q, %v", out, err)
+	benchmarkProcess(b, "customer-0\n", binary, "cdata", tok)
+}
+
+// BenchmarkHelloProcess runs a hello-world Go program built by the same
+// toolchain: the floor that exec and the Go runtime's start put under any
+// Go command on this machine.
+func BenchmarkHelloProcess(b *testing.B) {
+	dir := b.TempDir()
+	for name, text := range map[string]string{
+		"go.mod":  "module hello\n",
+		"main.go": "package main\n\nimport \"os\"\n\nfunc main() { os.Stdout.WriteString(\"hello\\n\") }\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			b.Fatal(err)
 		}
 	}
+	build := exec.Command("go", "build", "-o", "hello", ".")
+	build.Dir = dir
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("building hello: %v\n%s", err, out)
+	}
+	benchmarkProcess(b, "hello\n", filepath.Join(dir, "hello"))
+}
+
+// benchmarkProcess runs argv once per iteration and checks that it prints
+// want. Besides the mean it reports the median wall time, which a busy
+// machine's outliers move less, and the child's CPU time (user and system).
+func benchmarkProcess(b *testing.B, want string, argv ...string) {
+	var (
+		walls []time.Duration
+		cpu   time.Duration
+	)
+	for b.Loop() {
+		cmd := exec.Command(argv[0], argv[1:]...)
+		start := time.Now()
+		out, err := cmd.Output()
+		walls = append(walls, time.Since(start))
+		if err != nil || string(out) != want {
+			b.Fatalf("%s: %q, %v", argv[0], out, err)
+		}
+		cpu += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
+	slices.Sort(walls)
+	b.ReportMetric(float64(walls[len(walls)/2].Microseconds())/1000, "median-ms")
+	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(len(walls)), "cpu-ms/op")
 }
 
 // lineOffset returns the offset just after the n-th newline of s.

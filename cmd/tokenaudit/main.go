@@ -5,13 +5,8 @@ package main
 import (
 	"context"
 	"os"
-	"os/signal"
-	"syscall"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], systemEnv())
-	stop()
-	os.Exit(code)
+	os.Exit(run(context.Background(), os.Args[1:], systemEnv()))
 }

@@ -141,9 +141,9 @@ func Read(ctx context.Context, args []string, opts Options, yield func(Item) err
 	})
 }
 
-// isStream reports whether an argument names a stream of tokens ("-" or
+// IsStream reports whether an argument names a stream of tokens ("-" or
 // "@FILE") rather than being a token.
-func isStream(arg string) bool { return arg == "-" || strings.HasPrefix(arg, "@") }
+func IsStream(arg string) bool { return arg == "-" || strings.HasPrefix(arg, "@") }
 
 // readChunks reads every argument in order and calls yield with its
 // chunks, read into buffers from newBuf.
@@ -307,7 +307,7 @@ type RenderFunc func(dst []byte, it Item) ([]byte, error)
 func Process(ctx context.Context, args []string, opts Options, newRender func() RenderFunc,
 	emit func(it Item, out []byte, err error) error) error {
 	opts.defaults()
-	if !slices.ContainsFunc(args, isStream) {
+	if !slices.ContainsFunc(args, IsStream) {
 		// Only tokens given as arguments: too few to be worth a goroutine.
 		render := newRender()
 		var out []byte
