@@ -234,6 +234,16 @@ func appendCompact(dst, text []byte) []byte {
 	return dst
 }
 
+// needsEscape8 reports whether any of the eight bytes in x may need
+// appendJSONString's attention: a control character, '"', '\\' or a byte of
+// a multi-byte character. It may say so wrongly for a byte after a true
+// match, never miss one.
+func needsEscape8(x uint64) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	quote, backslash := x^(lo*'"'), x^(lo*'\\')
+	return ((x-lo*0x20)&^x|(quote-lo)&^quote|(backslash-lo)&^backslash|x)&hi != 0
+}
+
 // hasSpaceOrControl reports whether b holds a byte at or below ' ', eight
 // bytes at a time: what white space in valid JSON text must be.
 func hasSpaceOrControl(b []byte) bool {
@@ -279,8 +289,12 @@ const hexDigits = "0123456789abcdef"
 // U+2028 and U+2029; invalid UTF-8 becomes U+FFFD.
 func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
+	start, i := 0, 0
+	// Fast path: eight bytes at a time while none needs a closer look.
+	for i+8 <= len(s) && !needsEscape8(endian.LittleEndian.Uint64([]byte(s[i:i+8]))) {
+		i += 8
+	}
+	for i < len(s) {
 		if b := s[i]; b < utf8.RuneSelf {
 			if b >= 0x20 && b != '"' && b != '\\' {
 				i++
