@@ -225,28 +225,18 @@ func (t *Token) parseCompact() error {
 	if n == 5 {
 		return t.parseCompactJWE(segs)
 	}
-	h, pl, sg := segs[0], segs[1], segs[2]
+	h := segs[0]
 	// One allocation holds the decoded segments and, after them, a private
 	// copy of header and payload that is read as a string: the maps' strings
 	// are substrings of it, so it must never change, and it is not reachable
 	// as a slice from outside this function.
-	size := decodedLen(len(h.text)) + decodedLen(len(pl.text)) + decodedLen(len(sg.text))
-	buf := make([]byte, size+decodedLen(len(h.text))+decodedLen(len(pl.text)))
-	var nc nonCanonical
-	var sizes [3]int
-	at := 0
-	for i, s := range segs[:3] {
-		n, err := nc.decode(s, buf[at:])
-		if err != nil {
-			return err
-		}
-		sizes[i] = n
-		at += n
+	size := jwsDecodedLen(segs)
+	buf := make([]byte, size+decodedLen(len(h.text))+decodedLen(len(segs[1].text)))
+	nc, err := t.decodeJWS(segs, buf)
+	if err != nil {
+		return err
 	}
-	nh, np := sizes[0], sizes[1]
-	t.RawHeader = buf[:nh:nh]
-	t.Payload = buf[nh : nh+np : nh+np]
-	t.Signature = buf[nh+np : at : at]
+	nh, np := len(t.RawHeader), len(t.Payload)
 	private := buf[size : size+copy(buf[size:], buf[:nh+np])]
 	text := unsafe.String(unsafe.SliceData(private), len(private))
 	hdr, hp, err := parseHeader(h, text[:nh])
@@ -263,6 +253,34 @@ func (t *Token) parseCompact() error {
 	t.checkHeader(headerView{protected: hdr, signed: len(t.Signature) > 0})
 	t.parsePayload(text[nh:])
 	return nil
+}
+
+// jwsDecodedLen returns room enough for the three decoded segments of a
+// compact JWS.
+func jwsDecodedLen(segs [5]segment) int {
+	return decodedLen(len(segs[0].text)) + decodedLen(len(segs[1].text)) + decodedLen(len(segs[2].text))
+}
+
+// decodeJWS decodes the three segments of a compact JWS one after the
+// other into buf, which has jwsDecodedLen bytes, sets t.RawHeader,
+// t.Payload and t.Signature to them, and returns the names of the segments
+// that are not canonical base64url.
+func (t *Token) decodeJWS(segs [5]segment, buf []byte) (nonCanonical, error) {
+	var nc nonCanonical
+	var ends [3]int
+	at := 0
+	for i, s := range segs[:3] {
+		n, err := nc.decode(s, buf[at:])
+		if err != nil {
+			return nil, err
+		}
+		at += n
+		ends[i] = at
+	}
+	t.RawHeader = buf[:ends[0]:ends[0]]
+	t.Payload = buf[ends[0]:ends[1]:ends[1]]
+	t.Signature = buf[ends[1]:ends[2]:ends[2]]
+	return nc, nil
 }
 
 // parseCompactJWE reads a compact JWE's protected header and validates the

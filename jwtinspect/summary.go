@@ -82,31 +82,19 @@ func (s *Summary) parseFast(raw string, start int, cfg config) (bool, error) {
 	if n != 3 {
 		return false, nil
 	}
-	h, pl, sg := segs[0], segs[1], segs[2]
-	size := decodedLen(len(h.text)) + decodedLen(len(pl.text)) + decodedLen(len(sg.text))
-	if cap(s.buf) < size {
+	if size := jwsDecodedLen(segs); cap(s.buf) < size {
 		s.buf = make([]byte, size)
 	}
-	buf := s.buf[:size]
-	var nc nonCanonical
-	var sizes [3]int
-	at := 0
-	for i, seg := range segs[:3] {
-		n, err := nc.decode(seg, buf[at:])
-		if err != nil {
-			return false, err
-		}
-		sizes[i] = n
-		at += n
-	}
-	nh, np := sizes[0], sizes[1]
 	t := &s.tok
+	nc, err := t.decodeJWS(segs, s.buf[:cap(s.buf)])
+	if err != nil {
+		return false, err
+	}
+	nh, np := len(t.RawHeader), len(t.Payload)
+	buf := s.buf
 	t.Raw, t.start = raw, start
 	t.Findings = s.findings[:0]
 	defer func() { s.findings = t.Findings[:0] }() // keep any room grown
-	t.RawHeader = buf[:nh:nh]
-	t.Payload = buf[nh : nh+np : nh+np]
-	t.Signature = buf[nh+np : at : at]
 	// The decoded parts are read through a string view. Nothing derived
 	// from it is kept beyond this call, except through the copies made by
 	// cdataValue and internAlg; buf is written again only by the next call.
@@ -157,19 +145,10 @@ func (s *Summary) parseFast(raw string, start int, cfg config) (bool, error) {
 
 // scanHeader reads the parameters checkParams needs from a header's JSON
 // text. It returns false when the header needs Parse: it is not valid JSON
-// or not an object (Parse words the error), or it has a nested object, a
-// duplicate member, invalid UTF-8, too many members, a "crit", or a "kid"
-// that is not a string.
+// or not an object (Parse words the error), it is not flat (see
+// eachFlatMember), or it has a "crit" or a "kid" that is not a string.
 func scanHeader(text string, hp *headerParams) bool {
-	sc := newScanner(text)
-	sc.quiet = true
-	var names memberSet
-	ok := true
-	err := sc.eachMember(func(name, value string) bool {
-		if !names.add(name) {
-			ok = false
-			return false
-		}
+	flat, err := eachFlatMember(text, func(name, value string) bool {
 		switch name {
 		case "alg":
 			hp.hasAlg = true
@@ -177,11 +156,10 @@ func scanHeader(text string, hp *headerParams) bool {
 				hp.alg = internAlg(value)
 			}
 		case "crit":
-			ok = false
+			return false
 		case "kid":
 			if value[0] != '"' {
-				ok = false
-				break
+				return false
 			}
 			hp.kid, hp.hasKid = cdataValue(value), true
 		case "jku":
@@ -191,9 +169,27 @@ func scanHeader(text string, hp *headerParams) bool {
 		case "jwk":
 			hp.hasJWK = true
 		}
-		return ok
+		return true
 	})
-	return err == nil && ok && !sc.nested && !sc.invalidUTF8
+	return err == nil && flat
+}
+
+// eachFlatMember scans text, which must be one JSON object, and calls fn
+// with each member's decoded name and the JSON text of its value. err says
+// the text is not a JSON object. flat is false, and the scan may stop
+// early, when the object is one that Summary.Parse leaves to Parse because
+// only maps read it exactly: a duplicate member, more than maxFastMembers,
+// an object nested in a value, invalid UTF-8; or when fn returns false.
+func eachFlatMember(text string, fn func(name, value string) bool) (flat bool, err error) {
+	sc := newScanner(text)
+	sc.quiet = true
+	var names memberSet
+	flat = true
+	err = sc.eachMember(func(name, value string) bool {
+		flat = names.add(name) && fn(name, value)
+		return flat
+	})
+	return flat && !sc.nested && !sc.invalidUTF8, err
 }
 
 // internAlg returns the value of an "alg" given as a JSON string literal,
@@ -241,15 +237,7 @@ func scanClaims(text string, c *claimSpans) payloadKind {
 		}
 		return payloadNotObject
 	}
-	sc := newScanner(text)
-	sc.quiet = true
-	var names memberSet
-	ok := true
-	err := sc.eachMember(func(name, value string) bool {
-		if !names.add(name) {
-			ok = false
-			return false
-		}
+	flat, err := eachFlatMember(text, func(name, value string) bool {
 		switch name {
 		case "cdata":
 			c.cdata = value
@@ -265,7 +253,7 @@ func scanClaims(text string, c *claimSpans) payloadKind {
 	switch {
 	case err != nil:
 		return payloadNotJSON
-	case !ok || sc.nested || sc.invalidUTF8:
+	case !flat:
 		return payloadNeedsMaps
 	}
 	return payloadObject
