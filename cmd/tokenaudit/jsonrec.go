@@ -20,10 +20,11 @@ type inspectJSON struct {
 	kind           jwtinspect.Kind
 	alg            string // null when ""
 	header, claims jsonObject
-	payload        *string
+	payload        string // the payload as text, when hasPayload
+	hasPayload     bool
 	cdata          string
 	hasCData       bool
-	fingerprint    []byte
+	fingerprint    fingerprintText
 	signatureBytes int
 	signatures     []signatureRecord
 	times          jwtinspect.Times
@@ -31,6 +32,25 @@ type inspectJSON struct {
 	findings       []jwtinspect.Finding
 	verified       *verifiedRecord
 }
+
+// fingerprintText holds a fingerprint's text in place, so that writing one
+// allocates nothing (a slice of a local array would escape with the rest of
+// an inspectJSON).
+type fingerprintText struct {
+	buf [len(jwtinspect.FingerprintPrefix) + 64]byte
+	n   int
+}
+
+func newFingerprintText(fp string) fingerprintText {
+	var f fingerprintText
+	f.n = copy(f.buf[:], fp)
+	return f
+}
+
+// set takes the fingerprint appended to f.buf[:0].
+func (f *fingerprintText) set(b []byte) { f.n = copy(f.buf[:], b) }
+
+func (f *fingerprintText) bytes() []byte { return f.buf[:f.n] }
 
 // jsonObject is a header or claims object: null when absent; otherwise the
 // token's own JSON text, compacted, when raw is set, or else the decoded map.
@@ -54,8 +74,7 @@ func appendInspectJSON(dst []byte, rec *inspectRecord, tok *jwtinspect.Token) ([
 		kind:           rec.Kind,
 		header:         jsonObject{present: rec.Header != nil, text: tok.RawHeader, raw: raw && len(tok.Signatures) == 0, m: rec.Header},
 		claims:         jsonObject{present: rec.Claims != nil, text: tok.Payload, raw: raw, m: rec.Claims},
-		payload:        rec.Payload,
-		fingerprint:    []byte(rec.Fingerprint),
+		fingerprint:    newFingerprintText(rec.Fingerprint),
 		signatureBytes: rec.SignatureBytes,
 		signatures:     rec.Signatures,
 		times:          tok.Times,
@@ -68,6 +87,9 @@ func appendInspectJSON(dst []byte, rec *inspectRecord, tok *jwtinspect.Token) ([
 	}
 	if rec.CData != nil {
 		v.cdata, v.hasCData = *rec.CData, true
+	}
+	if rec.Payload != nil {
+		v.payload, v.hasPayload = *rec.Payload, true
 	}
 	return v.append(dst)
 }
@@ -85,7 +107,6 @@ func summaryJSONOK(s *jwtinspect.Summary) bool {
 // accepts: the same bytes as appendInspectJSON of its record, without
 // building the record.
 func appendSummaryJSON(dst []byte, s *jwtinspect.Summary, now time.Time) []byte {
-	var fp [80]byte
 	cdata, hasCData := s.CData()
 	v := inspectJSON{
 		kind:           s.Kind(),
@@ -94,16 +115,15 @@ func appendSummaryJSON(dst []byte, s *jwtinspect.Summary, now time.Time) []byte 
 		claims:         jsonObject{present: s.HasClaims(), text: s.Payload(), raw: true},
 		cdata:          cdata,
 		hasCData:       hasCData,
-		fingerprint:    s.AppendFingerprint(fp[:0]),
+		fingerprint:    newFingerprintText(""),
 		signatureBytes: len(s.Signature()),
 		times:          s.Times(),
 		status:         s.ExpiryStatus(now),
 		findings:       s.Findings(),
 	}
-	var payload string
+	v.fingerprint.set(s.AppendFingerprint(v.fingerprint.buf[:0]))
 	if !s.HasClaims() && s.Payload() != nil {
-		payload = strings.ToValidUTF8(string(s.Payload()), "\uFFFD")
-		v.payload = &payload
+		v.payload, v.hasPayload = strings.ToValidUTF8(string(s.Payload()), "\uFFFD"), true
 	}
 	// The maps are never needed: raw is set and the text is valid JSON.
 	out, _ := v.append(dst)
@@ -130,7 +150,11 @@ func (v *inspectJSON) append(dst []byte) ([]byte, error) {
 		return nil, err
 	}
 	dst = append(dst, `,"payload":`...)
-	dst = appendOptString(dst, v.payload)
+	if v.hasPayload {
+		dst = appendJSONString(dst, v.payload)
+	} else {
+		dst = append(dst, "null"...)
+	}
 	dst = append(dst, `,"cdata":`...)
 	if v.hasCData {
 		dst = appendJSONString(dst, v.cdata)
@@ -138,7 +162,7 @@ func (v *inspectJSON) append(dst []byte) ([]byte, error) {
 		dst = append(dst, "null"...)
 	}
 	dst = append(dst, `,"fingerprint":"`...)
-	dst = append(dst, v.fingerprint...) // "sha256:" and hex digits: nothing to escape
+	dst = append(dst, v.fingerprint.bytes()...) // "sha256:" and hex digits: nothing to escape
 	dst = append(dst, `","signature_bytes":`...)
 	dst = strconv.AppendInt(dst, int64(v.signatureBytes), 10)
 	if len(v.signatures) > 0 {
@@ -273,13 +297,6 @@ func marshalNoEscape(v any) ([]byte, error) {
 		return nil, err
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
-}
-
-func appendOptString(dst []byte, s *string) []byte {
-	if s == nil {
-		return append(dst, "null"...)
-	}
-	return appendJSONString(dst, *s)
 }
 
 const hexDigits = "0123456789abcdef"
