@@ -92,16 +92,23 @@ func rewriteLedger(t *testing.T, l *Ledger, edit func(*Event), dropCheckpoints b
 	if dropCheckpoints {
 		mustExec(t, db, "DELETE FROM checkpoints")
 	}
-	tx, err := db.Begin()
+	conn, err := db.Conn(ctx) // released below: the pool has one connection
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	i := 0
 	now := func() time.Time { ts := events[i].TS; i++; return ts }
-	if err := appendTx(ctx, tx, events, now); err != nil {
+	if err := appendTx(ctx, conn, tx, events, now); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Close(); err != nil {
 		t.Fatal(err)
 	}
 	restoreTriggers(t, db)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -17,7 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3" // the "sqlite3" database/sql driver
+	"github.com/mattn/go-sqlite3" // also registers the "sqlite3" database/sql driver
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -32,6 +33,17 @@ const cacheSize = "-65536"
 
 // readers is the size of the read-only connection pool.
 const readers = 4
+
+// walAutocheckpoint is how many WAL frames (pages) the writer lets the WAL
+// grow to before it copies them back into the database (SQLite's default
+// is 1000). A checkpoint copies each page once however many times it was
+// written since the last one, and syncs the database file, so checkpointing
+// less often saves work when batches rewrite the same index pages.
+const walAutocheckpoint = 8192
+
+// journalSizeLimit is the size, in bytes, the WAL file is truncated to when
+// a checkpoint lets SQLite start it over.
+const journalSizeLimit = 64 << 20
 
 // Ledger is an open tokenaudit ledger: an append-only, tamper-evident SQLite
 // database of token events. It is safe for concurrent use by many goroutines,
@@ -301,7 +313,11 @@ func dsn(abs string, params url.Values) string {
 }
 
 // openWriter opens the one writer connection and checks that its pragmas
-// took effect.
+// took effect. temp_store=MEMORY keeps SQLite's statement journal (each
+// INSERT into events runs the events_dense trigger, so SQLite saves every
+// page the statement changes, in case it must undo it) in memory rather
+// than letting it spill, past 64 KiB, to a temporary file at the cost of a
+// write system call per page.
 func openWriter(ctx context.Context, abs string, busy time.Duration) (*sql.DB, error) {
 	ms := strconv.FormatInt(busy.Milliseconds(), 10)
 	return openPool(ctx, abs, 1, url.Values{
@@ -311,11 +327,17 @@ func openWriter(ctx context.Context, abs string, busy time.Duration) (*sql.DB, e
 		"_busy_timeout": {ms},
 		"_txlock":       {"immediate"},
 		"_cache_size":   {cacheSize},
+	}, []string{
+		"PRAGMA temp_store = MEMORY",
+		"PRAGMA wal_autocheckpoint = " + strconv.Itoa(walAutocheckpoint),
+		"PRAGMA journal_size_limit = " + strconv.Itoa(journalSizeLimit),
 	}, map[string]string{
-		"journal_mode": "wal",
-		"synchronous":  "2", // FULL
-		"busy_timeout": ms,
-		"query_only":   "0",
+		"journal_mode":       "wal",
+		"synchronous":        "2", // FULL
+		"busy_timeout":       ms,
+		"query_only":         "0",
+		"temp_store":         "2", // MEMORY
+		"wal_autocheckpoint": strconv.Itoa(walAutocheckpoint),
 	})
 }
 
@@ -328,19 +350,44 @@ func openReaders(ctx context.Context, abs string, busy time.Duration) (*sql.DB, 
 		"_query_only":   {"1"},
 		"_txlock":       {"deferred"},
 		"_cache_size":   {cacheSize},
-	}, map[string]string{
+	}, nil, map[string]string{
 		"busy_timeout": ms,
 		"query_only":   "1",
 	})
 }
 
-// openPool opens a pool of at most conns connections with the DSN params
-// and checks that the pragmas in want took effect.
-func openPool(ctx context.Context, abs string, conns int, params url.Values, want map[string]string) (*sql.DB, error) {
-	db, err := sql.Open("sqlite3", dsn(abs, params))
-	if err != nil {
-		return nil, err
-	}
+// connector opens go-sqlite3 connections to one DSN and runs pragmas on
+// each new connection before it is used, so that a connection the pool
+// opens again (after an error) is set up like the first.
+type connector struct {
+	dsn string
+	drv *sqlite3.SQLiteDriver
+}
+
+// newConnector returns a connector to dsn that runs pragmas, in order, on
+// every new connection.
+func newConnector(dsn string, pragmas []string) connector {
+	return connector{dsn: dsn, drv: &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+		for _, p := range pragmas {
+			if _, err := c.Exec(p, nil); err != nil {
+				return fmt.Errorf("%s: %w", p, err)
+			}
+		}
+		return nil
+	}}}
+}
+
+// Connect implements driver.Connector.
+func (c connector) Connect(context.Context) (driver.Conn, error) { return c.drv.Open(c.dsn) }
+
+// Driver implements driver.Connector.
+func (c connector) Driver() driver.Driver { return c.drv }
+
+// openPool opens a pool of at most conns connections with the DSN params,
+// runs pragmas on each connection, and checks that the pragmas in want
+// took effect.
+func openPool(ctx context.Context, abs string, conns int, params url.Values, pragmas []string, want map[string]string) (*sql.DB, error) {
+	db := sql.OpenDB(newConnector(dsn(abs, params), pragmas))
 	db.SetMaxOpenConns(conns)
 	db.SetMaxIdleConns(conns)
 	db.SetConnMaxLifetime(0)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -140,7 +141,8 @@ func TestOpenPragmasTookEffect(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	for pragma, want := range map[string]string{"journal_mode": "wal", "synchronous": "2", "busy_timeout": "1234"} {
+	for pragma, want := range map[string]string{"journal_mode": "wal", "synchronous": "2", "busy_timeout": "1234",
+		"temp_store": "2", "wal_autocheckpoint": strconv.Itoa(walAutocheckpoint)} {
 		var got string
 		if err := conn.QueryRowContext(ctx, "PRAGMA "+pragma).Scan(&got); err != nil {
 			t.Fatal(err)
@@ -477,6 +479,62 @@ func TestAppendBatch(t *testing.T) {
 	}
 	if got, err := l.AppendBatch(ctx, nil); err != nil || got != nil {
 		t.Errorf("AppendBatch(nil) = %v, %v", got, err)
+	}
+	if _, err := l.Verify(ctx); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestAppendBatchIsAtomic: a batch that fails in its third statement
+// (insertChunk rows each) leaves nothing behind, and the next batch
+// continues the ledger.
+func TestAppendBatchIsAtomic(t *testing.T) {
+	l := openTest(t)
+	ctx := context.Background()
+	mustAppend(t, l, Event{Kind: KindIssueRequested})
+	db := rawDB(t, l.Path())
+	bad := int64(1 + 2*insertChunk + 3)
+	mustExec(t, db, fmt.Sprintf("CREATE TRIGGER test_fail BEFORE INSERT ON events WHEN NEW.seq = %d BEGIN SELECT RAISE(ABORT, 'test failure'); END", bad))
+	var batch []Event
+	for i := range 4 * insertChunk {
+		batch = append(batch, Event{Kind: KindImport, Fingerprint: fp(i), CData: "bulk"})
+	}
+	if _, err := l.AppendBatch(ctx, batch); err == nil || !strings.Contains(err.Error(), "test failure") {
+		t.Fatalf("AppendBatch = %v, want the trigger's failure", err)
+	}
+	if n, err := l.Count(ctx); err != nil || n != 1 {
+		t.Fatalf("after a failed batch Count = %d, %v; want 1", n, err)
+	}
+	mustExec(t, db, "DROP TRIGGER test_fail")
+	for _, size := range []int{1, insertChunk - 1, insertChunk, insertChunk + 1, 3*insertChunk + 5} {
+		before, err := l.Count(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := l.AppendBatch(ctx, batch[:size])
+		if err != nil {
+			t.Fatalf("batch of %d: %v", size, err)
+		}
+		for i, e := range got {
+			if e.Seq != before+int64(i) {
+				t.Fatalf("batch of %d: event %d has seq %d, want %d", size, i, e.Seq, before+int64(i))
+			}
+		}
+		var stored []Event
+		for e, err := range l.Events(ctx, EventFilter{FromSeq: before}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			stored = append(stored, e)
+		}
+		if len(stored) != size {
+			t.Fatalf("batch of %d: %d events stored", size, len(stored))
+		}
+		for i := range stored {
+			if stored[i].Fingerprint != got[i].Fingerprint || stored[i].LeafHash != got[i].LeafHash {
+				t.Fatalf("batch of %d: stored event %d = %+v, returned %+v", size, i, stored[i], got[i])
+			}
+		}
 	}
 	if _, err := l.Verify(ctx); err != nil {
 		t.Error(err)
