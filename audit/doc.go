@@ -92,6 +92,11 @@
 // other writers, in this process or another. Appends from many goroutines
 // and processes interleave safely; readers never block writers.
 //
+// The ledger keeps its -wal and -shm files beside it after the last
+// connection closes (the -wal emptied into the database), so that a process
+// that may read the ledger but not write its folder (another user, a
+// read-only mount) can read it through them: see [WithReadOnly].
+//
 // # Audited flows
 //
 // The flows talk to the ledger through [Store] and to the API through
@@ -104,9 +109,9 @@
 // # Errors
 //
 // Callers branch on [ErrNotALedger], [ErrNewerSchema], [ErrOlderSchema],
-// [ErrLedgerReadOnly], [ErrLedgerLocked], [ErrLedgerClosed], [ErrNotFound],
-// [ErrAmbiguous], *[IntegrityError], *[UnrecordedError], and for
-// checkpoints and proofs [ErrMalformedCheckpoint], [ErrCheckpointSignature],
+// [ErrLedgerReadOnly], [ErrLedgerUnreadable], [ErrLedgerLocked],
+// [ErrLedgerClosed], [ErrNotFound], [ErrAmbiguous], *[IntegrityError],
+// *[UnrecordedError], and for checkpoints and proofs [ErrMalformedCheckpoint], [ErrCheckpointSignature],
 // [ErrWrongLedger], *[ConsistencyError] and [ErrInvalidProof]; API errors from
 // package woleet are wrapped, so errors.Is(err, woleet.ErrOutcomeUnknown)
 // works through the flows.

@@ -22,6 +22,11 @@ var (
 	// ErrLedgerReadOnly: a write was attempted on a ledger opened with
 	// [WithReadOnly], or on a file the process may not write.
 	ErrLedgerReadOnly = errors.New("audit: the ledger is read-only")
+	// ErrLedgerUnreadable: a ledger opened with [WithReadOnly] cannot be
+	// read safely by this process, which may not create files in the
+	// ledger's folder: the -wal and -shm files SQLite reads through are
+	// missing or unreadable (see [WithReadOnly]).
+	ErrLedgerUnreadable = errors.New("audit: the ledger cannot be read safely")
 	// ErrLedgerLocked: another writer held the ledger for longer than the
 	// busy timeout (see [WithBusyTimeout]).
 	ErrLedgerLocked = errors.New("audit: the ledger is locked by another writer")

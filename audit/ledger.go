@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net/url"
 	"os"
 	"os/user"
@@ -93,6 +94,15 @@ func WithNow(now func() time.Time) Option {
 // WithReadOnly opens the ledger for reading only: the file is never created,
 // migrated or written; Append returns [ErrLedgerReadOnly]. Use it for
 // queries, reports and Verify.
+//
+// A process that may read the ledger but not write its folder (another
+// user, a read-only mount) reads through the ledger's -wal and -shm files,
+// which the ledger keeps for it once a process that may write the folder
+// has opened it; they must be as readable as the ledger file. Without
+// them, a ledger on a read-only file system with no events in a -wal file
+// is read as it is on disk (nobody can change it); any other ledger is
+// refused with [ErrLedgerUnreadable], as SQLite could not keep what it
+// reads consistent while another process writes.
 func WithReadOnly() Option {
 	return func(c *config) error {
 		c.readOnly = true
@@ -263,12 +273,15 @@ func probe(ctx context.Context, abs string, cfg config) (int, error) {
 		return classifyFile(int64(binary.BigEndian.Uint32(hdr[68:])), int64(binary.BigEndian.Uint32(hdr[60:])),
 			int64(binary.BigEndian.Uint32(hdr[40:])), cfg)
 	}
-	db, err := sql.Open("sqlite3", dsn(abs, url.Values{
+	db, err := openReadOnly(ctx, abs, 1, url.Values{
 		"mode":          {"ro"},
 		"_busy_timeout": {strconv.FormatInt(cfg.busy.Milliseconds(), 10)},
-	}))
+	}, nil)
 	if err != nil {
-		return 0, err
+		if errors.Is(err, ErrLedgerUnreadable) || errors.Is(err, ErrLedgerLocked) {
+			return 0, err
+		}
+		return 0, fmt.Errorf("%w: %w", ErrNotALedger, err)
 	}
 	defer db.Close()
 	var appID, version, objects int64
@@ -341,33 +354,107 @@ func openWriter(ctx context.Context, abs string, busy time.Duration) (*sql.DB, e
 	})
 }
 
-// openReaders opens the pool of read-only connections.
+// openReaders opens the pool of read-only connections (see openReadOnly).
 func openReaders(ctx context.Context, abs string, busy time.Duration) (*sql.DB, error) {
 	ms := strconv.FormatInt(busy.Milliseconds(), 10)
-	return openPool(ctx, abs, readers, url.Values{
+	return openReadOnly(ctx, abs, readers, url.Values{
 		"mode":          {"ro"},
 		"_busy_timeout": {ms},
 		"_query_only":   {"1"},
 		"_txlock":       {"deferred"},
 		"_cache_size":   {cacheSize},
-	}, nil, map[string]string{
+	}, map[string]string{
 		"busy_timeout": ms,
 		"query_only":   "1",
 	})
 }
 
-// connector opens go-sqlite3 connections to one DSN and runs pragmas on
-// each new connection before it is used, so that a connection the pool
-// opens again (after an error) is set up like the first.
+// openReadOnly opens a pool of conns read-only connections (params must
+// say mode=ro) and checks that they can read the ledger.
+//
+// In WAL mode SQLite reads through the -wal and -shm files beside the
+// database, which it creates when missing; a process that may not write
+// the ledger's folder can still read if they exist and it may read them
+// (the -shm then holds the read lock that keeps writers from overwriting
+// what it reads). Writers keep them (see persistWAL). When they are missing
+// and cannot be created, the ledger is read as immutable (SQLite neither
+// locks nor looks for a WAL) only if that is safe: the folder is on a
+// read-only file system, so nobody can write the ledger through it, and no
+// -wal file holds events. Otherwise openReadOnly returns
+// [ErrLedgerUnreadable], saying what is missing.
+func openReadOnly(ctx context.Context, abs string, conns int, params url.Values, want map[string]string) (*sql.DB, error) {
+	db, err := openPool(ctx, abs, conns, params, nil, want)
+	if err == nil {
+		return db, nil
+	}
+	immutable, ferr := unwritableFolder(abs, err, folderAccess)
+	if !immutable {
+		return nil, ferr
+	}
+	params = maps.Clone(params)
+	params.Set("immutable", "1")
+	return openPool(ctx, abs, conns, params, nil, want)
+}
+
+// unwritableFolder decides what to do when SQLite could not read the
+// ledger at abs read-only (with error err), asking access (folderAccess)
+// about its folder: it returns true when the ledger may be read as
+// immutable, else err itself when the folder is writable (the failure has
+// another cause), or an error wrapping ErrLedgerUnreadable that says why
+// the ledger cannot be read safely.
+func unwritableFolder(abs string, err error, access func(dir string) (writable, readOnlyFS bool)) (bool, error) {
+	dir, base := filepath.Split(abs)
+	writable, readOnlyFS := access(dir)
+	if writable {
+		return false, err
+	}
+	if f, ferr := os.Open(abs + "-shm"); ferr == nil {
+		f.Close()
+	} else if !errors.Is(ferr, fs.ErrNotExist) {
+		return false, fmt.Errorf("%w: this process may not read %s-shm, through which SQLite reads a ledger that another process may be writing (%v)",
+			ErrLedgerUnreadable, base, ferr)
+	}
+	if fi, serr := os.Stat(abs + "-wal"); serr == nil && fi.Size() > 0 {
+		return false, fmt.Errorf("%w: its write-ahead log %s-wal holds events, which SQLite reads through the %s-shm file, and this process may not create files in %s (%v)",
+			ErrLedgerUnreadable, base, base, filepath.Clean(dir), err)
+	}
+	if !readOnlyFS {
+		return false, fmt.Errorf("%w: this process may not create files in %s, where SQLite needs the ledger's -wal and -shm files to read a ledger that another process may be writing (%v)",
+			ErrLedgerUnreadable, filepath.Clean(dir), err)
+	}
+	return true, nil
+}
+
+// sqliteFcntlPersistWAL is SQLITE_FCNTL_PERSIST_WAL, from sqlite3.h.
+const sqliteFcntlPersistWAL = 10
+
+// persistWAL makes SQLite keep the ledger's -wal and -shm files when the
+// last connection closes (the -wal truncated to zero bytes, as
+// journal_size_limit is set), so that processes that may read the ledger
+// but not write its folder can read it (see openReadOnly).
+func persistWAL(c *sqlite3.SQLiteConn) error {
+	if err := c.SetFileControlInt("main", sqliteFcntlPersistWAL, 1); err != nil {
+		return fmt.Errorf("keep the -wal and -shm files: %w", err)
+	}
+	return nil
+}
+
+// connector opens go-sqlite3 connections to one DSN and sets up each new
+// connection before it is used (persistWAL, then pragmas), so that a
+// connection the pool opens again (after an error) is set up like the
+// first.
 type connector struct {
 	dsn string
 	drv *sqlite3.SQLiteDriver
 }
 
-// newConnector returns a connector to dsn that runs pragmas, in order, on
-// every new connection.
+// newConnector returns a connector to dsn that sets up every new
+// connection with persistWAL and runs pragmas on it, in order.
 func newConnector(dsn string, pragmas []string) connector {
 	return connector{dsn: dsn, drv: &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+		if err := persistWAL(c); err != nil {
+			return err
+		}
 		for _, p := range pragmas {
 			if _, err := c.Exec(p, nil); err != nil {
 				return fmt.Errorf("%s: %w", p, err)
@@ -384,8 +471,8 @@ func (c connector) Connect(context.Context) (driver.Conn, error) { return c.drv.
 func (c connector) Driver() driver.Driver { return c.drv }
 
 // openPool opens a pool of at most conns connections with the DSN params,
-// runs pragmas on each connection, and checks that the pragmas in want
-// took effect.
+// runs pragmas on each connection, checks that the pragmas in want took
+// effect and that the database can be read.
 func openPool(ctx context.Context, abs string, conns int, params url.Values, pragmas []string, want map[string]string) (*sql.DB, error) {
 	db := sql.OpenDB(newConnector(dsn(abs, params), pragmas))
 	db.SetMaxOpenConns(conns)
@@ -399,13 +486,19 @@ func openPool(ctx context.Context, abs string, conns int, params url.Values, pra
 	return db, nil
 }
 
-// checkPragmas reads each pragma back and fails unless it has the wanted value.
+// checkPragmas reads each pragma back and fails unless it has the wanted
+// value, then reads the schema: the first read of the database, which
+// opens its -wal and -shm files.
 func checkPragmas(ctx context.Context, db *sql.DB, want map[string]string) error {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return classify(err)
 	}
 	defer conn.Close()
+	var objects int64
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&objects); err != nil {
+		return fmt.Errorf("read the schema: %w", classify(err))
+	}
 	for name, w := range want {
 		var got string
 		if err := conn.QueryRowContext(ctx, "PRAGMA "+name).Scan(&got); err != nil {
@@ -424,11 +517,12 @@ func (l *Ledger) Close() error {
 	if l.closed.Swap(true) {
 		return nil
 	}
-	var errs []error
+	// The readers first: the last connection to the database to close
+	// copies the WAL into it and empties the WAL, and only a writer can.
+	errs := []error{l.r.Close()}
 	if l.w != nil {
 		errs = append(errs, l.w.Close())
 	}
-	errs = append(errs, l.r.Close())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("audit: close ledger: %w", err)
 	}

@@ -78,6 +78,10 @@ func ledgerError(err error) error {
 			"then run \"tokenaudit ledger verify\"")
 	case errors.Is(err, audit.ErrLedgerLocked):
 		return withHint(err, "another process is writing to the ledger: try again, or wait longer with --lock-timeout")
+	case errors.Is(err, audit.ErrLedgerUnreadable):
+		return withHint(err, "run any tokenaudit command on the ledger once as a user who may write its folder: "+
+			"the ledger then keeps the -wal and -shm files other users read it through",
+			"give those files the ledger file's permissions (chmod, chgrp), or let this user write the folder")
 	case errors.Is(err, audit.ErrLedgerReadOnly), errors.Is(err, fs.ErrPermission):
 		return withHint(err, "nothing was written: check the permissions of the ledger file and of its directory, "+
 			"where SQLite keeps the ledger's -wal and -shm files")
