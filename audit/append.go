@@ -80,51 +80,64 @@ func (l *Ledger) AppendBatch(ctx context.Context, events []Event) ([]Event, erro
 }
 
 // appendTx assigns seq, ts and leaf hash to each event and inserts it with
-// its stored hashes, inside tx, which is open on conn.
+// its stored hashes, inside tx, which is open on conn: it reads the tree
+// size and the stored hashes the new ones build on in tx, then computes and
+// inserts the rows insertChunk at a time through conn's driver connection
+// (see insertRows).
 func appendTx(ctx context.Context, conn *sql.Conn, tx *sql.Tx, events []Event, now func() time.Time) error {
-	rows, err := prepareRows(ctx, tx, events, now)
-	if err != nil {
-		return err
-	}
-	return insertRows(ctx, conn, rows)
-}
-
-// eventRow is what one event writes: its row of events, in eventColumns
-// order, and its row of hashes.
-type eventRow struct {
-	event  [13]driver.NamedValue
-	hashes [2]driver.NamedValue
-}
-
-// prepareRows assigns seq, ts and leaf hash to each event, inside tx (whose
-// snapshot gives the tree size and the stored hashes the new ones build
-// on), and returns the rows to insert.
-func prepareRows(ctx context.Context, tx *sql.Tx, events []Event, now func() time.Time) ([]eventRow, error) {
 	var size int64
 	if err := tx.QueryRowContext(ctx, sizeQuery).Scan(&size); err != nil {
-		return nil, fmt.Errorf("audit: append: read tree size: %w", classify(err))
+		return fmt.Errorf("audit: append: read tree size: %w", classify(err))
 	}
-	hr := newFrontier(dbHashReader{ctx, tx})
-	rows := make([]eventRow, len(events))
-	var leaf []byte
-	for i := range events {
-		e := &events[i]
-		e.Seq = size + int64(i)
-		e.TS = now().UTC().Truncate(time.Microsecond)
+	fr, err := frontierAt(ctx, tx, size)
+	if err != nil {
+		return fmt.Errorf("audit: append: %w", err)
+	}
+	rw := rowWriter{events: events, size: size, fr: fr, now: now}
+	return insertRows(ctx, conn, &rw)
+}
+
+// rowWriter computes the rows of events, a chunk at a time, into buffers
+// it reuses.
+type rowWriter struct {
+	events []Event
+	size   int64 // the tree size before the first event
+	fr     *frontier
+	now    func() time.Time
+	leaf   []byte
+	blobs  []byte              // the chunk's stored hashes, back to back
+	ev, h  []driver.NamedValue // the chunk's arguments: events, hashes
+}
+
+// chunk computes the rows of events[i:j] (seq, ts, leaf hash and stored
+// hashes), setting those fields of the events, and leaves the arguments of
+// their INSERT statements in rw.ev and rw.h.
+func (rw *rowWriter) chunk(i, j int) error {
+	rw.ev, rw.h = rw.ev[:0], rw.h[:0]
+	rw.blobs = rw.blobs[:0]
+	var ends [insertChunk]int // where each event's stored hashes end in blobs
+	for k := i; k < j; k++ {
+		e := &rw.events[k]
+		e.Seq = rw.size + int64(k)
+		e.TS = rw.now().UTC().Truncate(time.Microsecond)
 		if y := e.TS.Year(); y < 1 || y > 9999 {
-			return nil, fmt.Errorf("audit: append: the clock says %v, outside years 1 to 9999", e.TS)
+			return fmt.Errorf("the clock says %v, outside years 1 to 9999", e.TS)
 		}
 		if err := e.validate(); err != nil {
-			return nil, fmt.Errorf("audit: append: event %d of %d: %w", i+1, len(events), err)
+			return fmt.Errorf("event %d of %d: %w", k+1, len(rw.events), err)
 		}
 		row := e.row()
-		leaf = row.appendLeaf(leaf[:0])
-		hashes, err := tlog.StoredHashes(e.Seq, leaf, hr)
+		rw.leaf = row.appendLeaf(rw.leaf[:0])
+		hashes, err := tlog.StoredHashes(e.Seq, rw.leaf, rw.fr)
 		if err != nil {
-			return nil, fmt.Errorf("audit: append: compute stored hashes for seq %d: %w", e.Seq, err)
+			return fmt.Errorf("compute stored hashes for seq %d: %w", e.Seq, err)
 		}
-		hr.add(e.Seq, hashes)
+		rw.fr.add(e.Seq, hashes)
 		e.LeafHash = hex.EncodeToString(hashes[0][:])
+		for _, h := range hashes {
+			rw.blobs = append(rw.blobs, h[:]...)
+		}
+		ends[k-i] = len(rw.blobs)
 		var status, reqSeq driver.Value
 		if e.HTTPStatus != 0 {
 			status = int64(e.HTTPStatus)
@@ -132,19 +145,43 @@ func prepareRows(ctx context.Context, tx *sql.Tx, events []Event, now func() tim
 		if e.RequestSeq != nil {
 			reqSeq = *e.RequestSeq
 		}
-		blob := make([]byte, 0, len(hashes)*tlog.HashSize)
-		for _, h := range hashes {
-			blob = append(blob, h[:]...)
+		for _, v := range [...]driver.Value{e.Seq, row[1], row[2], row[3], row[4], row[5], row[6], row[7],
+			status, reqSeq, row[10], row[11], nil} { // leaf_hash: below, once blobs stops growing
+			rw.ev = append(rw.ev, driver.NamedValue{Ordinal: len(rw.ev) + 1, Value: v})
 		}
-		r := &rows[i]
-		for j, v := range [...]driver.Value{e.Seq, row[1], row[2], row[3], row[4], row[5], row[6], row[7],
-			status, reqSeq, row[10], row[11], blob[:tlog.HashSize]} {
-			r.event[j] = driver.NamedValue{Ordinal: j + 1, Value: v}
-		}
-		r.hashes[0] = driver.NamedValue{Ordinal: 1, Value: e.Seq}
-		r.hashes[1] = driver.NamedValue{Ordinal: 2, Value: blob}
+		rw.h = append(rw.h, driver.NamedValue{Ordinal: len(rw.h) + 1, Value: e.Seq}, driver.NamedValue{Ordinal: len(rw.h) + 2})
 	}
-	return rows, nil
+	start := 0
+	for k := range j - i {
+		b := rw.blobs[start:ends[k]:ends[k]]
+		rw.ev[13*k+12].Value = b[:tlog.HashSize]
+		rw.h[2*k+1].Value = b
+		start = ends[k]
+	}
+	return nil
+}
+
+// frontierAt returns a frontier holding the stored hashes that appending
+// records to a tree of size n needs, read from q in one query: the roots of
+// the complete subtrees the tree splits into, one per bit set in n. (The
+// record n needs the roots of the subtrees ending at its trailing 1 bits,
+// and every later record either those or roots it built itself.)
+func frontierAt(ctx context.Context, q queryer, n int64) (*frontier, error) {
+	var ids []int64
+	for level := 0; n>>level > 0; level++ {
+		if (n>>level)&1 == 1 {
+			ids = append(ids, tlog.StoredHashIndex(level, n>>level-1))
+		}
+	}
+	hashes, err := dbHashReader{ctx, q}.ReadHashes(ids)
+	if err != nil {
+		return nil, err
+	}
+	fr := newFrontier(nil)
+	for i, id := range ids {
+		fr.m[id] = hashes[i]
+	}
+	return fr, nil
 }
 
 // insertChunk is how many rows one INSERT statement writes, at most.
@@ -174,13 +211,13 @@ func insertSQL(table, columns string, cols, rows int) string {
 	return b.String()
 }
 
-// insertRows inserts rows through conn's driver connection, inside the
-// transaction open on conn, insertChunk rows per statement (prepared once
-// per batch and size). Going to the driver directly skips database/sql's
-// conversion of each argument, and running each statement without a
-// cancellable context spares go-sqlite3 a goroutine per statement; ctx is
-// checked before each statement instead.
-func insertRows(ctx context.Context, conn *sql.Conn, rows []eventRow) error {
+// insertRows computes and inserts the rows of rw's events through conn's
+// driver connection, inside the transaction open on conn, insertChunk rows
+// per statement (prepared once per batch and size). Going to the driver
+// directly skips database/sql's conversion of each argument, and running
+// each statement without a cancellable context spares go-sqlite3 a
+// goroutine per statement; ctx is checked before each statement instead.
+func insertRows(ctx context.Context, conn *sql.Conn, rw *rowWriter) error {
 	err := conn.Raw(func(dc any) error {
 		c, ok := dc.(*sqlite3.SQLiteConn)
 		if !ok {
@@ -202,42 +239,31 @@ func insertRows(ctx context.Context, conn *sql.Conn, rows []eventRow) error {
 		}
 		var evStmt, hStmt driver.StmtExecContext // for statements of n rows
 		n := 0
-		evArgs := make([]driver.NamedValue, 0, insertChunk*len(rows[0].event))
-		hArgs := make([]driver.NamedValue, 0, insertChunk*len(rows[0].hashes))
 		bg := context.Background()
-		for len(rows) > 0 {
+		for i := 0; i < len(rw.events); i += n {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if k := min(insertChunk, len(rows)); k != n {
+			if k := min(insertChunk, len(rw.events)-i); k != n {
 				n = k
 				var err error
-				if evStmt, err = prepare(insertSQL("events", eventColumns, len(rows[0].event), n)); err != nil {
+				if evStmt, err = prepare(insertSQL("events", eventColumns, 13, n)); err != nil {
 					return err
 				}
-				if hStmt, err = prepare(insertSQL("hashes", "seq, hashes", len(rows[0].hashes), n)); err != nil {
+				if hStmt, err = prepare(insertSQL("hashes", "seq, hashes", 2, n)); err != nil {
 					return err
 				}
 			}
-			evArgs, hArgs = evArgs[:0], hArgs[:0]
-			for i := range n {
-				for _, a := range rows[i].event {
-					a.Ordinal = len(evArgs) + 1
-					evArgs = append(evArgs, a)
-				}
-				for _, a := range rows[i].hashes {
-					a.Ordinal = len(hArgs) + 1
-					hArgs = append(hArgs, a)
-				}
+			if err := rw.chunk(i, i+n); err != nil {
+				return err
 			}
-			first, last := rows[0].event[0].Value, rows[n-1].event[0].Value
-			if _, err := evStmt.ExecContext(bg, evArgs); err != nil {
+			first, last := rw.events[i].Seq, rw.events[i+n-1].Seq
+			if _, err := evStmt.ExecContext(bg, rw.ev); err != nil {
 				return fmt.Errorf("insert events %d to %d: %w", first, last, classify(err))
 			}
-			if _, err := hStmt.ExecContext(bg, hArgs); err != nil {
+			if _, err := hStmt.ExecContext(bg, rw.h); err != nil {
 				return fmt.Errorf("insert the stored hashes of seq %d to %d: %w", first, last, classify(err))
 			}
-			rows = rows[n:]
 		}
 		return nil
 	})
