@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/tokenaudit/tokenaudit/internal/cputime"
 )
 
 // benchFP returns a fingerprint that looks real, derived from i.
@@ -74,10 +76,10 @@ type cpuMeter struct {
 	ok        bool
 }
 
-func (m *cpuMeter) start() { m.at, m.ok = processCPU() }
+func (m *cpuMeter) start() { m.at, m.ok = cputime.Process() }
 
 func (m *cpuMeter) stop() {
-	if now, ok := processCPU(); ok && m.ok {
+	if now, ok := cputime.Process(); ok && m.ok {
 		m.total += now - m.at
 	}
 }
