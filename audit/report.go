@@ -107,15 +107,18 @@ func (l *Ledger) Report(ctx context.Context, opts ReportOptions) (*Report, error
 		return nil, fmt.Errorf("audit: report: count events: %w", err)
 	}
 
-	// One pass over the covering index events_token, grouped by token. With
-	// min() the only min/max aggregate, SQLite takes the bare column cdata
-	// from the row holding the minimum: the token's first birth, whose
-	// cdata the tokens view shows too.
-	err = eachRow(ctx, tx, `SELECT cdata, count(*) FILTER (WHERE deaths = 0), count(*) FILTER (WHERE deaths > 0)
-FROM (SELECT cdata, min(CASE WHEN kind IN ('issue', 'import') THEN seq END) AS born,
-             count(*) FILTER (WHERE kind IN ('revoke', 'revoked_elsewhere')) AS deaths
-      FROM events WHERE fingerprint > '' GROUP BY fingerprint)
-WHERE born IS NOT NULL GROUP BY cdata`, nil, func(rows *sql.Rows) error {
+	// One pass over the index of tokens, grouped by token: born is the
+	// seq of its first issue or import, last encodes its latest
+	// state-changing event (seq*2, plus 1 when that event revokes), so the
+	// state is last's parity, as the tokens view derives it. The token's
+	// cdata is its birth event's.
+	err = eachRow(ctx, tx, `SELECT e.cdata, count(*) FILTER (WHERE t.last % 2 = 0), count(*) FILTER (WHERE t.last % 2 = 1)
+FROM (SELECT min(CASE WHEN kind IN ('issue', 'import') THEN seq END) AS born,
+             max(CASE WHEN kind IN ('issue', 'import', 'seen_live') THEN seq * 2
+                      WHEN kind IN ('revoke', 'revoked_elsewhere') THEN seq * 2 + 1 END) AS last
+      FROM events WHERE fingerprint > '' GROUP BY fingerprint) AS t
+JOIN events AS e ON e.seq = t.born
+GROUP BY e.cdata`, nil, func(rows *sql.Rows) error {
 		var c CDataCount
 		var revoked int64
 		if err := rows.Scan(&c.CData, &c.Live, &revoked); err != nil {
@@ -138,7 +141,7 @@ WHERE born IS NOT NULL GROUP BY cdata`, nil, func(rows *sql.Rows) error {
 	if opts.TopCData > 0 && len(rep.LiveByCData) > opts.TopCData {
 		rep.LiveByCData = rep.LiveByCData[:opts.TopCData]
 	}
-	err = eachRow(ctx, tx, "SELECT "+tokenColumns+" FROM tokens WHERE state = 'active' ORDER BY issued_seq LIMIT ?",
+	err = eachRow(ctx, tx, "SELECT "+tokenColumns+" FROM tokens WHERE state = 'active' ORDER BY first_seen_at, issued_seq LIMIT ?",
 		[]any{opts.Oldest}, func(rows *sql.Rows) error {
 			t, err := scanToken(rows)
 			rep.OldestLive = append(rep.OldestLive, AgedToken{Token: t, AgeSeconds: int64(t.Age(now) / time.Second)})
