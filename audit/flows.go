@@ -187,30 +187,38 @@ func decode(raw string) decoded {
 	return decodeParsed(tok)
 }
 
-// decodeParsed is decode for a token already parsed.
+// decodeParsed is decode for a token already parsed. Text from the token
+// is kept in the form [recordableText] gives, the claims as
+// [recordableClaims] does, and a plausible iat as "token_iat".
 func decodeParsed(tok *jwtinspect.Token) decoded {
 	d := decoded{fingerprint: tok.Fingerprint(), detail: map[string]any{}}
-	d.cdata, _ = tok.CData()
-	d.subject, _ = tok.Subject()
+	cdata, _ := tok.CData()
+	subject, _ := tok.Subject()
+	var changed bool
+	if d.cdata, changed = recordableText(cdata); changed {
+		d.detail["cdata_original"] = textOrigin(cdata)
+	}
+	if d.subject, changed = recordableText(subject); changed {
+		d.detail["subject_original"] = textOrigin(subject)
+	}
 	if tok.Claims != nil {
-		d.detail["claims"] = tok.Claims
+		recordableClaims(tok.Claims, d.detail)
+	}
+	if iat := tok.Times.IssuedAt; plausibleIAT(iat, time.Now()) {
+		d.detail["token_iat"] = formatTS(*iat)
 	}
 	return d
 }
 
-// detailJSON renders a detail object. Claims that look like they hold a
-// token are left out rather than written down.
+// detailJSON renders a detail object. Should anything in it still look
+// like a token, it is redacted (see redactJWTs), never written down.
 func detailJSON(m map[string]any) json.RawMessage {
 	b, err := json.Marshal(m)
-	if err != nil || containsJWT(string(b)) {
-		if _, ok := m["claims"]; ok {
-			delete(m, "claims")
-			m["claims_omitted"] = "a claim looks like a token"
-			b, err = json.Marshal(m)
-		}
-		if err != nil || containsJWT(string(b)) {
-			return json.RawMessage(`{"detail_omitted":"not recordable"}`)
-		}
+	if err != nil {
+		return json.RawMessage(`{"detail_omitted":"not recordable"}`)
+	}
+	if containsJWT(string(b)) {
+		b = []byte(redactJWTs(string(b)))
 	}
 	return b
 }
