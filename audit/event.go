@@ -140,6 +140,18 @@ func (e *Event) normalize() error {
 	return nil
 }
 
+// recordable reports whether Append would accept e, as far as that can be
+// told before it has a seq: the checks of validate, on a normalized copy.
+func (e Event) recordable() error {
+	c := e
+	c.Seq, c.RequestSeq = 0, nil
+	c.Detail = append(json.RawMessage(nil), e.Detail...)
+	if err := c.normalize(); err != nil {
+		return err
+	}
+	return c.validate()
+}
+
 // validate checks what the ledger requires of an event before it is
 // appended (or accepts from a leaf): a known kind, a well-formed fingerprint
 // where one is needed, UTF-8 text without NUL, bounded sizes, and no raw

@@ -31,8 +31,13 @@ type Store interface {
 	Append(ctx context.Context, e Event) (Event, error)
 	// AppendBatch records events in one transaction, all or none.
 	AppendBatch(ctx context.Context, events []Event) ([]Event, error)
+	// AppendIf records, in one transaction, the events whose conditions
+	// hold inside it (see [Cond]).
+	AppendIf(ctx context.Context, entries []Guarded) (appended []Event, applied []bool, err error)
 	// Tokens streams the tokens the filter selects.
 	Tokens(ctx context.Context, f TokenFilter) iter.Seq2[Token, error]
+	// Pending streams the events whose outcome is not known yet.
+	Pending(ctx context.Context) iter.Seq2[Event, error]
 }
 
 // Auditor runs the audited flows: every token handed out, revoked, found
@@ -276,7 +281,12 @@ func (a *Auditor) Issue(ctx context.Context, opts IssueOptions) (*IssueResult, e
 		return nil, fmt.Errorf("audit: issue: cdata must be valid UTF-8 of at most %d code points", woleet.MaxCDataLength)
 	}
 	actor := a.actor()
-	req, err := a.store.Append(ctx, Event{Kind: KindIssueRequested, CData: opts.CData, Actor: actor, APIURL: a.apiURL})
+	reqCData, changed := recordableText(opts.CData)
+	var reqDetail json.RawMessage
+	if changed {
+		reqDetail = detailJSON(map[string]any{"cdata_original": textOrigin(opts.CData)})
+	}
+	req, err := a.store.Append(ctx, Event{Kind: KindIssueRequested, CData: reqCData, Actor: actor, APIURL: a.apiURL, Detail: reqDetail})
 	if err != nil {
 		return nil, fmt.Errorf("audit: issue: the ledger could not record the request, so no token was requested: %w", err)
 	}
@@ -289,7 +299,7 @@ func (a *Auditor) Issue(ctx context.Context, opts IssueOptions) (*IssueResult, e
 		apiErr = fmt.Errorf("%w: the API answered without a token", woleet.ErrOutcomeUnknown)
 	}
 	if apiErr != nil {
-		_, lerr := a.store.Append(rec, Event{Kind: KindIssueFailed, CData: opts.CData, Actor: actor, APIURL: a.apiURL,
+		_, lerr := a.store.Append(rec, Event{Kind: KindIssueFailed, CData: reqCData, Actor: actor, APIURL: a.apiURL,
 			HTTPStatus: apiStatus(apiErr), RequestSeq: &reqSeq, Error: redactJWTs(apiErr.Error()),
 			Detail: detailJSON(map[string]any{"outcome": outcome(apiErr)})})
 		if lerr != nil {
@@ -302,11 +312,11 @@ func (a *Auditor) Issue(ctx context.Context, opts IssueOptions) (*IssueResult, e
 	}
 
 	d := decode(tok.Token)
-	if d.cdata != opts.CData {
-		d.detail["requested_cdata"] = opts.CData
+	if d.cdata != reqCData {
+		d.detail["requested_cdata"] = reqCData
 	}
 	if d.cdata == "" {
-		d.cdata = opts.CData
+		d.cdata = reqCData
 	}
 	issue := Event{Kind: KindIssue, Fingerprint: d.fingerprint, CData: d.cdata, Subject: d.subject,
 		Actor: actor, APIURL: a.apiURL, RequestSeq: &reqSeq, Detail: detailJSON(d.detail)}
@@ -330,38 +340,50 @@ func (a *Auditor) Issue(ctx context.Context, opts IssueOptions) (*IssueResult, e
 }
 
 // Revoke revokes a token through the API and records the result: revoke,
-// or revoke_failed (with detail {"outcome": "unknown"} when it may have
-// taken effect anyway). A token the ledger never saw is recorded as an
-// import first, in the same transaction as its revocation, so that the
-// tokens view shows it. When the API revoked the token but the ledger
-// cannot record it, Revoke returns an *[UnrecordedError] saying exactly that.
+// or revoke_failed (with detail {"outcome": "unknown"} when the request was
+// sent and may have taken effect: the next complete [Auditor.Reconcile]
+// settles it). A request that was never sent (woleet.ErrNotSent: the
+// context ended first, or no connection could be made) records nothing. A
+// token the ledger never saw is recorded as an import first (detail
+// "source": "revoke"), in the same transaction as the revocation or its
+// unknown outcome, so that the tokens view and reconcile know it; whether
+// the ledger knows it is decided inside that transaction. When the API
+// revoked the token but the ledger cannot record it, Revoke returns an
+// *[UnrecordedError] saying exactly that.
 func (a *Auditor) Revoke(ctx context.Context, token string) (Event, error) {
 	if a.api == nil {
 		return Event{}, errNoAPI
 	}
 	raw := jwtinspect.Normalize(token)
 	d := decode(raw)
-	known, lookupErr := a.known(ctx, d.fingerprint)
 	actor := a.actor()
 	rec := context.WithoutCancel(ctx)
+	d.detail["source"] = "revoke"
+	birth := Guarded{Event: Event{Kind: KindImport, Fingerprint: d.fingerprint, CData: d.cdata, Subject: d.subject,
+		Actor: actor, APIURL: a.apiURL, Detail: detailJSON(d.detail)}, If: []Cond{IfUnknown(d.fingerprint)}}
 	if err := a.api.RevokeToken(ctx, raw); err != nil {
-		_, lerr := a.store.Append(rec, Event{Kind: KindRevokeFailed, Fingerprint: d.fingerprint, CData: d.cdata,
+		if errors.Is(err, woleet.ErrNotSent) {
+			return Event{}, fmt.Errorf("audit: revoke %s: %w (nothing was sent, nothing recorded)", short(d.fingerprint), err)
+		}
+		failed := Guarded{Event: Event{Kind: KindRevokeFailed, Fingerprint: d.fingerprint, CData: d.cdata,
 			Subject: d.subject, Actor: actor, APIURL: a.apiURL, HTTPStatus: apiStatus(err),
-			Error: redactJWTs(err.Error()), Detail: detailJSON(map[string]any{"outcome": outcome(err)})})
-		if lerr != nil {
+			Error: redactJWTs(err.Error()), Detail: detailJSON(map[string]any{"outcome": outcome(err)})}}
+		entries := []Guarded{failed}
+		if outcome(err) == "unknown" {
+			// The token may be revoked, or live: either way it exists.
+			entries = []Guarded{birth, failed}
+		}
+		if _, _, lerr := a.store.AppendIf(rec, entries); lerr != nil {
 			return Event{}, fmt.Errorf("audit: revoke %s: %w (and the ledger could not record the failure: %w)", short(d.fingerprint), err, lerr)
+		}
+		if outcome(err) == "unknown" {
+			return Event{}, fmt.Errorf("audit: revoke %s: %w; the token may be revoked: run reconcile to settle it", short(d.fingerprint), err)
 		}
 		return Event{}, fmt.Errorf("audit: revoke %s: %w", short(d.fingerprint), err)
 	}
-	revoke := Event{Kind: KindRevoke, Fingerprint: d.fingerprint, CData: d.cdata, Subject: d.subject,
-		Actor: actor, APIURL: a.apiURL}
-	batch := []Event{revoke}
-	if !known && lookupErr == nil {
-		d.detail["source"] = "revoke"
-		batch = []Event{{Kind: KindImport, Fingerprint: d.fingerprint, CData: d.cdata, Subject: d.subject,
-			Actor: actor, APIURL: a.apiURL, Detail: detailJSON(d.detail)}, revoke}
-	}
-	got, err := a.store.AppendBatch(rec, batch)
+	revoke := Guarded{Event: Event{Kind: KindRevoke, Fingerprint: d.fingerprint, CData: d.cdata, Subject: d.subject,
+		Actor: actor, APIURL: a.apiURL}}
+	got, _, err := a.store.AppendIf(rec, []Guarded{birth, revoke})
 	if err != nil {
 		return Event{}, &UnrecordedError{Op: "revoke", Fingerprint: d.fingerprint, Err: err}
 	}
