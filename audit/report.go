@@ -18,7 +18,7 @@ type ReportOptions struct {
 	// TopCData caps the live-tokens-per-cdata list, largest first
 	// (default 0: every cdata).
 	TopCData int
-	// Pending caps the list of issue requests with no outcome (default 100).
+	// Pending caps each list of outcomes not known yet (default 100).
 	Pending int
 }
 
@@ -65,11 +65,16 @@ type Report struct {
 	LiveByCData []CDataCount `json:"live_by_cdata"`
 	// OldestLive lists the oldest live tokens, oldest first.
 	OldestLive []AgedToken `json:"oldest_live"`
-	// PendingIssues lists issue_requested events that no issue or
-	// issue_failed event answers, oldest first: requests in flight, or
-	// whose process died; a token may exist that the ledger does not know
-	// (run reconcile).
+	// PendingIssues lists the issue outcomes not known yet, oldest first:
+	// issue_requested events nothing answers (requests in flight, or whose
+	// process died) and issue_failed events with outcome unknown that no
+	// reconcile has settled; a token may exist that the ledger does not
+	// know (run reconcile).
 	PendingIssues []Event `json:"pending_issues"`
+	// PendingRevokes lists the revoke_failed events with outcome unknown
+	// that no reconcile has settled, oldest first: the token may be
+	// revoked, or live.
+	PendingRevokes []Event `json:"pending_revokes"`
 	// RecentFailures lists the latest issue_failed and revoke_failed
 	// events, newest first.
 	RecentFailures []Event `json:"recent_failures"`
@@ -93,7 +98,7 @@ func (l *Ledger) Report(ctx context.Context, opts ReportOptions) (*Report, error
 	defer tx.Rollback()
 	now := l.now().UTC()
 	rep := &Report{GeneratedAt: now, Events: map[Kind]int64{}, LiveByCData: []CDataCount{},
-		OldestLive: []AgedToken{}, PendingIssues: []Event{}, RecentFailures: []Event{}}
+		OldestLive: []AgedToken{}, PendingIssues: []Event{}, PendingRevokes: []Event{}, RecentFailures: []Event{}}
 	if rep.Head, err = treeHead(ctx, tx); err != nil {
 		return nil, fmt.Errorf("audit: report: %w", err)
 	}
@@ -158,12 +163,15 @@ GROUP BY e.cdata`, nil, func(rows *sql.Rows) error {
 			return err
 		}
 	}
-	err = eachRow(ctx, tx, "SELECT "+eventColumns+` FROM events AS e
-WHERE kind = 'issue_requested'
-  AND NOT EXISTS (SELECT 1 FROM events AS o WHERE o.request_seq = e.seq)
-ORDER BY seq LIMIT ?`, []any{opts.Pending}, collect(&rep.PendingIssues))
+	err = eachRow(ctx, tx, "SELECT * FROM ("+pendingQuery+") WHERE kind <> 'revoke_failed' LIMIT ?",
+		[]any{opts.Pending}, collect(&rep.PendingIssues))
 	if err != nil {
-		return nil, fmt.Errorf("audit: report: pending issue requests: %w", err)
+		return nil, fmt.Errorf("audit: report: pending issue outcomes: %w", err)
+	}
+	err = eachRow(ctx, tx, "SELECT * FROM ("+pendingQuery+") WHERE kind = 'revoke_failed' LIMIT ?",
+		[]any{opts.Pending}, collect(&rep.PendingRevokes))
+	if err != nil {
+		return nil, fmt.Errorf("audit: report: pending revoke outcomes: %w", err)
 	}
 	err = eachRow(ctx, tx, "SELECT "+eventColumns+` FROM events
 WHERE kind IN ('issue_failed', 'revoke_failed') ORDER BY seq DESC LIMIT ?`, []any{opts.Failures}, collect(&rep.RecentFailures))
