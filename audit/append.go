@@ -97,9 +97,9 @@ func (l *Ledger) appendBatch(ctx context.Context, events []Event, choose func(qu
 		return nil, fmt.Errorf("audit: append: %w", classify(err))
 	}
 	defer conn.Close()
-	tx, err := conn.BeginTx(ctx, nil)
+	tx, err := l.writeTx(ctx, conn)
 	if err != nil {
-		return nil, fmt.Errorf("audit: append: begin: %w", classify(err))
+		return nil, fmt.Errorf("audit: append: begin: %w", err)
 	}
 	defer tx.Rollback()
 	if choose != nil {
@@ -125,8 +125,7 @@ func (l *Ledger) appendBatch(ctx context.Context, events []Event, choose func(qu
 // appendTx assigns seq, ts and leaf hash to each event and inserts it with
 // its stored hashes, inside tx, which is open on conn: it reads the tree
 // size and the stored hashes the new ones build on in tx, then computes and
-// inserts the rows insertChunk at a time through conn's driver connection
-// (see insertRows).
+// inserts the rows (see insertRows).
 func appendTx(ctx context.Context, conn *sql.Conn, tx *sql.Tx, events []Event, now func() time.Time) error {
 	var size int64
 	if err := tx.QueryRowContext(ctx, sizeQuery).Scan(&size); err != nil {
@@ -260,8 +259,12 @@ func insertSQL(table, columns string, cols, rows int) string {
 // directly skips database/sql's conversion of each argument, and running
 // each statement without a cancellable context spares go-sqlite3 a
 // goroutine per statement; ctx is checked before each statement instead.
+// On PostgreSQL, insertPostgres does the same with pgx.
 func insertRows(ctx context.Context, conn *sql.Conn, rw *rowWriter) error {
 	err := conn.Raw(func(dc any) error {
+		if pc, ok := dc.(pgConn); ok {
+			return insertPostgres(ctx, pc, rw)
+		}
 		c, ok := dc.(*sqlite3.SQLiteConn)
 		if !ok {
 			return fmt.Errorf("unexpected driver connection %T", dc)

@@ -426,9 +426,9 @@ func (l *Ledger) Checkpoint(ctx context.Context, signer note.Signer) (*StoredChe
 	if err != nil {
 		return nil, err
 	}
-	tx, err := w.BeginTx(ctx, nil)
+	tx, err := l.writeTx(ctx, w)
 	if err != nil {
-		return nil, fmt.Errorf("audit: checkpoint: begin: %w", classify(err))
+		return nil, fmt.Errorf("audit: checkpoint: begin: %w", err)
 	}
 	defer tx.Rollback()
 	sc, err := checkpointTx(ctx, tx, signer, l.now)
@@ -579,13 +579,9 @@ func (l *Ledger) LatestCheckpoint(ctx context.Context) (*StoredCheckpoint, error
 // hashes, which [Ledger.Verify] checks against the events: run both, as
 // `tokenaudit ledger verify --checkpoint` does.
 func (l *Ledger) VerifyCheckpoint(ctx context.Context, c Checkpoint) (TreeHead, error) {
-	r, err := l.reader()
+	tx, err := l.readTx(ctx)
 	if err != nil {
-		return TreeHead{}, err
-	}
-	tx, err := r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return TreeHead{}, fmt.Errorf("audit: verify checkpoint: %w", classify(err))
+		return TreeHead{}, fmt.Errorf("audit: verify checkpoint: %w", err)
 	}
 	defer tx.Rollback()
 	origin, err := ledgerOrigin(ctx, tx)
@@ -663,17 +659,29 @@ func verifyStoredCheckpoints(ctx context.Context, tx *sql.Tx, verified int64, in
 		}
 		return &IntegrityError{Seq: -1, Problem: fmt.Sprintf("cannot check the checkpoints: %v", tidyAudit(err))}, nil
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT "+checkpointColumns+" FROM checkpoints ORDER BY id")
-	if err != nil {
-		return nil, classify(err)
+	// The rows are read first: the checks read stored hashes in the same
+	// transaction, and a PostgreSQL connection reads one result at a time.
+	type scanned struct {
+		sc  StoredCheckpoint
+		err error
 	}
-	defer rows.Close()
+	var all []scanned
+	if err := eachRow(ctx, tx, "SELECT "+checkpointColumns+" FROM checkpoints ORDER BY id", nil, func(rows *sql.Rows) error {
+		sc, err := scanCheckpoint(rows)
+		if ie := (*IntegrityError)(nil); err != nil && !errors.As(err, &ie) {
+			return err
+		}
+		all = append(all, scanned{sc, err})
+		return nil
+	}); err != nil {
+		return nil, err
+	}
 	hr := dbHashReader{ctx, tx}
 	var first *IntegrityError
 	more := 0
-	for rows.Next() {
+	for _, row := range all {
 		var problem *IntegrityError
-		sc, err := scanCheckpoint(rows)
+		sc, err := row.sc, row.err
 		switch {
 		case errors.As(err, &problem):
 		case err != nil:
@@ -700,9 +708,6 @@ func verifyStoredCheckpoints(ctx context.Context, tx *sql.Tx, verified int64, in
 		default:
 			more++
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, classify(err)
 	}
 	if more > 0 {
 		first.Problem += fmt.Sprintf(" (and %d more checkpoint(s) fail)", more)

@@ -72,6 +72,10 @@ func classify(err error) error {
 		case sqlite3.ErrReadonly, sqlite3.ErrPerm:
 			return fmt.Errorf("%w: %w", ErrLedgerReadOnly, err)
 		}
+		return err
+	}
+	if pe := classifyPostgres(err); pe != nil {
+		return pe
 	}
 	return err
 }

@@ -84,7 +84,7 @@ func (c *condChecker) token(fp string) (tokenState, error) {
 	var births int64
 	var last sql.NullString
 	err := c.q.QueryRowContext(c.ctx, `SELECT
-    (SELECT count(*) FROM (SELECT 1 FROM events WHERE fingerprint = ?1 AND kind IN ('issue', 'import') LIMIT 1)),
+    (SELECT count(*) FROM (SELECT 1 FROM events WHERE fingerprint = ?1 AND kind IN ('issue', 'import') LIMIT 1) AS b),
     (SELECT kind FROM events WHERE fingerprint = ?1 AND kind IN ('issue', 'import', 'seen_live', 'revoke', 'revoked_elsewhere')
      ORDER BY seq DESC LIMIT 1)`, fp).Scan(&births, &last)
 	if err != nil {
@@ -118,7 +118,7 @@ func (c *condChecker) holds(cond Cond) (bool, error) {
 			return false, nil
 		}
 		var n int64
-		if err := c.q.QueryRowContext(c.ctx, "SELECT count(*) FROM (SELECT 1 FROM events WHERE request_seq = ? LIMIT 1)", cond.seq).Scan(&n); err != nil {
+		if err := c.q.QueryRowContext(c.ctx, "SELECT count(*) FROM (SELECT 1 FROM events WHERE request_seq = ? LIMIT 1) AS a", cond.seq).Scan(&n); err != nil {
 			return false, fmt.Errorf("read the answers to seq %d: %w", cond.seq, classify(err))
 		}
 		return n == 0, nil
@@ -131,7 +131,7 @@ func (c *condChecker) holds(cond Cond) (bool, error) {
 		var n int64
 		err := c.q.QueryRowContext(c.ctx, `SELECT count(*) FROM (SELECT 1 FROM events AS e
 WHERE e.cdata = ? AND e.kind = 'issue_requested' AND e.ts >= ?
-  AND NOT EXISTS (SELECT 1 FROM events AS o WHERE o.request_seq = e.seq) LIMIT 1)`,
+  AND NOT EXISTS (SELECT 1 FROM events AS o WHERE o.request_seq = e.seq) LIMIT 1) AS f`,
 			cond.cdata, formatTS(cond.since)).Scan(&n)
 		if err != nil {
 			return false, fmt.Errorf("read the issue requests in flight: %w", classify(err))

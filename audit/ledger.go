@@ -73,6 +73,7 @@ type Ledger struct {
 	closed        atomic.Bool
 	autoSigner    note.Signer // see WithAutoCheckpoint; nil for none
 	autoEvery     int64
+	db            backend // what differs between SQLite and PostgreSQL
 }
 
 // Option configures [Open].
@@ -178,6 +179,17 @@ func LocalActor() string {
 // Every connection runs in WAL mode with synchronous=FULL (a committed event
 // survives power loss), a busy timeout, and BEGIN IMMEDIATE for writes; Open
 // checks that these settings took effect.
+//
+// A path starting with postgres:// or postgresql:// opens a ledger shared
+// on a PostgreSQL server instead (see postgres.go): the URL's parameter
+// schema names the PostgreSQL schema that holds it (default
+// [DefaultPostgresSchema]), which a writable Open creates when it holds
+// nothing; a read-only Open of a missing one returns an error wrapping
+// fs.ErrNotExist. The password comes from the URL or, better, from
+// PGPASSWORD, PGPASSFILE or ~/.pgpass, as libpq reads them. A writable
+// Open refuses a server that would acknowledge a commit before it is on
+// disk ([ErrNotDurable]). Writers on every host serialize on an advisory
+// lock, waiting at most the busy timeout (PostgreSQL's lock_timeout).
 func Open(path string, opts ...Option) (*Ledger, error) {
 	cfg := config{now: time.Now, busy: DefaultBusyTimeout}
 	for _, o := range opts {
@@ -191,6 +203,9 @@ func Open(path string, opts ...Option) (*Ledger, error) {
 	if path == "" {
 		return nil, errors.New("audit: open ledger: empty path")
 	}
+	if IsPostgresURL(path) {
+		return openPostgres(path, cfg)
+	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("audit: open ledger %s: %w", path, err)
@@ -201,7 +216,7 @@ func Open(path string, opts ...Option) (*Ledger, error) {
 		return nil, fmt.Errorf("audit: open ledger %s: %w", path, err)
 	}
 	l := &Ledger{path: abs, now: cfg.now, actor: cfg.actor, schemaVersion: version,
-		autoSigner: cfg.autoSigner, autoEvery: cfg.autoEvery}
+		autoSigner: cfg.autoSigner, autoEvery: cfg.autoEvery, db: sqliteBackend{}}
 	if !cfg.readOnly {
 		if l.w, err = openWriter(ctx, abs, cfg.busy); err != nil {
 			return nil, fmt.Errorf("audit: open ledger %s: %w", path, err)
@@ -532,9 +547,10 @@ func (l *Ledger) Close() error {
 	// The readers first: the last connection to the database to close
 	// copies the WAL into it and empties the WAL, and only a writer can.
 	errs := []error{l.r.Close()}
-	if l.w != nil {
+	if l.w != nil && l.w != l.r {
 		errs = append(errs, l.w.Close())
 	}
+	errs = append(errs, l.db.close())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("audit: close ledger: %w", err)
 	}
@@ -619,10 +635,6 @@ func (l *Ledger) Info(ctx context.Context) (*Info, error) {
 	if info.Head, err = l.TreeHead(ctx); err != nil {
 		return nil, err
 	}
-	for _, suffix := range []string{"", "-wal"} {
-		if fi, err := os.Stat(l.path + suffix); err == nil {
-			info.FileBytes += fi.Size()
-		}
-	}
+	info.FileBytes = l.db.storageBytes(ctx, l.path, r)
 	return info, nil
 }

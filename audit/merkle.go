@@ -135,13 +135,9 @@ func (f readerFunc) ReadHashes(indexes []int64) ([]tlog.Hash, error) { return f(
 // TreeHead returns the current tree size and root hash, read in one
 // snapshot.
 func (l *Ledger) TreeHead(ctx context.Context) (TreeHead, error) {
-	r, err := l.reader()
+	tx, err := l.readTx(ctx)
 	if err != nil {
-		return TreeHead{}, err
-	}
-	tx, err := r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return TreeHead{}, fmt.Errorf("audit: read tree head: %w", classify(err))
+		return TreeHead{}, fmt.Errorf("audit: read tree head: %w", err)
 	}
 	defer tx.Rollback()
 	return treeHead(ctx, tx)

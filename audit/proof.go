@@ -3,7 +3,6 @@ package audit
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -94,13 +93,9 @@ func (l *Ledger) ProveEvent(ctx context.Context, seq int64, msg []byte) (*Proof,
 	if err != nil {
 		return nil, err
 	}
-	r, err := l.reader()
+	tx, err := l.readTx(ctx)
 	if err != nil {
-		return nil, err
-	}
-	tx, err := r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return nil, fmt.Errorf("audit: prove: %w", classify(err))
+		return nil, fmt.Errorf("audit: prove: %w", err)
 	}
 	defer tx.Rollback()
 	origin, err := ledgerOrigin(ctx, tx)

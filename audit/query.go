@@ -147,6 +147,7 @@ type TokenFilter struct {
 type where struct {
 	conds []string
 	args  []any
+	db    backend // for prefixEnd
 }
 
 // add appends a condition with its arguments.
@@ -205,7 +206,7 @@ func (w *where) addFingerprint(q string) error {
 	case hi == "":
 		w.add("fingerprint = ?", lo)
 	default:
-		w.add("fingerprint >= ? AND fingerprint < ?", lo, hi)
+		w.add("fingerprint >= ? AND fingerprint < ?", lo, w.db.prefixEnd(lo))
 	}
 	return nil
 }
@@ -216,9 +217,9 @@ func (w *where) addText(col, v string, prefix bool) {
 		return
 	}
 	if prefix {
-		// Every string starting with v sorts in [v, v+"\xff"), as 0xff
-		// never occurs in UTF-8; this range uses the column's index.
-		w.add(col+" >= ? AND "+col+" < ?", v, v+"\xff")
+		// Every string starting with v sorts in [v, prefixEnd(v)); this
+		// range uses the column's index.
+		w.add(col+" >= ? AND "+col+" < ?", v, w.db.prefixEnd(v))
 		return
 	}
 	w.add(col+" = ?", v)
@@ -254,8 +255,8 @@ func scanEvent(rows *sql.Rows) (Event, error) {
 }
 
 // eventQuery builds the SQL for f.
-func eventQuery(f EventFilter) (string, []any, error) {
-	var w where
+func eventQuery(db backend, f EventFilter) (string, []any, error) {
+	w := where{db: db}
 	if len(f.Kinds) > 0 {
 		marks := make([]string, len(f.Kinds))
 		for i, k := range f.Kinds {
@@ -299,7 +300,7 @@ func eventQuery(f EventFilter) (string, []any, error) {
 //		fmt.Println(e.Seq, e.Kind, e.Fingerprint)
 //	}
 func (l *Ledger) Events(ctx context.Context, f EventFilter) iter.Seq2[Event, error] {
-	q, args, err := eventQuery(f)
+	q, args, err := eventQuery(l.db, f)
 	if err != nil {
 		return failed[Event](fmt.Errorf("audit: events: %w", err))
 	}
@@ -346,8 +347,8 @@ func scanToken(rows *sql.Rows) (Token, error) {
 }
 
 // tokenQuery builds the SQL for f, at time now.
-func tokenQuery(f TokenFilter, now time.Time) (string, []any, error) {
-	var w where
+func tokenQuery(db backend, f TokenFilter, now time.Time) (string, []any, error) {
+	w := where{db: db}
 	switch f.State {
 	case "":
 	case StateActive, StateRevoked:
@@ -382,7 +383,7 @@ func tokenQuery(f TokenFilter, now time.Time) (string, []any, error) {
 // they were recorded (newest first with f.Newest), from one read snapshot.
 // Iteration stops at the first error, yielded with a zero Token.
 func (l *Ledger) Tokens(ctx context.Context, f TokenFilter) iter.Seq2[Token, error] {
-	q, args, err := tokenQuery(f, l.now())
+	q, args, err := tokenQuery(l.db, f, l.now())
 	if err != nil {
 		return failed[Token](fmt.Errorf("audit: tokens: %w", err))
 	}

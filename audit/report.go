@@ -87,13 +87,9 @@ func (l *Ledger) Report(ctx context.Context, opts ReportOptions) (*Report, error
 	opts.Oldest = cmp.Or(opts.Oldest, 10)
 	opts.Failures = cmp.Or(opts.Failures, 20)
 	opts.Pending = cmp.Or(opts.Pending, 100)
-	r, err := l.reader()
+	tx, err := l.readTx(ctx)
 	if err != nil {
-		return nil, err
-	}
-	tx, err := r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return nil, fmt.Errorf("audit: report: %w", classify(err))
+		return nil, fmt.Errorf("audit: report: %w", err)
 	}
 	defer tx.Rollback()
 	now := l.now().UTC()
@@ -163,12 +159,12 @@ GROUP BY e.cdata`, nil, func(rows *sql.Rows) error {
 			return err
 		}
 	}
-	err = eachRow(ctx, tx, "SELECT * FROM ("+pendingQuery+") WHERE kind <> 'revoke_failed' LIMIT ?",
+	err = eachRow(ctx, tx, "SELECT * FROM ("+pendingQuery+") AS p WHERE kind <> 'revoke_failed' LIMIT ?",
 		[]any{opts.Pending}, collect(&rep.PendingIssues))
 	if err != nil {
 		return nil, fmt.Errorf("audit: report: pending issue outcomes: %w", err)
 	}
-	err = eachRow(ctx, tx, "SELECT * FROM ("+pendingQuery+") WHERE kind = 'revoke_failed' LIMIT ?",
+	err = eachRow(ctx, tx, "SELECT * FROM ("+pendingQuery+") AS p WHERE kind = 'revoke_failed' LIMIT ?",
 		[]any{opts.Pending}, collect(&rep.PendingRevokes))
 	if err != nil {
 		return nil, fmt.Errorf("audit: report: pending revoke outcomes: %w", err)

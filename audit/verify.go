@@ -47,44 +47,29 @@ func (r *VerifyReport) OK() bool { return len(r.Problems) == 0 }
 // they are caught by [Ledger.VerifyCheckpoint] with a signed checkpoint
 // kept elsewhere.
 func (l *Ledger) Verify(ctx context.Context) (*VerifyReport, error) {
-	r, err := l.reader()
-	if err != nil {
-		return nil, err
-	}
-	want, err := expectedSchema(ctx)
+	tx, err := l.readTx(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("audit: verify: %w", err)
 	}
-	tx, err := r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return nil, fmt.Errorf("audit: verify: %w", classify(err))
-	}
 	defer tx.Rollback()
-	got, err := readSchema(ctx, tx)
+	schema, checkpointsIntact, err := l.db.schemaProblems(ctx, tx)
 	if err != nil {
 		return nil, fmt.Errorf("audit: verify: %w", err)
 	}
 	rep := &VerifyReport{}
-	if p, err := verifyEvents(ctx, tx, rep); err != nil {
+	if p, err := verifyEvents(ctx, l.db, tx, rep); err != nil {
 		return nil, fmt.Errorf("audit: verify: %w", err)
 	} else if p != nil {
 		rep.Problems = append(rep.Problems, p)
 	}
-	if checkpointsTableIntact(got, want) {
+	if checkpointsIntact {
 		if p, err := verifyStoredCheckpoints(ctx, tx, rep.Verified, len(rep.Problems) == 0); err != nil {
 			return nil, fmt.Errorf("audit: verify: checkpoints: %w", err)
 		} else if p != nil {
 			rep.Problems = append(rep.Problems, p)
 		}
 	}
-	var appID, version int64
-	if err := tx.QueryRowContext(ctx, "SELECT (SELECT application_id FROM pragma_application_id), (SELECT user_version FROM pragma_user_version)").Scan(&appID, &version); err != nil {
-		return nil, fmt.Errorf("audit: verify: %w", classify(err))
-	}
-	if appID != ApplicationID || version != SchemaVersion {
-		rep.Problems = append(rep.Problems, &IntegrityError{Seq: -1, Problem: fmt.Sprintf("application_id %#x and user_version %d were changed", appID, version)})
-	}
-	for _, p := range schemaProblems(got, want) {
+	for _, p := range schema {
 		rep.Problems = append(rep.Problems, &IntegrityError{Seq: -1, Problem: p})
 	}
 	if len(rep.Problems) > 0 {
@@ -95,15 +80,15 @@ func (l *Ledger) Verify(ctx context.Context) (*VerifyReport, error) {
 
 // verifyEvents streams the events and the stored hashes side by side and
 // returns the first problem, or nil. It fills rep.Verified and rep.Head.
-func verifyEvents(ctx context.Context, tx *sql.Tx, rep *VerifyReport) (*IntegrityError, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT seq, ts, kind, fingerprint, cdata, subject, actor, api_url,
-    ifnull(CAST(http_status AS TEXT), ''), ifnull(CAST(request_seq AS TEXT), ''), error, detail, leaf_hash
+func verifyEvents(ctx context.Context, db backend, tx *sql.Tx, rep *VerifyReport) (*IntegrityError, error) {
+	rows, err := db.cursor(ctx, tx, `SELECT seq, ts, kind, fingerprint, cdata, subject, actor, api_url,
+    coalesce(CAST(http_status AS TEXT), ''), coalesce(CAST(request_seq AS TEXT), ''), error, detail, leaf_hash
 FROM events ORDER BY seq`)
 	if err != nil {
 		return nil, classify(err)
 	}
 	defer rows.Close()
-	hrows, err := tx.QueryContext(ctx, "SELECT seq, hashes FROM hashes ORDER BY seq")
+	hrows, err := db.cursor(ctx, tx, "SELECT seq, hashes FROM hashes ORDER BY seq")
 	if err != nil {
 		return nil, classify(err)
 	}

@@ -1,0 +1,370 @@
+package audit
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, for raw access
+
+	"github.com/tokenaudit/tokenaudit/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// testBackend is one of the ledger's backends, for the suite that runs on
+// both.
+type testBackend struct {
+	name string
+	// location returns the path or URL of a new, empty ledger.
+	location func(t testing.TB) string
+	// raw opens the ledger at loc with plain SQL, as a database owner
+	// editing it by hand would.
+	raw func(t testing.TB, loc string) *sql.DB
+	// tamper runs SQL on the ledger with its append-only triggers off.
+	tamper func(t testing.TB, db *sql.DB, query string)
+}
+
+// testBackends are SQLite and PostgreSQL (see pgtest).
+var testBackends = []testBackend{
+	{
+		name:     "sqlite",
+		location: func(t testing.TB) string { return filepath.Join(t.TempDir(), "ledger.db") },
+		raw:      rawDB,
+		tamper: func(t testing.TB, db *sql.DB, query string) {
+			tt := t.(*testing.T)
+			dropTriggers(tt, db)
+			mustExec(tt, db, query)
+			restoreTriggers(tt, db)
+		},
+	},
+	{
+		name:     "postgres",
+		location: func(t testing.TB) string { return pgtest.URL(t) },
+		raw:      rawPostgres,
+		tamper: func(t testing.TB, db *sql.DB, query string) {
+			tt := t.(*testing.T)
+			mustExec(tt, db, "ALTER TABLE events DISABLE TRIGGER USER")
+			mustExec(tt, db, query)
+			mustExec(tt, db, "ALTER TABLE events ENABLE TRIGGER USER")
+		},
+	},
+}
+
+// rawPostgres opens the ledger's schema at a postgres:// URL of the test
+// server with plain SQL, as its superuser.
+func rawPostgres(t testing.TB, loc string) *sql.DB {
+	t.Helper()
+	u, err := url.Parse(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	schema := q.Get("schema")
+	q.Del("schema")
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	db, err := sql.Open("pgx", u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// forEachBackend runs test on each backend, as a subtest.
+func forEachBackend(t *testing.T, test func(t *testing.T, b testBackend)) {
+	for _, b := range testBackends {
+		t.Run(b.name, func(t *testing.T) { test(t, b) })
+	}
+}
+
+// backendSuite is the behaviour both backends must have: one table of
+// tests, run on each (TestBackends).
+var backendSuite = []struct {
+	name string
+	run  func(t *testing.T, b testBackend, loc string)
+}{
+	{"append and read back", func(t *testing.T, b testBackend, loc string) {
+		l := openAt(t, loc, WithNow(newClock().Now))
+		ctx := context.Background()
+		seq := int64(7)
+		in := []Event{
+			{Kind: KindIssueRequested, CData: "acme", Actor: "a@h", APIURL: "https://api"},
+			{Kind: KindIssue, Fingerprint: fp(1), CData: "acme", Subject: "s", Actor: "a@h", RequestSeq: new(int64), HTTPStatus: 200,
+				Detail: []byte(`{"z":1,"a":"é\u00e9","token_iat":"2024-01-01T00:00:00.000000Z"}`)},
+			{Kind: KindRevoke, Fingerprint: fp(1), CData: "acme", Actor: "b@h"},
+		}
+		got, err := l.AppendBatch(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = seq
+		var read []Event
+		for e, err := range l.Events(ctx, EventFilter{}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			read = append(read, e)
+		}
+		if len(read) != 3 {
+			t.Fatalf("read %d events, want 3", len(read))
+		}
+		for i := range read {
+			if !reflectEqual(read[i], got[i]) || read[i].Seq != int64(i) {
+				t.Errorf("event %d read back as %+v, appended %+v", i, read[i], got[i])
+			}
+		}
+		if string(read[1].Detail) != `{"z":1,"a":"é\u00e9","token_iat":"2024-01-01T00:00:00.000000Z"}` {
+			t.Errorf("detail = %s, not byte for byte", read[1].Detail)
+		}
+		for _, f := range []EventFilter{{Fingerprint: fp(1)[:20]}, {CData: "ac", CDataPrefix: true, Kinds: []Kind{KindIssue, KindRevoke}}} {
+			n := 0
+			for _, err := range l.Events(ctx, f) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				n++
+			}
+			if n != 2 {
+				t.Errorf("Events(%+v) = %d events, want 2", f, n)
+			}
+		}
+		tok, err := l.Token(ctx, fp(1)[:16])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tok.State != StateRevoked || tok.RevokedSeq == nil || *tok.RevokedSeq != 2 || tok.TokenIAT.IsZero() ||
+			!tok.FirstSeenAt.Equal(tok.TokenIAT) {
+			t.Errorf("token = %+v", tok)
+		}
+		rep, err := l.Report(ctx, ReportOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Tokens.Revoked != 1 || rep.Tokens.Active != 0 || rep.Head.Size != 3 || rep.Events[KindIssue] != 1 {
+			t.Errorf("report = %+v", rep)
+		}
+		if vr, err := l.Verify(ctx); err != nil || vr.Verified != 3 {
+			t.Errorf("Verify = %+v, %v", vr, err)
+		}
+		info, err := l.Info(ctx)
+		if err != nil || info.Head.Size != 3 || info.SchemaVersion != SchemaVersion || len(info.LedgerID) != 32 || info.FileBytes == 0 {
+			t.Errorf("Info = %+v, %v", info, err)
+		}
+	}},
+	{"pending outcomes and conditions", func(t *testing.T, b testBackend, loc string) {
+		l := openAt(t, loc)
+		ctx := context.Background()
+		req := mustAppend(t, l, Event{Kind: KindIssueRequested, CData: "c"})
+		mustAppend(t, l, Event{Kind: KindRevokeFailed, Fingerprint: fp(2), Detail: []byte(`{"outcome":"unknown"}`)})
+		var pending []Event
+		for e, err := range l.Pending(ctx) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			pending = append(pending, e)
+		}
+		if len(pending) != 2 {
+			t.Fatalf("pending = %d events, want 2", len(pending))
+		}
+		rep, err := l.Report(ctx, ReportOptions{})
+		if err != nil || len(rep.PendingIssues) != 1 || len(rep.PendingRevokes) != 1 {
+			t.Fatalf("report pending = %+v, %v", rep, err)
+		}
+		_, applied, err := l.AppendIf(ctx, []Guarded{
+			{Event: Event{Kind: KindIssue, Fingerprint: fp(3), RequestSeq: &req.Seq}, If: []Cond{IfUnknown(fp(3)), IfUnanswered(req.Seq)}},
+			{Event: Event{Kind: KindIssue, Fingerprint: fp(3)}, If: []Cond{IfUnknown(fp(3))}},
+			{Event: Event{Kind: KindRevoke, Fingerprint: fp(3)}, If: []Cond{IfActive(fp(3))}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if applied[0] != true || applied[1] != false || applied[2] != true {
+			t.Errorf("applied = %v, want [true false true]", applied)
+		}
+	}},
+	{"append-only, even for the owner", func(t *testing.T, b testBackend, loc string) {
+		l := openAt(t, loc)
+		mustAppend(t, l, Event{Kind: KindIssue, Fingerprint: fp(1)})
+		if _, err := l.Checkpoint(context.Background(), mustSigner(t)); err != nil {
+			t.Fatal(err)
+		}
+		db := b.raw(t, loc)
+		stmts := []string{"UPDATE events SET subject = 'x'", "DELETE FROM events", "UPDATE hashes SET seq = 9", "DELETE FROM hashes",
+			"DELETE FROM meta", "UPDATE meta SET value = 'x'", "DELETE FROM checkpoints",
+			"INSERT INTO events (seq, ts, kind, leaf_hash) VALUES (5, '2025-01-01T00:00:00.000000Z', 'issue', ?)"}
+		if b.name == "postgres" {
+			stmts = append(stmts, "TRUNCATE events", "TRUNCATE hashes", "TRUNCATE meta", "TRUNCATE checkpoints")
+		}
+		for _, q := range stmts {
+			var args []any
+			if strings.Contains(q, "?") {
+				q = strings.Replace(q, "?", map[bool]string{true: "$1", false: "?"}[b.name == "postgres"], 1)
+				args = []any{make([]byte, 32)}
+			}
+			if _, err := db.Exec(q, args...); err == nil || !strings.Contains(err.Error(), "tokenaudit: ") {
+				t.Errorf("%s: err = %v, want the ledger's refusal", q, err)
+			}
+		}
+		if vr, err := l.Verify(context.Background()); err != nil || vr.Verified != 1 {
+			t.Errorf("Verify = %+v, %v", vr, err)
+		}
+	}},
+	{"verify names the edited seq", func(t *testing.T, b testBackend, loc string) {
+		l := openAt(t, loc)
+		for i := range 5 {
+			mustAppend(t, l, Event{Kind: KindIssue, Fingerprint: fp(i)})
+		}
+		b.tamper(t, b.raw(t, loc), "UPDATE events SET subject = 'mallory' WHERE seq = 3")
+		_, err := l.Verify(context.Background())
+		var ie *IntegrityError
+		if !errors.As(err, &ie) || ie.Seq != 3 {
+			t.Fatalf("Verify = %v, want an integrity error at seq 3", err)
+		}
+	}},
+	{"checkpoints and proofs", func(t *testing.T, b testBackend, loc string) {
+		signer, verifiers := testKey(t, "test")
+		l := openAt(t, loc, WithAutoCheckpoint(signer, 4))
+		ctx := context.Background()
+		for i := range 9 {
+			mustAppend(t, l, Event{Kind: KindIssue, Fingerprint: fp(i)})
+		}
+		var stored []StoredCheckpoint
+		for sc, err := range l.Checkpoints(ctx) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			stored = append(stored, sc)
+		}
+		if len(stored) != 2 || stored[0].ID != 1 || stored[1].ID != 2 || stored[0].Size != 4 || stored[1].Size != 8 {
+			t.Fatalf("automatic checkpoints = %+v", stored)
+		}
+		sc, err := l.Checkpoint(ctx, signer)
+		if err != nil || sc.ID != 3 || sc.Size != 9 {
+			t.Fatalf("Checkpoint = %+v, %v", sc, err)
+		}
+		if _, err := l.VerifyCheckpoint(ctx, stored[0].Checkpoint); err != nil {
+			t.Errorf("VerifyCheckpoint: %v", err)
+		}
+		p, err := l.ProveEvent(ctx, 5, sc.Note)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := p.Check(verifiers); err != nil {
+			t.Errorf("proof check: %v", err)
+		}
+		if vr, err := l.Verify(ctx); err != nil || vr.Verified != 9 {
+			t.Errorf("Verify = %+v, %v", vr, err)
+		}
+	}},
+	{"dense seq from concurrent writers", func(t *testing.T, b testBackend, loc string) {
+		openAt(t, loc).Close()
+		var wg sync.WaitGroup
+		errs := make(chan error, 4)
+		for w := range 4 {
+			l := openAt(t, loc)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 25 {
+					if _, err := l.Append(context.Background(), Event{Kind: KindIssue, Fingerprint: fp(w*100 + i)}); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		l := openAt(t, loc, WithReadOnly())
+		vr, err := l.Verify(context.Background())
+		if err != nil || vr.Verified != 100 {
+			t.Fatalf("Verify = %+v, %v", vr, err)
+		}
+	}},
+	{"read-only", func(t *testing.T, b testBackend, loc string) {
+		openAt(t, loc).Close()
+		l := openAt(t, loc, WithReadOnly())
+		if _, err := l.Append(context.Background(), Event{Kind: KindIssue, Fingerprint: fp(1)}); !errors.Is(err, ErrLedgerReadOnly) {
+			t.Errorf("Append on a read-only ledger: %v", err)
+		}
+	}},
+}
+
+func TestBackends(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b testBackend) {
+		for _, c := range backendSuite {
+			t.Run(c.name, func(t *testing.T) { c.run(t, b, b.location(t)) })
+		}
+	})
+}
+
+// mustSigner returns a checkpoint signer for tests.
+func mustSigner(t *testing.T) interface {
+	Name() string
+	KeyHash() uint32
+	Sign([]byte) ([]byte, error)
+} {
+	s, _ := testKey(t, "test")
+	return s
+}
+
+// TestBackendsSameRoot appends the same events, at the same times, to a
+// ledger on each backend: every leaf hash and the root at every size are
+// the same.
+func TestBackendsSameRoot(t *testing.T) {
+	ctx := context.Background()
+	var ledgers []*Ledger
+	for _, b := range testBackends {
+		ledgers = append(ledgers, openAt(t, b.location(t), WithNow(newClock().Now), WithActor("x@y")))
+	}
+	events := []Event{
+		{Kind: KindIssueRequested, CData: "é\tcd"},
+		{Kind: KindIssue, Fingerprint: fp(1), CData: "é\tcd", Subject: "s", RequestSeq: new(int64), HTTPStatus: 201, Detail: []byte(`{"b":2,"a":1}`)},
+		{Kind: KindRevokeFailed, Fingerprint: fp(1), Error: "boom", HTTPStatus: 503, Detail: []byte(`{"outcome":"unknown"}`)},
+	}
+	for i := range 40 {
+		e := events[i%len(events)]
+		var heads []TreeHead
+		var leaves []string
+		for _, l := range ledgers {
+			got, err := l.Append(ctx, e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, err := l.TreeHead(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			heads, leaves = append(heads, h), append(leaves, got.LeafHash)
+		}
+		if heads[0] != heads[1] || leaves[0] != leaves[1] {
+			t.Fatalf("size %d: heads %v, leaf hashes %v differ between backends", i+1, heads, leaves)
+		}
+	}
+}
+
+// TestPostgresDisabledTrigger: a trigger a superuser disabled and left so
+// is reported by Verify.
+func TestPostgresDisabledTrigger(t *testing.T) {
+	loc := pgtest.URL(t)
+	l := openAt(t, loc)
+	mustAppend(t, l, Event{Kind: KindIssue, Fingerprint: fp(1)})
+	mustExec(t, rawPostgres(t, loc), "ALTER TABLE events DISABLE TRIGGER events_no_update")
+	_, err := l.Verify(context.Background())
+	var ie *IntegrityError
+	if !errors.As(err, &ie) || ie.Seq != -1 || !strings.Contains(ie.Problem, "trigger events_no_update is disabled") {
+		t.Fatalf("Verify = %v, want the disabled trigger reported", err)
+	}
+}
