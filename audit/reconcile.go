@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/tokenaudit/tokenaudit/internal/tokentext"
 	"github.com/tokenaudit/tokenaudit/jwtinspect"
 )
 
@@ -345,7 +346,11 @@ type ImportResult struct {
 // Import records tokens issued outside tokenaudit as import events, with
 // their fingerprint, cdata, sub and claims (never the token text). Tokens
 // the ledger already has, or that appeared earlier in the input, are
-// skipped; text that does not parse as a token is rejected (and counted).
+// skipped. A token that is not a JWT but is plausibly an opaque token
+// (at most 8 KiB of printable ASCII without white space or dots, that
+// does not start like a JWT) is imported by its fingerprint, with the finding
+// "not-a-jwt" in the detail; other text is rejected (and counted), text
+// shaped like a JWT that does not parse included.
 // Events are committed in batches; on error, the batches before it stay
 // recorded and the result counts them.
 func (a *Auditor) Import(ctx context.Context, tokens iter.Seq[string], opts ImportOptions) (*ImportResult, error) {
@@ -380,14 +385,17 @@ func (a *Auditor) Import(ctx context.Context, tokens iter.Seq[string], opts Impo
 		}
 		res.Read++
 		it := ImportItem{Index: res.Read}
-		tok, err := jwtinspect.Parse(raw)
-		if err != nil {
+		var d decoded
+		if tok, err := jwtinspect.Parse(raw); err == nil {
+			d = decodeParsed(tok)
+		} else if tokentext.Opaque(jwtinspect.Normalize(raw)) {
+			d = decode(raw) // an opaque token: "findings": ["not-a-jwt"]
+		} else {
 			it.Status, it.Err = ImportRejected, err
 			res.Rejected++
 			items = append(items, it)
 			continue
 		}
-		d := decodeParsed(tok)
 		it.ListedToken = ListedToken{Fingerprint: d.fingerprint, CData: d.cdata, Subject: d.subject}
 		known, err := a.known(ctx, d.fingerprint)
 		switch {
