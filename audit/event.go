@@ -42,19 +42,31 @@ const (
 	// held as active missing from the server's list: it was revoked by
 	// someone or something other than tokenaudit.
 	KindRevokedElsewhere Kind = "revoked_elsewhere"
+	// KindSeenLive records that reconcile found a token the ledger held as
+	// revoked in the server's list of live tokens: it works, and the
+	// tokens view shows it active again.
+	KindSeenLive Kind = "seen_live"
+	// KindSettled records what a complete reconcile found about an
+	// outcome that was unknown: request_seq names the event left pending
+	// (an issue_requested with no answer, or an issue_failed or
+	// revoke_failed with outcome unknown) and the detail says what was
+	// found ("outcome"). A pending revoke the server no longer lists is
+	// settled by a revoke event instead, and a pending issue whose token
+	// reconcile found by an import event, each with that request_seq.
+	KindSettled Kind = "settled"
 )
 
 // Kinds lists every event kind the ledger accepts, in a stable order.
 func Kinds() []Kind {
 	return []Kind{KindIssueRequested, KindIssue, KindIssueFailed, KindRevoke,
-		KindRevokeFailed, KindImport, KindRevokedElsewhere}
+		KindRevokeFailed, KindImport, KindRevokedElsewhere, KindSeenLive, KindSettled}
 }
 
 // Valid reports whether k is one of [Kinds].
 func (k Kind) Valid() bool {
 	switch k {
 	case KindIssueRequested, KindIssue, KindIssueFailed, KindRevoke,
-		KindRevokeFailed, KindImport, KindRevokedElsewhere:
+		KindRevokeFailed, KindImport, KindRevokedElsewhere, KindSeenLive, KindSettled:
 		return true
 	}
 	return false
@@ -63,7 +75,7 @@ func (k Kind) Valid() bool {
 // needsFingerprint reports whether events of kind k are about one token.
 func (k Kind) needsFingerprint() bool {
 	switch k {
-	case KindIssue, KindRevoke, KindRevokeFailed, KindImport, KindRevokedElsewhere:
+	case KindIssue, KindRevoke, KindRevokeFailed, KindImport, KindRevokedElsewhere, KindSeenLive:
 		return true
 	}
 	return false
@@ -127,6 +139,18 @@ func (e *Event) normalize() error {
 	}
 	e.Detail = buf.Bytes()
 	return nil
+}
+
+// recordable reports whether Append would accept e, as far as that can be
+// told before it has a seq: the checks of validate, on a normalized copy.
+func (e Event) recordable() error {
+	c := e
+	c.Seq, c.RequestSeq = 0, nil
+	c.Detail = append(json.RawMessage(nil), e.Detail...)
+	if err := c.normalize(); err != nil {
+		return err
+	}
+	return c.validate()
 }
 
 // validate checks what the ledger requires of an event before it is

@@ -254,6 +254,9 @@ func (c *Client) retryLoop(ctx context.Context, k *call, u *url.URL, log *slog.L
 		if err := c.waitTurn(ctx); err != nil {
 			return attempt{}, c.settle(k, mayReached, err)
 		}
+		if err := ctx.Err(); err != nil {
+			return attempt{}, c.settle(k, mayReached, err)
+		}
 		start := time.Now()
 		a := c.send(ctx, k, u)
 		attrs := []slog.Attr{slog.Int("attempt", n), slog.Duration("duration", time.Since(start))}
@@ -277,7 +280,10 @@ func (c *Client) retryLoop(ctx context.Context, k *call, u *url.URL, log *slog.L
 			}
 		}
 		if !retry || n >= c.retry.MaxAttempts {
-			return attempt{}, c.settle(k, mayReached, err)
+			// This attempt may have acted if it was sent and no
+			// answer came back, or the server failed.
+			last := a.mayReached && (a.status == 0 || a.status >= 500)
+			return attempt{}, c.settle(k, mayReached || last, err)
 		}
 		if a.mayReached && a.status != http.StatusTooManyRequests {
 			mayReached = true
@@ -344,9 +350,16 @@ func (c *Client) classify(ctx context.Context, k *call, u *url.URL, a attempt) (
 // settle wraps the final error of a call that changes state: when an
 // earlier attempt may have reached the server, the outcome is unknown
 // whatever the last attempt said.
+// A call no attempt of which reached the server fails with [ErrNotSent].
 func (c *Client) settle(k *call, mayReached bool, err error) error {
 	if mayReached && k.changes && !errors.Is(err, ErrOutcomeUnknown) {
 		return fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
+	}
+	if !mayReached && k.changes && !errors.Is(err, ErrOutcomeUnknown) && !errors.Is(err, ErrNotSent) {
+		var ae *APIError
+		if !errors.As(err, &ae) {
+			return fmt.Errorf("%w: %w", ErrNotSent, err)
+		}
 	}
 	return err
 }

@@ -22,10 +22,16 @@ var (
 	// request may have reached the server (it answered 5xx, or the
 	// connection failed or timed out after the request was sent, or a 2xx
 	// answer could not be read) and a token may exist that nobody holds;
-	// record it and reconcile with ListTokens. For RevokeToken: an attempt
-	// that may have revoked the token was followed by one that failed
-	// (typically a retry answered 400, the token being revoked already).
+	// record it and reconcile with ListTokens. For RevokeToken: the
+	// request was sent but no answer came back (the connection failed or
+	// timed out, or the server answered 5xx), or an attempt that may have
+	// revoked the token was followed by one that failed (typically a retry
+	// answered 400, the token being revoked already).
 	ErrOutcomeUnknown = errors.New("outcome unknown: the request may have reached the server")
+	// ErrNotSent reports that a request failed before any attempt could
+	// reach the server: the rate limiter's wait or the context ended
+	// first, or no connection could be made. The server did nothing.
+	ErrNotSent = errors.New("not sent: no attempt reached the server")
 	// ErrUnauthorized reports that the server answered 401 or 403.
 	ErrUnauthorized = errors.New("unauthorized")
 	// ErrBadRequest reports that the server answered 400.
