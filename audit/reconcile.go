@@ -45,7 +45,17 @@ type ReconcileOptions struct {
 	// with its cdata are not imported and the request is not settled
 	// (default DefaultInFlight; negative: none counts as in flight).
 	InFlight time.Duration
+	// RevokeSettle is how long Apply waits, when the server no longer lists
+	// a token the ledger holds live, before it records that token revoked
+	// elsewhere (default DefaultRevokeSettle; negative: no wait). A revoke
+	// by tokenaudit records its outcome a moment after the server answers
+	// it; the condition checked when recording (the token still active)
+	// then sees that revoke, and no revoked_elsewhere is recorded for it.
+	RevokeSettle time.Duration
 }
+
+// DefaultRevokeSettle is [ReconcileOptions.RevokeSettle]'s default.
+const DefaultRevokeSettle = time.Second
 
 // DefaultInFlight is [ReconcileOptions.InFlight]'s default: twice the
 // woleet client's request timeout.
@@ -307,6 +317,15 @@ func (a *Auditor) Reconcile(ctx context.Context, opts ReconcileOptions) (*Reconc
 	}
 	if n := len(res.Missing); n > MassRevocationFloor && 2*n > res.LedgerActive && !opts.Yes {
 		return res, &MassRevocationError{Missing: n, Compared: res.LedgerActive}
+	}
+	if wait := cmp.Or(opts.RevokeSettle, DefaultRevokeSettle); len(res.Missing) > 0 && wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return res, fmt.Errorf("audit: reconcile: %w", ctx.Err())
+		case <-t.C:
+		}
 	}
 	for len(entries) > 0 {
 		n := min(len(entries), applyBatch)
