@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // runAll runs the binary once per argument list, all at once, each as its
@@ -192,4 +193,25 @@ func TestReconcileAgainstAnotherAPI(t *testing.T) {
 	wantEqual(t, "events", queryRows(t, openSQL(t, at.db), "SELECT count(*) FROM events"), []string{"10"})
 	at.run(t, "", "reconcile", "--apply", "--yes").want(t, 0, nil, []string{"recorded 4 events"})
 	wantEqual(t, "states", queryRows(t, openSQL(t, at.db), "SELECT state, count(*) FROM tokens GROUP BY state"), []string{"active|1", "revoked|4"})
+}
+
+// TestTimeoutsAreAPIErrors: a revoke whose answer does not come in time
+// exits 6 and records outcome unknown (the server did revoke it); a
+// reconcile that times out exits 6 and records nothing; the next reconcile
+// settles the revoke.
+func TestTimeoutsAreAPIErrors(t *testing.T) {
+	at := newAPITest(t)
+	tok := at.issue(t, "slow")
+	at.srv.SetLatency(3 * time.Second)
+	r := at.run(t, tok+"\n", "revoke", "--timeout", "300ms", "-")
+	r.want(t, 6, nil, []string{"outcome unknown", "reconcile"})
+	wantEqual(t, "last event", queryRows(t, openSQL(t, at.db),
+		"SELECT kind, json_extract(detail, '$.outcome') FROM events ORDER BY seq DESC LIMIT 1"), []string{"revoke_failed|unknown"})
+	at.run(t, "", "reconcile", "--apply", "--timeout", "300ms").want(t, 6, nil, nil)
+	wantEqual(t, "events", queryRows(t, openSQL(t, at.db), "SELECT count(*) FROM events"), []string{"3"})
+	at.srv.SetLatency(0)
+	at.run(t, "", "reconcile", "--apply").want(t, 0, nil, []string{"recorded 1 event"})
+	wantEqual(t, "settled", queryRows(t, openSQL(t, at.db),
+		"SELECT kind, request_seq FROM events ORDER BY seq DESC LIMIT 1"), []string{"revoke|2"})
+	at.run(t, "", "report").want(t, 0, []string{"Requests with no known outcome\n(none)"}, nil)
 }
