@@ -2,6 +2,8 @@ package audit
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"database/sql"
 	"errors"
 	"net/url"
@@ -367,4 +369,118 @@ func TestPostgresDisabledTrigger(t *testing.T) {
 	if !errors.As(err, &ie) || ie.Seq != -1 || !strings.Contains(ie.Problem, "trigger events_no_update is disabled") {
 		t.Fatalf("Verify = %v, want the disabled trigger reported", err)
 	}
+}
+
+// TestCopyRoundTrip copies a ledger SQLite → PostgreSQL → SQLite: each
+// copy has the source's identity, root hash and checkpoints, and a
+// checkpoint signed on the first verifies the last.
+func TestCopyRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	signer, verifiers := testKey(t, "test")
+	src := openAt(t, filepath.Join(t.TempDir(), "a.db"), WithAutoCheckpoint(signer, 10))
+	for i := range 35 {
+		mustAppend(t, src, Event{Kind: KindIssue, Fingerprint: fp(i), CData: "c", Detail: []byte(`{"k":"v","n":1}`)})
+	}
+	sc, err := src.Checkpoint(ctx, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srcInfo, err := src.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg := openAt(t, pgtest.URL(t))
+	back := openAt(t, filepath.Join(t.TempDir(), "b.db"))
+	for _, step := range []struct{ dst, src *Ledger }{{pg, src}, {back, pg}} {
+		res, err := Copy(ctx, step.dst, step.src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Head != srcInfo.Head || res.Checkpoints != 4 || res.LedgerID != srcInfo.LedgerID {
+			t.Fatalf("Copy = %+v, want head %v, 4 checkpoints, ledger %s", res, srcInfo.Head, srcInfo.LedgerID)
+		}
+		info, err := step.dst.Info(ctx)
+		if err != nil || info.LedgerID != srcInfo.LedgerID || !info.CreatedAt.Equal(srcInfo.CreatedAt) || info.Head != srcInfo.Head {
+			t.Fatalf("copy's Info = %+v, %v; source's %+v", info, err, srcInfo)
+		}
+		c, err := OpenCheckpoint(sc.Note, verifiers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := step.dst.VerifyCheckpoint(ctx, c.Checkpoint); err != nil {
+			t.Errorf("the source's checkpoint does not verify the copy: %v", err)
+		}
+	}
+	for _, l := range []*Ledger{pg, back} {
+		if _, err := l.Append(ctx, Event{Kind: KindIssue, Fingerprint: fp(99)}); err != nil {
+			t.Errorf("append to the copy: %v", err)
+		}
+	}
+	if _, err := Copy(ctx, back, pg); !errors.Is(err, ErrNotEmpty) {
+		t.Errorf("Copy into a ledger with events: %v, want ErrNotEmpty", err)
+	}
+}
+
+// asRole returns the URL loc with its user replaced by role.
+func asRole(t *testing.T, loc, role string) string {
+	u, err := url.Parse(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User(role)
+	return u.String()
+}
+
+// TestPostgresRoles: a writer role may append and read, and nothing more;
+// a reader role may only read.
+func TestPostgresRoles(t *testing.T) {
+	srv := pgtest.Shared(t)
+	ctx := context.Background()
+	loc := srv.SchemaURL(t)
+	owner := openAt(t, loc)
+	mustAppend(t, owner, Event{Kind: KindIssue, Fingerprint: fp(1)})
+	b := make([]byte, 4)
+	rand.Read(b)
+	writer, reader := "w_"+hex.EncodeToString(b), "r_"+hex.EncodeToString(b)
+	for _, r := range []string{writer, reader} {
+		if err := srv.Exec(ctx, "CREATE ROLE "+r+" LOGIN"); err != nil {
+			t.Skipf("cannot create roles on this server: %v", err)
+		}
+		t.Cleanup(func() { srv.Exec(ctx, "DROP OWNED BY "+r+"; DROP ROLE "+r) })
+	}
+	if err := owner.GrantRole(ctx, writer, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := owner.GrantRole(ctx, reader, false); err != nil {
+		t.Fatal(err)
+	}
+	w := openAt(t, asRole(t, loc, writer))
+	mustAppend(t, w, Event{Kind: KindRevoke, Fingerprint: fp(1)})
+	if _, err := w.Checkpoint(ctx, mustSigner(t)); err != nil {
+		t.Errorf("the writer's checkpoint: %v", err)
+	}
+	raw := rawPostgres(t, asRole(t, loc, writer))
+	for _, q := range []string{"UPDATE events SET subject = 'x'", "DELETE FROM events", "TRUNCATE events", "DROP TABLE events",
+		"ALTER TABLE events DISABLE TRIGGER USER", "INSERT INTO meta (key, value) VALUES ('k', 'v')", "DROP SCHEMA " + srvSchema(t, loc) + " CASCADE"} {
+		if _, err := raw.Exec(q); err == nil || !(strings.Contains(err.Error(), "permission denied") || strings.Contains(err.Error(), "must be owner")) {
+			t.Errorf("the writer ran %s: err = %v", q, err)
+		}
+	}
+	r := openAt(t, asRole(t, loc, reader), WithReadOnly())
+	if vr, err := r.Verify(ctx); err != nil || vr.Verified != 2 {
+		t.Errorf("the reader's Verify = %+v, %v", vr, err)
+	}
+	rw := openAt(t, asRole(t, loc, reader))
+	if _, err := rw.Append(ctx, Event{Kind: KindIssue, Fingerprint: fp(2)}); !errors.Is(err, ErrLedgerReadOnly) {
+		t.Errorf("the reader's Append: %v, want ErrLedgerReadOnly", err)
+	}
+}
+
+// srvSchema returns the schema parameter of a test URL.
+func srvSchema(t *testing.T, loc string) string {
+	u, err := url.Parse(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Query().Get("schema")
 }

@@ -861,3 +861,50 @@ func (c pgConn) ExecContext(ctx context.Context, q string, args []driver.NamedVa
 func (c pgConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
 	return c.Conn.QueryContext(ctx, rebind(q), args)
 }
+
+// roleName is what GrantRole accepts as a role's name.
+var roleName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+
+// ErrNoRoles: roles were asked of a ledger in a SQLite file, whose access
+// the file's permissions decide.
+var ErrNoRoles = errors.New("audit: roles are PostgreSQL's; a SQLite ledger's file permissions decide who may read and write it")
+
+// GrantRole lets a PostgreSQL role use the ledger: read it (SELECT), and,
+// with write, append to it (INSERT on events, hashes and checkpoints).
+// Nothing more: the role cannot update, delete, truncate or drop anything,
+// nor change the ledger's identity. The role must exist.
+func (l *Ledger) GrantRole(ctx context.Context, role string, write bool) error {
+	b, ok := l.db.(*postgresBackend)
+	if !ok {
+		return ErrNoRoles
+	}
+	w, err := l.writer()
+	if err != nil {
+		return err
+	}
+	if !roleName.MatchString(role) {
+		return fmt.Errorf("audit: grant: role %q: want letters, digits and _, at most 63", truncate(role, 80))
+	}
+	r, s := pgx.Identifier{role}.Sanitize(), b.ident()
+	stmts := []string{
+		"GRANT USAGE ON SCHEMA " + s + " TO " + r,
+		"GRANT SELECT ON ALL TABLES IN SCHEMA " + s + " TO " + r,
+	}
+	if write {
+		stmts = append(stmts, "GRANT INSERT ON "+s+".events, "+s+".hashes, "+s+".checkpoints TO "+r)
+	}
+	tx, err := w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("audit: grant: %w", classify(err))
+	}
+	defer tx.Rollback()
+	for _, q := range stmts {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("audit: grant %s to %s: %w", map[bool]string{true: "writing", false: "reading"}[write], role, classify(err))
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("audit: grant: %w", classify(err))
+	}
+	return nil
+}

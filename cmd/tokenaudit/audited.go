@@ -38,7 +38,7 @@ func (a *app) openLedger(f ledgerFlags, write bool) (*audit.Ledger, error) {
 	l, err := audit.Open(path, opts...)
 	if err != nil {
 		if !write && errors.Is(err, fs.ErrNotExist) {
-			return nil, withHint(fmt.Errorf("no ledger at %s", path),
+			return nil, withHint(fmt.Errorf("no ledger at %s", audit.RedactURL(path)),
 				"the first issue, revoke, import or reconcile creates it; name another ledger with --db or TOKENAUDIT_DB")
 		}
 		return nil, ledgerError(err)
@@ -76,6 +76,10 @@ func ledgerError(err error) error {
 	case classify(err) == exitIntegrity:
 		return withHint(err, "the ledger file is damaged: do not append to it; restore it from a backup, "+
 			"then run \"tokenaudit ledger verify\"")
+	case errors.Is(err, audit.ErrLedgerUnavailable):
+		return withHint(err, "the ledger's PostgreSQL server cannot be reached: check the URL and that the server runs, then try again")
+	case errors.Is(err, audit.ErrNotDurable):
+		return withHint(err, "nothing was written: a ledger must not lose an event it reported recorded")
 	case errors.Is(err, audit.ErrLedgerLocked):
 		return withHint(err, "another process is writing to the ledger: try again, or wait longer with --lock-timeout")
 	case errors.Is(err, audit.ErrLedgerUnreadable):

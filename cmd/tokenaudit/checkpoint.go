@@ -343,7 +343,7 @@ $` + envCheckpointKey + ` and $` + envCheckpointEvery + ` (default ` + strconv.I
 			if err != nil {
 				return err
 			}
-			if _, err := os.Stat(path); err != nil {
+			if _, err := os.Stat(path); err != nil && !audit.IsPostgresURL(path) {
 				return withHint(fmt.Errorf("no ledger at %s", path), "name the ledger with --db or TOKENAUDIT_DB")
 			}
 			l, err := a.openLedger(lf, true)

@@ -36,6 +36,10 @@ func classify(err error) int {
 	case errors.As(err, &sqliteErr) && (sqliteErr.Code == sqlite3.ErrCorrupt || sqliteErr.Code == sqlite3.ErrNotADB):
 		// The ledger file is damaged.
 		return exitIntegrity
+	case errors.Is(err, audit.ErrLedgerUnavailable):
+		// The ledger's server, not the API, failed (its network error
+		// must not read as the API's).
+		return exitError
 	case errors.As(err, &parseErr), errors.As(err, &tooLong):
 		return exitMalformed
 	case errors.Is(err, jwtinspect.ErrExpired), errors.Is(err, jwtinspect.ErrNotYetValid):

@@ -86,15 +86,20 @@ type ledgerFlags struct {
 
 func (f *ledgerFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.db, "db", "",
-		"the ledger file (default $TOKENAUDIT_DB, or $XDG_DATA_HOME/tokenaudit/ledger.db)")
+		"the ledger: a file, or a postgres:// URL (default $TOKENAUDIT_DB, or $XDG_DATA_HOME/tokenaudit/ledger.db)")
 	cmd.Flags().DurationVar(&f.lockTimeout, "lock-timeout", audit.DefaultBusyTimeout,
 		"wait this long for another process writing to the ledger")
 }
 
 // ledgerPath resolves the ledger's path: --db, then $TOKENAUDIT_DB, then
 // $XDG_DATA_HOME/tokenaudit/ledger.db, then ~/.local/share/tokenaudit/ledger.db.
+// A PostgreSQL URL given with --db may not hold a password, which ps would
+// show: it comes from PGPASSWORD, PGPASSFILE or ~/.pgpass.
 func (a *app) ledgerPath(f ledgerFlags) (string, error) {
 	if f.db != "" {
+		if err := checkNoPassword(f.db); err != nil {
+			return "", err
+		}
 		return f.db, nil
 	}
 	if p := a.getenv("TOKENAUDIT_DB"); p != "" {
@@ -108,4 +113,14 @@ func (a *app) ledgerPath(f ledgerFlags) (string, error) {
 		return "", withHint(errors.New("cannot find the ledger: HOME is not set"), "give the ledger's path with --db or TOKENAUDIT_DB")
 	}
 	return filepath.Join(home, ".local", "share", "tokenaudit", "ledger.db"), nil
+}
+
+// checkNoPassword refuses a PostgreSQL URL given on the command line with
+// a password in it.
+func checkNoPassword(arg string) error {
+	if audit.URLHasPassword(arg) {
+		return withHint(usageErrorf("the URL %s holds a password, which other users see in the process list", audit.RedactURL(arg)),
+			"give the password in PGPASSWORD, or in the file ~/.pgpass or $PGPASSFILE, as libpq reads them")
+	}
+	return nil
 }
