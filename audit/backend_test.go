@@ -3,8 +3,8 @@ package audit
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"net/url"
 	"os"
