@@ -43,8 +43,10 @@ and "ledger prove" and "ledger check-proof" prove one event offline.`,
 // defined in other files (checkpoints, proofs) are added to this list.
 func (a *app) ledgerSubcommands() []*cobra.Command {
 	return append([]*cobra.Command{
+		a.ledgerInitCommand(),
 		a.ledgerVerifyCommand(),
 		a.ledgerInfoCommand(),
+		a.ledgerCopyCommand(),
 	}, a.checkpointCommands()...)
 }
 
