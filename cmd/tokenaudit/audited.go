@@ -37,7 +37,7 @@ func (a *app) openLedger(f ledgerFlags, write bool) (*audit.Ledger, error) {
 	}
 	l, err := audit.Open(path, opts...)
 	if err != nil {
-		if !write && errors.Is(err, fs.ErrNotExist) {
+		if !write && errors.Is(err, fs.ErrNotExist) && !errors.Is(err, audit.ErrLedgerUnavailable) {
 			return nil, withHint(fmt.Errorf("no ledger at %s", audit.RedactURL(path)),
 				"the first issue, revoke, import or reconcile creates it; name another ledger with --db or TOKENAUDIT_DB")
 		}

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tokenaudit/tokenaudit/internal/pgtest"
 )
 
 // binary is the tokenaudit binary built once for all tests, so that every
@@ -33,6 +35,7 @@ func testMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "building tokenaudit:", err)
 		return 1
 	}
+	defer pgtest.Stop() // the PostgreSQL cluster, if a test started one
 	return m.Run()
 }
 

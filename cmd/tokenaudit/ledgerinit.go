@@ -79,6 +79,8 @@ func (a *app) ledgerInit(ctx context.Context, lf ledgerFlags, writers, readers [
 	existed := true
 	probe, err := audit.Open(path, audit.WithReadOnly(), audit.WithBusyTimeout(max(lf.lockTimeout, time.Millisecond)))
 	switch {
+	case errors.Is(err, audit.ErrLedgerUnavailable):
+		return ledgerError(err)
 	case errors.Is(err, fs.ErrNotExist), errors.Is(err, audit.ErrOlderSchema):
 		existed = false // missing, empty, or to be migrated by the writable open below
 	case err != nil:

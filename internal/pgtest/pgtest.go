@@ -26,11 +26,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -240,20 +238,6 @@ func (s *Server) Restart(mode string) error {
 	return s.Start()
 }
 
-// WaitReady waits until the server accepts connections, up to d.
-func (s *Server) WaitReady(d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err := s.Exec(ctx, "SELECT 1")
-		cancel()
-		if err == nil || time.Now().After(deadline) {
-			return err
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func tail(s string, n int) string {
 	if len(s) <= n {
 		return s
@@ -261,12 +245,16 @@ func tail(s string, n int) string {
 	return "…" + s[len(s)-n:]
 }
 
-// Redacted is u without its password, for test logs.
-func Redacted(u string) string {
-	p, err := url.Parse(u)
-	if err != nil || p.User == nil {
-		return u
+// QueryRow runs a query as the server's superuser, with search_path set
+// to schema, and scans its one row into dest.
+func (s *Server) QueryRow(ctx context.Context, schema, sql string, dest ...any) error {
+	c, err := pgx.Connect(ctx, s.URL)
+	if err != nil {
+		return err
 	}
-	p.User = url.User(p.User.Username())
-	return strings.TrimSpace(p.String())
+	defer c.Close(ctx)
+	if _, err := c.Exec(ctx, "SET search_path = "+pgx.Identifier{schema}.Sanitize()); err != nil {
+		return err
+	}
+	return c.QueryRow(ctx, sql).Scan(dest...)
 }
