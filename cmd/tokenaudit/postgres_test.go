@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -164,4 +165,22 @@ func schemaOf(t *testing.T, loc string) string {
 		t.Fatal(err)
 	}
 	return p.Query().Get("schema")
+}
+
+// TestLedgerCopyCLI: ledger copy SQLite → PostgreSQL → SQLite keeps the
+// root hash, and a checkpoint signed on the first verifies each copy.
+func TestLedgerCopyCLI(t *testing.T) {
+	pg := pgtest.URL(t)
+	ct := newCheckpointTest(t, 3)
+	cp := ct.checkpoint(t)
+	root := decodeJSON[map[string]any](t, ct.run(t, "", "ledger", "info", "--format", "json").stdout)["root_hash"].(string)
+	back := filepath.Join(t.TempDir(), "back.db")
+	for _, step := range [][2]string{{ct.db, pg}, {pg, back}} {
+		r := cli(t, "", nil, "ledger", "copy", step[0], step[1], "--format", "json")
+		r.want(t, 0, []string{`"root_hash": "` + root + `"`, `"checkpoints": 1`}, nil)
+		r = cli(t, "", nil, "ledger", "verify", "--db", step[1], "--checkpoint", cp, "--verifier", ct.vkey)
+		r.want(t, 0, []string{"status           intact\n", "root hash        " + root}, nil)
+	}
+	r := cli(t, "", nil, "ledger", "copy", ct.db, back)
+	r.want(t, 1, nil, []string{"not empty", "hint: copy into a new file"})
 }
