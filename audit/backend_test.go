@@ -6,12 +6,14 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, for raw access
 
@@ -483,4 +485,98 @@ func srvSchema(t *testing.T, loc string) string {
 		t.Fatal(err)
 	}
 	return u.Query().Get("schema")
+}
+
+// BenchmarkBackends measures the appends on both backends side by side:
+// durable Append from 1 writer and from 8 (each its own Ledger, with its
+// own connections, as 8 processes would have), and AppendBatch of 1,000
+// and 10,000 events. events/s is the aggregate rate.
+func BenchmarkBackends(b *testing.B) {
+	ctx := context.Background()
+	for _, tb := range testBackends {
+		b.Run(tb.name, func(b *testing.B) {
+			b.Run("Append", func(b *testing.B) {
+				l := openAt(b, tb.location(b), WithActor(benchActor))
+				g := &benchGen{}
+				start := time.Now()
+				for b.Loop() {
+					if _, err := l.Append(ctx, g.next(1)[0]); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+			})
+			b.Run("Append8", func(b *testing.B) {
+				loc := tb.location(b)
+				ls := make([]*Ledger, 8)
+				for i := range ls {
+					ls[i] = openAt(b, loc, WithActor(benchActor))
+				}
+				start := time.Now()
+				n := 0
+				for b.Loop() {
+					var wg sync.WaitGroup
+					for _, l := range ls {
+						e := Event{Kind: KindIssue, Fingerprint: benchFP(n), CData: "customer"}
+						n++
+						wg.Go(func() {
+							if _, err := l.Append(ctx, e); err != nil {
+								b.Error(err)
+							}
+						})
+					}
+					wg.Wait()
+				}
+				b.ReportMetric(float64(8*b.N)/time.Since(start).Seconds(), "events/s")
+			})
+			for _, size := range []int{1000, 10_000} {
+				b.Run(fmt.Sprint("AppendBatch", size), func(b *testing.B) {
+					l := openAt(b, tb.location(b), WithActor(benchActor))
+					benchAppendBatch(b, l, &benchGen{}, size)
+				})
+			}
+		})
+	}
+}
+
+// TestPostgresNotDurable: a writable ledger refuses a session whose
+// commits are acknowledged before they are on disk; reading is fine.
+func TestPostgresNotDurable(t *testing.T) {
+	loc := pgtest.URL(t)
+	openAt(t, loc).Close()
+	lax := pgtest.WithParam(loc, "synchronous_commit", "off")
+	if l, err := Open(lax); !errors.Is(err, ErrNotDurable) || !strings.Contains(err.Error(), "synchronous_commit is off") {
+		if l != nil {
+			l.Close()
+		}
+		t.Fatalf("Open with synchronous_commit off: %v, want ErrNotDurable", err)
+	}
+	openAt(t, lax, WithReadOnly())
+}
+
+// TestRebind: SQLite's placeholders become PostgreSQL's, outside string
+// literals.
+func TestRebind(t *testing.T) {
+	for in, want := range map[string]string{
+		"SELECT 1":                       "SELECT 1",
+		"a = ? AND b = ?":                "a = $1 AND b = $2",
+		"x = ?1 OR y = ?1 AND z = '?'":   "x = $1 OR y = $1 AND z = '?'",
+		"'it''s ?' || ? || json_extract": "'it''s ?' || $1 || json_extract",
+	} {
+		if got := rebind(in); got != want {
+			t.Errorf("rebind(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgres://u:secret@h/db?sslmode=require": "postgres://u@h/db?sslmode=require",
+		"postgresql://u@h/db?password=secret&x=1":  "postgresql://u@h/db?x=1",
+		"/var/lib/ledger.db":                       "/var/lib/ledger.db",
+	} {
+		if got := RedactURL(in); got != want || strings.Contains(got, "secret") {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
 }
