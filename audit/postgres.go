@@ -788,7 +788,7 @@ func classifyPostgres(err error) error {
 	var ne net.Error
 	switch {
 	case errors.As(err, &ce), errors.As(err, &ne), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, driver.ErrBadConn),
-		pgconn.SafeToRetry(err), strings.Contains(err.Error(), "conn closed"):
+		pgconn.SafeToRetry(err), errors.Is(err, pgconn.ErrConnClosed):
 		return fmt.Errorf("%w: %w", ErrLedgerUnavailable, err)
 	}
 	return nil

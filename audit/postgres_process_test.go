@@ -210,7 +210,15 @@ func TestPostgresServerCrash(t *testing.T) {
 	}
 	failed := 0
 	for _, errb := range errs {
-		failed += strings.Count(errb.String(), "append:")
+		for _, line := range strings.Split(strings.TrimSpace(errb.String()), "\n") {
+			if !strings.HasPrefix(line, "append:") {
+				continue
+			}
+			failed++
+			if !strings.Contains(line, ErrLedgerUnavailable.Error()) {
+				t.Errorf("an append failed with an error not classified as the server's: %s", line)
+			}
+		}
 	}
 	if failed == 0 {
 		t.Fatal("no writer saw the server go: the crash came too late")
