@@ -281,7 +281,7 @@ type pgTrigger struct{ table, name, when, level, function string }
 // def is the trigger's definition as pg_get_triggerdef shows it, with the
 // schema s (an SQL identifier) before the table and function names.
 func (t pgTrigger) def(s string) string {
-	return fmt.Sprintf("CREATE TRIGGER %s %s ON %s%s FOR EACH %s EXECUTE FUNCTION %s%s()", t.name, t.when, s, t.table, t.level, s, t.function)
+	return fmt.Sprintf("CREATE TRIGGER %s %s ON %s%s %s EXECUTE FUNCTION %s%s()", t.name, t.when, s, t.table, t.level, s, t.function)
 }
 
 // pgTriggers lists the ledger's triggers: UPDATE, DELETE and TRUNCATE are
@@ -289,12 +289,12 @@ func (t pgTrigger) def(s string) string {
 // events than the ledger holds.
 func pgTriggers() []pgTrigger {
 	ts := []pgTrigger{
-		{"events", "events_dense", "BEFORE INSERT", "ROW", "events_dense"},
-		{"checkpoints", "checkpoints_within_tree", "BEFORE INSERT", "ROW", "checkpoints_within_tree"},
+		{"events", "events_dense", "AFTER INSERT", "REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT", "events_dense"},
+		{"checkpoints", "checkpoints_within_tree", "BEFORE INSERT", "FOR EACH ROW", "checkpoints_within_tree"},
 	}
 	for _, table := range []string{"meta", "events", "hashes", "checkpoints"} {
 		for _, op := range []string{"update", "delete", "truncate"} {
-			ts = append(ts, pgTrigger{table, table + "_no_" + op, "BEFORE " + strings.ToUpper(op), "STATEMENT", "refuse_change"})
+			ts = append(ts, pgTrigger{table, table + "_no_" + op, "BEFORE " + strings.ToUpper(op), "FOR EACH STATEMENT", "refuse_change"})
 		}
 	}
 	return ts
@@ -309,12 +309,21 @@ BEGIN
     RAISE EXCEPTION 'tokenaudit: the ledger is append-only: % rows cannot be %', TG_TABLE_NAME,
         CASE TG_OP WHEN 'UPDATE' THEN 'updated' WHEN 'DELETE' THEN 'deleted' ELSE 'truncated' END;
 END`,
+		// Once per statement, over the rows it inserted: they must be
+		// seq lo to hi, each once, right after the ledger's last event.
 		"events_dense": `
+DECLARE
+    lo bigint;
+    hi bigint;
+    n  bigint;
 BEGIN
-    IF NEW.seq IS DISTINCT FROM (SELECT coalesce(max(seq) + 1, 0) FROM ` + s + `.events) THEN
+    SELECT min(seq), max(seq), count(*) INTO lo, hi, n FROM new_rows;
+    IF n > 0 AND (hi - lo + 1 <> n
+        OR (lo > 0 AND NOT EXISTS (SELECT 1 FROM ` + s + `.events WHERE seq = lo - 1))
+        OR EXISTS (SELECT 1 FROM ` + s + `.events WHERE seq > hi)) THEN
         RAISE EXCEPTION 'tokenaudit: events.seq must be the next sequence number';
     END IF;
-    RETURN NEW;
+    RETURN NULL;
 END`,
 		"checkpoints_within_tree": `
 BEGIN

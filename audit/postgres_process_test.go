@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tokenaudit/tokenaudit/internal/pgtest"
+	"github.com/tokenaudit/tokenaudit/woleet/woleettest"
 )
 
 // The appender is this test binary run again as a writer process: with
@@ -250,5 +252,43 @@ func waitQuiet(t *testing.T, loc string) {
 		}
 		last = n
 		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+// TestPostgresServerKilledDuringIssue: the server crashes after the API
+// issued a token and before the ledger recorded it: the token is revoked
+// again, Issue says so, and the error is the server's unavailability.
+func TestPostgresServerKilledDuringIssue(t *testing.T) {
+	srv := pgtest.Shared(t)
+	if srv.Dir == "" {
+		t.Skip("the server is not one this test may crash (" + pgtest.EnvURL + ")")
+	}
+	loc := srv.SchemaURL(t)
+	api := woleettest.NewServer()
+	t.Cleanup(api.Close)
+	client := fastClient(api)
+	l := openAt(t, loc)
+	crash := hookAPI{TokenAPI: client, afterGenerate: func() {
+		if err := srv.Stop("immediate"); err != nil {
+			t.Error(err)
+		}
+	}}
+	a, err := NewAuditor(l, crash, WithAPIURL(client.BaseURL()), WithAPIIdentity(client.Identity()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.Issue(context.Background(), IssueOptions{CData: "acme"})
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var ue *UnrecordedError
+	if !errors.As(err, &ue) || !ue.Revoked || !errors.Is(err, ErrLedgerUnavailable) {
+		t.Fatalf("Issue = %v, want an UnrecordedError with the token revoked, the server unavailable", err)
+	}
+	if live := api.LiveTokens(woleettest.DefaultEmail); len(live) != 0 {
+		t.Errorf("%d tokens live after the failed issue", len(live))
+	}
+	if n := checkLedger(t, loc, nil); n != 1 {
+		t.Errorf("the ledger holds %d events, want the issue request alone", n)
 	}
 }
