@@ -78,6 +78,9 @@ func (a *app) demo(ctx context.Context, path string) error {
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
+	if err := checkLedgerPath(path, "--db"); err != nil {
+		return err
+	}
 	if err := checkDemoLedger(ctx, abs); err != nil {
 		return err
 	}
