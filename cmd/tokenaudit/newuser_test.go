@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -33,6 +35,41 @@ func TestLedgerPathIsADirectory(t *testing.T) {
 			})
 			if strings.Contains(r.stderr, "backup") || strings.Contains(r.stderr, "damaged") {
 				t.Errorf("a directory is called a damaged ledger:\n%s", r.stderr)
+			}
+		})
+	}
+}
+
+// noCgoSentence is what a build without cgo says.
+const noCgoSentence = "tokenaudit needs cgo and a C compiler for SQLite: install gcc"
+
+func TestBuildWithoutCgoSaysWhy(t *testing.T) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command")
+	}
+	for _, c := range []struct {
+		name string
+		env  []string
+	}{
+		{"CGO_ENABLED=0", []string{"CGO_ENABLED=0"}},
+		// With CGO_ENABLED unset and no C compiler on PATH, the go command
+		// turns cgo off by itself: what a user without gcc meets.
+		{"no gcc on PATH", []string{"CGO_ENABLED=", "CC=", "PATH=" + filepath.Dir(goBin)}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := exec.Command(goBin, "build", "-o", filepath.Join(t.TempDir(), "tokenaudit"), ".")
+			cmd.Env = append(os.Environ(), c.env...)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("the build succeeded without cgo:\n%s", out)
+			}
+			text := strings.TrimSpace(string(out))
+			if !strings.Contains(text, noCgoSentence) {
+				t.Errorf("the build's error does not say %q:\n%s", noCgoSentence, text)
+			}
+			if strings.Contains(text, "undefined") || strings.Count(text, "\n") > 0 {
+				t.Errorf("the build fails with more than the one line that says why:\n%s", text)
 			}
 		})
 	}
