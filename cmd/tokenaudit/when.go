@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tokenaudit/tokenaudit/audit"
 )
 
 // whenHelp explains the time flags, in the help of the commands that take them.
@@ -80,6 +82,13 @@ func formatTime(t time.Time) string {
 		return ""
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+// formatStamp renders a time as the ledger stores it and as JSON and CSV
+// show it: RFC 3339 in UTC with six fractional digits (audit.TimeFormat),
+// so that text order is time order.
+func formatStamp(t time.Time) string {
+	return t.UTC().Format(audit.TimeFormat)
 }
 
 // formatAge renders a duration as people read an age: "3d 4h", "5h 12m",
