@@ -190,7 +190,7 @@ when each was revoked. The ledger is opened read-only.
 Woleet tokens never expire: every active token is a working credential.
 "--state active --older-than 90d" lists those due for rotation.
 
-` + whenHelp,
+` + ageHelp,
 		Example: `  tokenaudit tokens --state active
   tokenaudit tokens --state active --older-than 90d
   tokenaudit tokens --cdata acme --format csv`,

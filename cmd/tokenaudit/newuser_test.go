@@ -165,3 +165,89 @@ func TestJSONTimestampsKeepSixDigits(t *testing.T) {
 		t.Errorf("ledger info --format json: created_at %q", s)
 	}
 }
+
+// commandPaths lists every command the binary's help lists, "ledger
+// verify" and the other ledger subcommands included.
+func commandPaths(t *testing.T) [][]string {
+	t.Helper()
+	listed := func(args ...string) []string {
+		out := cli(t, "", nil, append(args, "--help")...).stdout
+		_, list, _ := strings.Cut(out, "Available Commands:\n")
+		list, _, _ = strings.Cut(list, "\n\n")
+		var names []string
+		for _, line := range strings.Split(list, "\n") {
+			if f := strings.Fields(line); len(f) > 0 && f[0] != "help" && f[0] != "completion" {
+				names = append(names, f[0])
+			}
+		}
+		return names
+	}
+	var paths [][]string
+	for _, name := range listed() {
+		paths = append(paths, []string{name})
+		if name == "ledger" {
+			for _, sub := range listed("ledger") {
+				paths = append(paths, []string{"ledger", sub})
+			}
+		}
+	}
+	if len(paths) < 15 {
+		t.Fatalf("the help lists only %v", paths)
+	}
+	return paths
+}
+
+func TestHelpNamesOnlyItsOwnFlags(t *testing.T) {
+	flagRef := regexp.MustCompile(`--[a-z][a-z-]*`)
+	quoted := regexp.MustCompile(`"[^"]*"`) // another command line: "tokenaudit ledger verify --checkpoint FILE"
+	for _, path := range commandPaths(t) {
+		out := cli(t, "", nil, append(path, "--help")...).stdout
+		desc, flags, ok := strings.Cut(out, "\nUsage:")
+		if !ok {
+			t.Errorf("%s --help has no Usage:\n%s", path, out)
+			continue
+		}
+		for _, f := range flagRef.FindAllString(quoted.ReplaceAllString(desc, ""), -1) {
+			if !regexp.MustCompile(regexp.QuoteMeta(f) + `[ =\n]`).MatchString(flags) {
+				t.Errorf("%s --help mentions %s, which it does not have", strings.Join(path, " "), f)
+			}
+		}
+	}
+}
+
+func TestHelpTopics(t *testing.T) {
+	// The commands that take tokens point to the topic, in one line,
+	// instead of each repeating it.
+	for _, name := range []string{"inspect", "cdata", "fingerprint", "verify", "revoke", "import"} {
+		r := cli(t, "", nil, name, "--help")
+		r.want(t, 0, []string{`See "tokenaudit help tokens".`}, nil)
+		if strings.Contains(r.stdout, "Authorization: Bearer") || strings.Contains(r.stdout, "error record") {
+			t.Errorf("%s --help repeats the topic on tokens:\n%s", name, r.stdout)
+		}
+	}
+	topics := map[string][]string{
+		"tokens": {`"-" for standard input, or @FILE`, `"Authorization: Bearer "`, "error record", "ps",
+			`"tokenaudit tokens --help"`},
+		"environment": {"WOLEET_API_URL", "WOLEET_API_TOKEN", "WOLEET_USERNAME", "WOLEET_PASSWORD", "TOKENAUDIT_DB",
+			"TOKENAUDIT_FORMAT", "TOKENAUDIT_CHECKPOINT_KEY", "TOKENAUDIT_CHECKPOINT_EVERY",
+			"TOKENAUDIT_CHECKPOINT_VERIFIER", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "NO_COLOR"},
+		"exit-codes": {"\n  0  success", "\n  1  usage or I/O error", "\n  2  malformed token", "\n  3  signature not valid",
+			"\n  4  token not valid at this time", "\n  5  ledger integrity failure", "\n  6  API error"},
+	}
+	for topic, has := range topics {
+		r := cli(t, "", nil, "help", topic)
+		r.want(t, 0, has, nil)
+		if r.stderr != "" {
+			t.Errorf("help %s wrote to stderr: %q", topic, r.stderr)
+		}
+	}
+	cli(t, "", nil, "--help").want(t, 0, []string{`"tokenaudit help tokens"`, `"tokenaudit help environment"`,
+		`"tokenaudit help exit-codes"`}, nil)
+	cli(t, "", nil, "help").want(t, 0, []string{"Available Commands:"}, nil)
+	cli(t, "", nil, "help", "help").want(t, 0, []string{"\n  tokens ", "\n  environment ", "\n  exit-codes "}, nil)
+	cli(t, "", nil, "help", "issue").want(t, 0, []string{"Usage:\n  tokenaudit issue"}, nil)
+	cli(t, "", nil, "help", "ledger", "verify").want(t, 0, []string{"Usage:\n  tokenaudit ledger verify"}, nil)
+	cli(t, "", nil, "help", "nope").want(t, 1, nil, []string{`tokenaudit: unknown help topic "nope"`})
+	r := cli(t, "", nil, "__complete", "help", "")
+	r.want(t, 0, []string{"exit-codes\t", "environment\t", "tokens\t", "issue\t"}, nil)
+}

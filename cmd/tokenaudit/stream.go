@@ -11,17 +11,10 @@ import (
 	"github.com/tokenaudit/tokenaudit/internal/tokenstream"
 )
 
-// tokenInputHelp explains, in every command's help, how tokens are given.
-const tokenInputHelp = `Tokens: each argument is a token, "-" for standard input, or @FILE. Standard
-input and files hold one token per line; blank lines and lines starting with
-"#" are skipped, and surrounding white space and a leading "Bearer " or
-"Authorization: Bearer " are removed, so a pasted HTTP header works. With no
-argument, tokens are read from standard input.
-
-A line that cannot be read as a token does not stop a stream: it becomes an
-error record ({"line": N, "source": …, "error": …, "code": …} in JSON lines, a
-line on standard error otherwise), and the exit status at the end is the
-first failure's.`
+// tokenInputHelp ends the help of every command that takes tokens; the
+// whole story is the topic "tokenaudit help tokens" (see helptopics.go).
+const tokenInputHelp = `Tokens: a token, "-" for standard input, or @FILE, one token a line; prefer
+standard input or a file, which ps does not show. See "tokenaudit help tokens".`
 
 // tokenArgs returns the token arguments to read: args, or standard input
 // when there are none. A terminal on standard input with no arguments is a
