@@ -58,6 +58,9 @@ type app struct {
 	formatFlag string
 	format     output.Format
 	stopNotify context.CancelFunc // set when the command watches signals
+
+	// maxTokenSize bounds a token read by app.stream (--max-token-size).
+	maxTokenSize tokenSize
 }
 
 // style returns the colours to use on stdout: only on a terminal, never with

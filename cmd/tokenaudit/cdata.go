@@ -12,7 +12,7 @@ import (
 )
 
 func (a *app) cdataCommand() *cobra.Command {
-	return &cobra.Command{
+	return a.tokenInputCommand(&cobra.Command{
 		Use:   "cdata [TOKEN | - | @FILE]...",
 		Short: "Print each token's cdata: whom it was issued to",
 		Long: `Print the cdata claim of each token, one line per token, in input order.
@@ -36,11 +36,11 @@ so that one token is always one line; --format json or jsonl prints
 				return a.renderPair(it, "cdata", optional(cdata, ok))
 			}))
 		},
-	}
+	})
 }
 
 func (a *app) fingerprintCommand() *cobra.Command {
-	return &cobra.Command{
+	return a.tokenInputCommand(&cobra.Command{
 		Use:   "fingerprint [TOKEN | - | @FILE]...",
 		Short: "Print each token's fingerprint, the identity tokenaudit records",
 		Long: `Print each token's fingerprint: "sha256:" and the lowercase hex SHA-256 of
@@ -60,7 +60,7 @@ typo is not silently fingerprinted.
 				return a.renderPair(it, "fingerprint", nil)
 			}))
 		},
-	}
+	})
 }
 
 // pairRecord is the JSON form of the cdata and fingerprint commands.

@@ -33,6 +33,9 @@ and the shell keeps them in its history. A Woleet token never expires.
   printf '%s\n' "$T" | tokenaudit revoke -      # printf is a shell builtin: no process shows "$T"
   tokenaudit import @legacy-tokens.txt
 
+inspect, cdata, fingerprint and verify refuse a token longer than 64 KiB
+(exit status 2): --max-token-size raises the limit, up to 16MiB.
+
 Streams are read in constant memory, in input order. A line that cannot be
 read as a token does not stop a stream: it becomes an error record
 ({"line": N, "source": …, "error": …, "code": …} in JSON lines, a line on

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -250,4 +252,61 @@ func TestHelpTopics(t *testing.T) {
 	cli(t, "", nil, "help", "nope").want(t, 1, nil, []string{`tokenaudit: unknown help topic "nope"`})
 	r := cli(t, "", nil, "__complete", "help", "")
 	r.want(t, 0, []string{"exit-codes\t", "environment\t", "tokens\t", "issue\t"}, nil)
+}
+
+// bigToken returns an HS256 token whose claims hold a value of n bytes.
+func bigToken(n int) string {
+	enc := base64.RawURLEncoding
+	claims := `{"cdata":"big-co","iat":1700000000,"note":"` + strings.Repeat("x", n) + `","sub":"s"}`
+	return enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc.EncodeToString([]byte(claims)) + "." +
+		enc.EncodeToString(bytes.Repeat([]byte{1}, 32))
+}
+
+func TestInspectBoundsTokenSize(t *testing.T) {
+	dir := t.TempDir()
+	small := bigToken(10)
+	over := bigToken(64 << 10) // a little over the default limit, 64 KiB
+	file := filepath.Join(dir, "tokens.txt")
+	if err := os.WriteFile(file, []byte(over+"\n"+small+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"inspect", "cdata", "fingerprint"} {
+		r := cli(t, "", nil, name, "@"+file)
+		r.want(t, exitMalformed, nil, []string{"tokens.txt line 1: token is longer than the 64KiB limit: raise it with --max-token-size"})
+		if name == "cdata" && r.stdout != "big-co\n" {
+			t.Errorf("cdata after a token over the limit: %q", r.stdout)
+		}
+		cli(t, "", nil, name, "--max-token-size", "1MiB", "@"+file).want(t, 0, nil, nil)
+	}
+	cli(t, over+"\n", []string{"S=" + strings.Repeat("s", 32)}, "verify", "--secret-env", "S", "-").want(t, exitMalformed, nil, []string{"stdin line 1: token is longer than the 64KiB limit"})
+	cli(t, "", nil, "inspect", "--max-token-size", "17MiB", small).want(t, exitError, nil,
+		[]string{`invalid argument "17MiB" for "--max-token-size" flag: want a size from 1 to 16777216 bytes (16MiB)`})
+	cli(t, "", nil, "inspect", "--help").want(t, 0, []string{"--max-token-size size", "(default 64KiB)"}, nil)
+
+	// The table view of one big token is proportional to the token: the
+	// claims table shows the start of a long value (the Claims block
+	// above it has it whole), instead of padding every row to its width.
+	huge := bigToken(4 << 20)
+	cmd := exec.Command(binary, "inspect", "--max-token-size", "16MiB", "-")
+	cmd.Stdin = strings.NewReader(huge + "\n")
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if out.Len() > len(huge) {
+		t.Errorf("inspect of a %d-byte token printed %d bytes", len(huge), out.Len())
+	}
+	if !strings.Contains(out.String(), `"note": "`+strings.Repeat("x", 4<<20)+`"`) {
+		t.Errorf("the Claims block does not hold the long claim whole")
+	}
+	if !strings.Contains(out.String(), "│ note  │ "+strings.Repeat("x", maxCellRunes)+"… │") {
+		t.Errorf("the claims table does not show the long claim's start:\n%.2000s", out.String())
+	}
+	// Before the bound, the table view of this token peaked at about 45
+	// times its size; now at 13 to 18 times (what the garbage collector
+	// leaves varies with the machine's load).
+	if peak, ok := peakRSS(cmd.ProcessState); ok && peak > 30*len(huge) {
+		t.Errorf("inspect of a %d-byte token peaked at %d bytes of memory", len(huge), peak)
+	}
 }

@@ -123,7 +123,7 @@ valid; 1 a key cannot be read; 2 the token is malformed.
 	fl.BoolVar(&f.weakSecrets, "check-weak-secrets", false, "also try well-known weak HMAC secrets and report one that verifies")
 	fl.BoolVar(&f.allSignatures, "require-all-signatures", false, "a JWS JSON serialization is valid only when every signature verifies")
 	fl.StringVar(&f.payloadFile, "payload-file", "", "the detached payload of a token whose payload is detached (RFC 7515 appendix F)")
-	return cmd
+	return a.tokenInputCommand(cmd)
 }
 
 // loadVerifyKeys reads every key the flags name.
