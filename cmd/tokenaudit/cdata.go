@@ -25,7 +25,7 @@ so that one token is always one line; --format json or jsonl prints
 {"cdata": …, "fingerprint": …} with the exact value (null when absent).
 
 ` + tokenInputHelp,
-		Example: `  tokenaudit cdata "$TOKEN"
+		Example: `  tokenaudit cdata < token.txt
   tokenaudit cdata @issued.txt | sort | uniq -c`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.stream(cmd.Context(), args, stateless(func(it tokenstream.Item) ([]byte, error) {
@@ -50,8 +50,8 @@ A line that is not a well-formed token is an error (exit status 2), so a
 typo is not silently fingerprinted.
 
 ` + tokenInputHelp,
-		Example: `  tokenaudit fingerprint "$TOKEN"
-  tokenaudit events --fingerprint "$(tokenaudit fingerprint "$TOKEN")"`,
+		Example: `  tokenaudit fingerprint < token.txt
+  tokenaudit events --fingerprint "$(tokenaudit fingerprint < token.txt)"`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.stream(cmd.Context(), args, stateless(func(it tokenstream.Item) ([]byte, error) {
 				if _, _, err := jwtinspect.CData(it.Token); err != nil {

@@ -31,7 +31,7 @@ fingerprint, signature_bytes, times, findings and verified. Numbers in header
 and claims are printed exactly as the token has them.
 
 ` + tokenInputHelp,
-		Example: `  tokenaudit inspect eyJhbGciOi...
+		Example: `  tokenaudit inspect < token.txt
   pbpaste | tokenaudit inspect
   tokenaudit inspect --format jsonl @tokens.txt`,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -53,9 +53,9 @@ fits, or the algorithm is not allowed); 4 genuine but expired or not yet
 valid; 1 a key cannot be read; 2 the token is malformed.
 
 ` + tokenInputHelp,
-		Example: `  tokenaudit verify "$TOKEN" --key issuer.pem
-  tokenaudit verify "$TOKEN" --jwks jwks.json --alg RS256 --iss https://issuer.example
-  WOLEET_HMAC=… tokenaudit verify "$TOKEN" --secret-env WOLEET_HMAC --secret-encoding base64url`,
+		Example: `  tokenaudit verify --key issuer.pem < token.txt
+  tokenaudit verify --jwks jwks.json --alg RS256 --iss https://issuer.example @tokens.txt
+  printf '%s\n' "$TOKEN" | tokenaudit verify --secret-env WOLEET_HMAC --secret-encoding base64url -`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			keys, err := a.loadVerifyKeys(f)
 			if err != nil {
