@@ -40,12 +40,15 @@ type (
 // tokenJSON is a Token's JSON form, which AgedToken extends.
 type tokenJSON struct {
 	plainToken
-	IssuedAt  jsonTime `json:"issued_at"`
-	RevokedAt jsonTime `json:"revoked_at,omitzero"`
+	IssuedAt    jsonTime `json:"issued_at"`
+	RevokedAt   jsonTime `json:"revoked_at,omitzero"`
+	TokenIAT    jsonTime `json:"token_iat,omitzero"`
+	FirstSeenAt jsonTime `json:"first_seen_at"`
 }
 
 func newTokenJSON(t Token) tokenJSON {
-	return tokenJSON{plainToken: plainToken(t), IssuedAt: jsonTime(t.IssuedAt), RevokedAt: jsonTime(t.RevokedAt)}
+	return tokenJSON{plainToken: plainToken(t), IssuedAt: jsonTime(t.IssuedAt), RevokedAt: jsonTime(t.RevokedAt),
+		TokenIAT: jsonTime(t.TokenIAT), FirstSeenAt: jsonTime(t.FirstSeenAt)}
 }
 
 // MarshalJSON writes the event with the column names as keys and ts in

@@ -25,6 +25,12 @@ are skipped, and surrounding white space and a leading "Bearer " or
 "Authorization: Bearer " are removed, so a pasted HTTP header works. With no
 argument, tokens are read from standard input.
 
+A token is a JWT, or else an opaque token: revoke, import and inspect take a
+line of printable ASCII without white space or dots, that does not start
+like a JWT ("eyJ", "{"), as a token known by its fingerprint alone (finding
+not-a-jwt), and warn once. Text shaped like a JWT that does not parse is
+malformed.
+
 Prefer standard input or a file to an argument: while a command runs, its
 arguments are visible to every user of the machine (ps, /proc/PID/cmdline),
 and the shell keeps them in its history. A Woleet token never expires.

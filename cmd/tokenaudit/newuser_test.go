@@ -143,6 +143,7 @@ func TestJSONTimestampsKeepSixDigits(t *testing.T) {
 
 	tokens := decodeJSON[[]map[string]any](t, run("tokens", "--format", "json"))
 	if len(tokens) != 2 || tokens[0]["issued_at"] != stamps[0] || tokens[1]["issued_at"] != stamps[1] ||
+		tokens[0]["first_seen_at"] != stamps[0] || tokens[1]["first_seen_at"] != stamps[1] ||
 		tokens[1]["revoked_at"] != stamps[2] || tokens[0]["revoked_at"] != nil {
 		t.Errorf("tokens --format json: %v", tokens)
 	}
