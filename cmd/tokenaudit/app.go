@@ -225,6 +225,13 @@ Tokens are given as arguments, on standard input or in files: see
 				}
 				return usageErrorf("%v", err)
 			}
+			if format == output.HTML && cmd.Name() != "report" {
+				if !cmd.Flags().Changed("format") {
+					format = output.Table // TOKENAUDIT_FORMAT=html is meant for the report
+				} else {
+					return usageErrorf("--format html: only \"tokenaudit report\" writes HTML")
+				}
+			}
 			a.format = format
 			if a.notify != nil && watchesSignals(cmd, args) {
 				ctx, stop := a.notify(cmd.Context())
@@ -237,7 +244,7 @@ Tokens are given as arguments, on standard input or in files: see
 	root.SetVersionTemplate("tokenaudit {{.Version}}\n")
 	root.SetHelpCommand(a.helpCommand())
 	root.PersistentFlags().StringVar(&a.formatFlag, "format", "",
-		"output format: table, json, jsonl, csv or markdown (default table, or $TOKENAUDIT_FORMAT)")
+		"output format: table, json, jsonl, csv, markdown or html (report only) (default table, or $TOKENAUDIT_FORMAT)")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return &usageError{err: err, cmd: cmd}
 	})
