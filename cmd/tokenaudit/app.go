@@ -34,6 +34,14 @@ type env struct {
 	stdinTTY  bool
 	stdoutTTY bool
 	stderrTTY bool
+	// stdoutFile is the process's standard output, for the checks that
+	// "issue" makes on where its tokens go (see deliver.go); nil in tests
+	// that run commands in this process.
+	stdoutFile *os.File
+	// ignoreSIGPIPE, when not nil, makes a write to a closed pipe fail with
+	// EPIPE instead of ending the process, for "issue", which must revoke
+	// a token that nobody read.
+	ignoreSIGPIPE func()
 }
 
 // systemEnv is the env of a real process.
@@ -46,9 +54,11 @@ func systemEnv() *env {
 		notify: func(ctx context.Context) (context.Context, context.CancelFunc) {
 			return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 		},
-		stdinTTY:  tty(os.Stdin),
-		stdoutTTY: tty(os.Stdout),
-		stderrTTY: tty(os.Stderr),
+		stdinTTY:      tty(os.Stdin),
+		stdoutTTY:     tty(os.Stdout),
+		stderrTTY:     tty(os.Stderr),
+		stdoutFile:    os.Stdout,
+		ignoreSIGPIPE: func() { signal.Ignore(syscall.SIGPIPE) },
 	}
 }
 

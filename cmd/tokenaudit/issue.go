@@ -51,6 +51,14 @@ any action of the API the ledger could not record). An API error is exit
 status 6; when the API may have issued a token without answering, that is
 recorded, and "tokenaudit reconcile" finds the token.
 
+Printing a token is part of handing it out. A token whose write fails
+(a full disk, a closed pipe) is revoked again, recorded so, and the rest of
+--count is not issued: the exit status is 1, or 5 if the ledger could not
+record the revocation. When standard output is a pipe, each token counts as
+handed out once the reader has read it: a reader that goes away first
+(tokenaudit issue --count 3 | head -c 10) gets it revoked. A standard
+output that is closed or /dev/null is refused before anything is issued.
+
 Woleet tokens never expire: each one printed is a credential until
 "tokenaudit revoke" revokes it.
 
@@ -84,8 +92,18 @@ fails, those issued before it have been printed and recorded.`,
 }
 
 // issue issues count tokens and prints each as soon as it is recorded.
+// Printing is part of handing a token out: a token whose write fails, or
+// that the reader of a pipe never reads, is revoked again and the rest are
+// not issued (see deliver.go).
 func (a *app) issue(cmd *cobra.Command, s *auditSession, cdata string, count int) error {
 	ctx := cmd.Context()
+	if stdoutNowhere(a.stdoutFile) {
+		return withHint(usageErrorf("%w: nothing was issued", errNowhere),
+			"redirect standard output to a file, or capture it: T=$(tokenaudit issue --cdata …)")
+	}
+	if a.ignoreSIGPIPE != nil {
+		a.ignoreSIGPIPE()
+	}
 	var cw *csv.Writer
 	if a.format == output.CSV {
 		cw = csv.NewWriter(a.stdout)
@@ -121,9 +139,11 @@ func (a *app) issue(cmd *cobra.Command, s *auditSession, cdata string, count int
 		default:
 			_, werr = fmt.Fprintln(a.stdout, rec.Token)
 		}
+		if werr == nil {
+			werr = a.delivered(ctx)
+		}
 		if werr != nil {
-			return withHint(fmt.Errorf("token sha256:%s was issued and recorded, but printing it failed: %w", shortFP(rec.Fingerprint), werr),
-				fmt.Sprintf("it is live: revoke it with \"tokenaudit revoke --fingerprint %s --yes\"", rec.Fingerprint))
+			return a.undelivered(ctx, s, rec, i, count, werr)
 		}
 		fmt.Fprintf(a.stderr, "tokenaudit: issued sha256:%s for cdata %s (ledger seq %d)\n",
 			shortFP(rec.Fingerprint), quoteCData(rec.CData), rec.Seq)
