@@ -185,6 +185,7 @@ func (a *app) rootCommand(args []string) *cobra.Command {
 			root.AddCommand(c.build())
 		}
 	}
+	refuseRepeatedFlags(root)
 	if invoked == "" {
 		root.Version = version() // --version is a flag of the root only
 	} else {

@@ -120,3 +120,26 @@ func TestCompletion(t *testing.T) {
 		}
 	}
 }
+
+// TestRepeatedFlagRefused: a single-value flag given twice is a usage
+// error for every command, not a silent choice of the last.
+func TestRepeatedFlagRefused(t *testing.T) {
+	for _, args := range [][]string{
+		{"issue", "--cdata", "a", "--cdata", "b"},
+		{"issue", "--cdata=a", "--count", "1", "--cdata", "b"},
+		{"revoke", "--cdata", "a", "--cdata", "b", "--dry-run"},
+		{"revoke", "--fingerprint", "0123456789ab", "--fingerprint=fedcba987654", "--dry-run"},
+		{"revoke", "-y", "--yes", "--cdata", "a"},
+		{"events", "--db", "a.db", "--db", "b.db"},
+		{"--format", "json", "version", "--format", "csv"},
+		{"ledger", "verify", "--db", "a.db", "--db", "b.db"},
+	} {
+		r := cli(t, "", nil, args...)
+		r.want(t, exitError, nil, []string{"is already given", "give it once", "tokenaudit: hint: run "})
+		if r.stdout != "" {
+			t.Errorf("%v printed %q", args, r.stdout)
+		}
+	}
+	r := cli(t, "", nil, "issue", "--cdata", "a", "--cdata", "b")
+	r.want(t, exitError, nil, []string{`--cdata is already given as "a": give it once`})
+}
