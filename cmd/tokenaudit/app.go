@@ -62,6 +62,12 @@ func systemEnv() *env {
 	}
 }
 
+// annotationNoEnvFormat marks a command that TOKENAUDIT_FORMAT does not
+// apply to: its format is the one on its own command line. TOKENAUDIT_FORMAT
+// is for listings; "issue" prints the bare token, so that
+// T=$(tokenaudit issue …) holds a token whatever the environment says.
+const annotationNoEnvFormat = "tokenaudit/no-env-format"
+
 // app holds the global options every command shares.
 type app struct {
 	*env
@@ -221,7 +227,7 @@ TOKENAUDIT_CHECKPOINT_VERIFIER (a trusted verifier key, or its file).`,
 		SilenceUsage:  true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			f := a.formatFlag
-			if !cmd.Flags().Changed("format") && f == "" {
+			if !cmd.Flags().Changed("format") && f == "" && cmd.Annotations[annotationNoEnvFormat] == "" {
 				f = a.getenv("TOKENAUDIT_FORMAT")
 			}
 			format, err := output.ParseFormat(f)

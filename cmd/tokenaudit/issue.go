@@ -42,7 +42,8 @@ The token alone goes to standard output, one per line, so that
 T=$(tokenaudit issue --cdata acme) works; what was recorded goes to standard
 error. --format json or jsonl prints {"token", "fingerprint", "cdata", "seq"}
 (one JSON document for one token, JSON lines for several), and csv prints
-those columns.
+those columns. TOKENAUDIT_FORMAT does not apply here: only a --format on
+the command line changes what issue prints.
 
 It fails closed: the request is recorded before the API is asked, and the
 token is recorded before it is printed. If the ledger cannot record it, the
@@ -67,7 +68,8 @@ fails, those issued before it have been printed and recorded.`,
 		Example: `  T=$(tokenaudit issue --cdata acme)
   tokenaudit issue --cdata "ci: deploy-bot" --format json
   tokenaudit issue --cdata load-test --count 5 > tokens.txt`,
-		Args: noArgs,
+		Args:        noArgs,
+		Annotations: map[string]string{annotationNoEnvFormat: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !cmd.Flags().Changed("cdata") {
 				return withHint(usageErrorf("say whom the token is for with --cdata"),

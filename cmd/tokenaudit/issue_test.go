@@ -260,3 +260,22 @@ func TestIssueFailsClosed(t *testing.T) {
 	wantEqual(t, "events", eventKinds(t, at.db), []string{"issue_requested", "issue", "issue_requested"})
 	at.checkNoLeak(t)
 }
+
+// TestIssueIgnoresEnvFormat: TOKENAUDIT_FORMAT is for listings; issue
+// prints the bare token unless --format is on its own command line.
+func TestIssueIgnoresEnvFormat(t *testing.T) {
+	at := newAPITest(t)
+	at.env = append(at.env, "TOKENAUDIT_FORMAT=json")
+	tok := at.issue(t, "acme") // fails unless stdout is the token alone
+	r := at.run(t, "", "issue", "--cdata", "acme", "--format", "jsonl")
+	r.want(t, 0, []string{`{"token":"`}, nil)
+	rec := decodeJSON[map[string]any](t, r.stdout)
+	at.tokens = append(at.tokens, rec["token"].(string))
+	r = at.run(t, "", "--format", "csv", "issue", "--cdata", "acme")
+	r.want(t, 0, []string{"token,fingerprint,cdata,seq\n"}, nil)
+	at.tokens = append(at.tokens, strings.Split(strings.Split(r.stdout, "\n")[1], ",")[0])
+	// Listings still follow it.
+	r = at.run(t, "", "tokens")
+	r.want(t, 0, []string{`"fingerprint": "` + fingerprintOf(tok) + `"`}, nil)
+	at.checkNoLeak(t)
+}
