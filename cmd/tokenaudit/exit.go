@@ -7,6 +7,9 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/tokenaudit/tokenaudit/internal/output"
+	"github.com/tokenaudit/tokenaudit/internal/redact"
 )
 
 // Exit statuses, as documented in the README and in "tokenaudit --help".
@@ -87,14 +90,14 @@ func exitCode(err error) int {
 }
 
 // printError writes err, and its hints, to w in the form
-// "tokenaudit: <what went wrong>".
+// "tokenaudit: <what went wrong>", each line through safeText.
 func printError(w io.Writer, err error) {
 	msg := strings.TrimPrefix(err.Error(), "tokenaudit: ")
-	fmt.Fprintf(w, "tokenaudit: %s\n", msg)
+	fmt.Fprintf(w, "tokenaudit: %s\n", safeText(msg))
 	var hint *hintError
 	for e := err; errors.As(e, &hint); e = hint.err {
 		for _, h := range hint.hints {
-			fmt.Fprintf(w, "tokenaudit: hint: %s\n", h)
+			fmt.Fprintf(w, "tokenaudit: hint: %s\n", safeText(h))
 		}
 	}
 	var usage *usageError
@@ -102,3 +105,13 @@ func printError(w io.Writer, err error) {
 		fmt.Fprintf(w, "tokenaudit: hint: run %q for usage\n", usage.cmd.CommandPath()+" --help")
 	}
 }
+
+// safeText is what every error message, hint and note goes through before
+// it is printed or put in a result: anything shaped like a token becomes
+// its short fingerprint (an API error body may quote one), and what a
+// terminal would interpret is escaped (see output.Clean).
+func safeText(s string) string { return output.Clean(redact.JWTs(s)) }
+
+// errorText is an error's message for people: tidied (see tidy), then
+// through safeText.
+func errorText(err error) string { return safeText(tidy(err).Error()) }

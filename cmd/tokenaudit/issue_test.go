@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
@@ -277,5 +280,36 @@ func TestIssueIgnoresEnvFormat(t *testing.T) {
 	// Listings still follow it.
 	r = at.run(t, "", "tokens")
 	r.want(t, 0, []string{`"fingerprint": "` + fingerprintOf(tok) + `"`}, nil)
+	at.checkNoLeak(t)
+}
+
+// TestErrorsRedactTokens: an API error body that quotes a token reaches
+// stderr with the token replaced by its short fingerprint, as the ledger
+// records it.
+func TestErrorsRedactTokens(t *testing.T) {
+	at := newAPITest(t)
+	leaked := at.direct(t, "leaked")
+	other := at.direct(t, "other")
+	body := `{"message":"cannot store ` + leaked + "\x1b]0;pwned\x07" + `"}`
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, body)
+	}))
+	t.Cleanup(api.Close)
+	env := []string{"WOLEET_API_URL=" + api.URL, "WOLEET_API_TOKEN=bearer-secret", "TOKENAUDIT_DB=" + at.db}
+	redacted := "[token sha256:" + short(leaked) + "]"
+	for _, args := range [][]string{
+		{"issue", "--cdata", "x"},
+		{"revoke", other},
+		{"revoke", "--cdata", "x", "--yes"},
+	} {
+		r := cli(t, "", env, args...)
+		at.stderr = append(at.stderr, r.stderr, r.stdout)
+		r.want(t, exitAPI, nil, []string{"400 Bad Request", redacted})
+		if strings.ContainsRune(r.stderr, 0x1b) || strings.ContainsRune(r.stdout, 0x1b) {
+			t.Errorf("%v: a raw ESC reached the output:\n%q", args, r.stderr)
+		}
+	}
 	at.checkNoLeak(t)
 }

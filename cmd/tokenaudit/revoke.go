@@ -186,7 +186,7 @@ func (a *app) revokeTokens(ctx context.Context, s *auditSession, args []string, 
 		if firstCode == 0 {
 			firstCode = exitCode(err)
 		}
-		rec.Error = output.Clean(tidy(err).Error())
+		rec.Error = errorText(err)
 		if rec.Result == "" {
 			rec.Result = "failed"
 		}
@@ -222,7 +222,7 @@ func (a *app) revokeTokens(ctx context.Context, s *auditSession, args []string, 
 		if err != nil && stopsRun(err) {
 			// Reported once, as the command's error, after the results.
 			stop = s.apiError(err)
-			rec.Result, rec.Error = "failed", output.Clean(stop.Error())
+			rec.Result, rec.Error = "failed", errorText(stop)
 			if aerr := rw.add(rec, rec.cells(a, true)...); aerr != nil {
 				return aerr
 			}
@@ -370,7 +370,7 @@ func (a *app) revokeWhere(ctx context.Context, s *auditSession, f revokeFlags) e
 		if e, ok := revoked[t.Fingerprint]; ok {
 			rec.Result, rec.Seq = "revoked", &e.Seq
 		} else if ferr, ok := failures[t.Fingerprint]; ok {
-			rec.Result, rec.Error = "failed", output.Clean(tidy(ferr).Error())
+			rec.Result, rec.Error = "failed", errorText(ferr)
 			firstFail = cmpOr(firstFail, ferr)
 		} else {
 			rec.Result = "not attempted"

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/tokenaudit/tokenaudit/internal/output"
 	"github.com/tokenaudit/tokenaudit/internal/tokenstream"
 )
 
@@ -112,7 +111,7 @@ func stateless(render func(tokenstream.Item) ([]byte, error)) func() tokenstream
 // line on stderr otherwise.
 func (a *app) reportStreamError(w *bufio.Writer, it tokenstream.Item, err error, code int) error {
 	if a.format.Structured() {
-		rec, merr := json.Marshal(errorRecord{Line: it.Line, Source: it.Source, Error: err.Error(), Code: code})
+		rec, merr := json.Marshal(errorRecord{Line: it.Line, Source: it.Source, Error: errorText(err), Code: code})
 		if merr != nil {
 			return merr
 		}
@@ -123,6 +122,6 @@ func (a *app) reportStreamError(w *bufio.Writer, it tokenstream.Item, err error,
 	if ferr := w.Flush(); ferr != nil {
 		return ferr
 	}
-	_, werr := fmt.Fprintf(a.stderr, "tokenaudit: %s: %s\n", it.Where(), output.Clean(err.Error()))
+	_, werr := fmt.Fprintf(a.stderr, "tokenaudit: %s: %s\n", it.Where(), errorText(err))
 	return werr
 }
