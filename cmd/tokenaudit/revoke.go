@@ -23,6 +23,7 @@ type revokeFlags struct {
 	cdataPrefix  bool
 	fingerprint  string
 	dryRun, yes  bool
+	force        bool
 	selectByFlag bool // --cdata or --fingerprint was given
 }
 
@@ -36,7 +37,9 @@ type revokeRecord struct {
 	// Ledger is what the ledger knew of the token before: active, revoked,
 	// or unknown (never seen: it is recorded now).
 	Ledger string `json:"ledger"`
-	// Result is revoked, failed, malformed, or in a dry run "would revoke".
+	// Result is revoked, failed, malformed, "already revoked" (the ledger
+	// has it as revoked: not sent, and Seq is the revocation's), or in a
+	// dry run "would revoke".
 	Result string `json:"result"`
 	// Seq is the seq of the revoke event, or of revoke_failed.
 	Seq   *int64 `json:"seq"`
@@ -48,6 +51,10 @@ const (
 	ledgerUnknown = "unknown"
 )
 
+// resultAlreadyRevoked is the result of a given token that the ledger has
+// as revoked: it is not sent again (see revokeTokens).
+const resultAlreadyRevoked = "already revoked"
+
 // cells renders the record for a table or CSV, with the input column
 // when the tokens were given rather than selected.
 func (r *revokeRecord) cells(a *app, input bool) []string {
@@ -58,6 +65,9 @@ func (r *revokeRecord) cells(a *app, input bool) []string {
 	note := r.Error
 	if r.Ledger == ledgerUnknown && r.Result == "revoked" {
 		note = "never seen by the ledger: recorded now"
+	}
+	if r.Result == resultAlreadyRevoked {
+		note = "not sent again: --force sends it"
 	}
 	cells := []string{a.fpCell(r.Fingerprint), r.CData, r.Ledger, r.Result, seq, note}
 	if input {
@@ -79,8 +89,10 @@ func (a *app) revokeCommand() *cobra.Command {
 
 Given tokens (arguments, - or @FILE), it revokes each. A token the ledger
 never saw is revoked too, recorded first as an import, and the result says
-so. Nothing stops at a token the API refuses (already revoked, unknown); an
-API that is unreachable or refuses the credentials stops the run.
+so. A token the ledger has as revoked is reported "already revoked (seq N)"
+and not sent again (--dry-run says so too); --force sends it anyway. Nothing
+stops at a token the API refuses (already revoked, unknown); an API that is
+unreachable or refuses the credentials stops the run.
 
 With --cdata or --fingerprint it finds the live tokens through the API's list
 (GET /user/tokens): those whose cdata is TEXT (starts with it, with
@@ -118,6 +130,8 @@ the ledger works).
 				return checkFingerprintFlag(f.fingerprint)
 			case f.dryRun && f.yes:
 				return usageErrorf("--dry-run and --yes contradict each other")
+			case f.force && f.selectByFlag:
+				return usageErrorf("--force is for given tokens: --cdata and --fingerprint select only tokens the API lists as live")
 			case f.selectByFlag && !f.dryRun && !f.yes && !(a.stdinTTY && a.stderrTTY):
 				return withHint(usageErrorf("refusing to revoke without confirmation: there is no terminal to ask on"),
 					"add --yes to revoke what matches, or --dry-run to only list it")
@@ -132,7 +146,7 @@ the ledger works).
 					return err
 				}
 				defer s.Close()
-				return a.revokeTokens(cmd.Context(), s, args, f.dryRun)
+				return a.revokeTokens(cmd.Context(), s, args, f)
 			}
 			s, err := a.openSession(f.api, f.ledger, !f.dryRun)
 			if err != nil {
@@ -147,6 +161,7 @@ the ledger works).
 	cmd.Flags().StringVar(&f.fingerprint, "fingerprint", "", "revoke the live tokens whose fingerprint starts with this (at least 8 hex digits)")
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "only show what would be revoked")
 	cmd.Flags().BoolVarP(&f.yes, "yes", "y", false, "revoke what --cdata or --fingerprint selects without asking")
+	cmd.Flags().BoolVar(&f.force, "force", false, "send the revocation of a given token even when the ledger has it as revoked")
 	f.api.register(cmd)
 	f.ledger.register(cmd)
 	return cmd
@@ -155,14 +170,24 @@ the ledger works).
 // ledgerState says what the ledger knows of a token: active, revoked or
 // unknown.
 func ledgerState(ctx context.Context, l *audit.Ledger, fingerprint string) (string, error) {
+	t, err := ledgerToken(ctx, l, fingerprint)
+	if err != nil || t == nil {
+		return ledgerUnknown, err
+	}
+	return string(t.State), nil
+}
+
+// ledgerToken returns what the ledger knows of a token, or nil when it
+// never saw it.
+func ledgerToken(ctx context.Context, l *audit.Ledger, fingerprint string) (*audit.Token, error) {
 	t, err := l.Token(ctx, fingerprint)
 	switch {
 	case errors.Is(err, audit.ErrNotFound):
-		return ledgerUnknown, nil
+		return nil, nil
 	case err != nil:
-		return "", ledgerError(err)
+		return nil, ledgerError(err)
 	}
-	return string(t.State), nil
+	return &t, nil
 }
 
 // stopsRun reports whether an API error is about the API rather than one
@@ -173,8 +198,10 @@ func stopsRun(err error) bool {
 }
 
 // revokeTokens revokes the tokens given on the command line, standard input
-// or files, one at a time, in input order.
-func (a *app) revokeTokens(ctx context.Context, s *auditSession, args []string, dryRun bool) error {
+// or files, one at a time, in input order. A token the ledger has as
+// revoked is not sent again (the API would refuse it) unless f.force.
+func (a *app) revokeTokens(ctx context.Context, s *auditSession, args []string, f revokeFlags) error {
+	dryRun := f.dryRun
 	rw := a.newResultWriter(a.stdout, "", append([]string{"input"}, revokeHeader...)...)
 	var (
 		total, failed, firstCode int
@@ -209,11 +236,23 @@ func (a *app) revokeTokens(ctx context.Context, s *auditSession, args []string, 
 			return rw.add(rec, rec.cells(a, true)...)
 		}
 		rec.Fingerprint, rec.CData = jwtinspect.Fingerprint(it.Token), cdata
-		state, err := ledgerState(ctx, s.ledger, rec.Fingerprint)
+		known, err := ledgerToken(ctx, s.ledger, rec.Fingerprint)
 		if err != nil {
 			return err
 		}
+		state := ledgerUnknown
+		if known != nil {
+			state = string(known.State)
+		}
 		rec.Ledger = state
+		if known != nil && known.State == audit.StateRevoked && known.RevokedSeq != nil && !f.force {
+			rec.Result, rec.Seq = resultAlreadyRevoked, known.RevokedSeq
+			if !a.format.Structured() {
+				fmt.Fprintf(a.stderr, "tokenaudit: %s: sha256:%s is already revoked (seq %d): not sent again; --force sends it anyway\n",
+					rec.Input, shortFP(rec.Fingerprint), *known.RevokedSeq)
+			}
+			return rw.add(rec, rec.cells(a, true)...)
+		}
 		if dryRun {
 			rec.Result = "would revoke"
 			return rw.add(rec, rec.cells(a, true)...)

@@ -128,15 +128,15 @@ func TestRevokeGivenTokens(t *testing.T) {
 	if bad["input"] != "stdin line 3" || bad["result"] != "malformed" || bad["fingerprint"] != "" {
 		t.Errorf("line 2 = %v", bad)
 	}
-	if again["input"] != "stdin line 4" || again["result"] != "failed" || again["ledger"] != "revoked" ||
-		!strings.Contains(again["error"].(string), "400 Bad Request") {
+	// The ledger has it as revoked: not sent again.
+	if again["input"] != "stdin line 4" || again["result"] != "already revoked" || again["ledger"] != "revoked" ||
+		again["seq"] != 3.0 || again["error"] != nil {
 		t.Errorf("line 3 = %v", again)
 	}
 	if !at.srv.Revoked(known) {
 		t.Error("the token from stdin was not revoked")
 	}
-	wantEqual(t, "events", eventKinds(t, at.db)[4:], []string{"revoke", "revoke_failed"})
-	at.run(t, stranger+"\n", "revoke").want(t, exitAPI, []string{"failed"}, []string{"400 Bad Request"})
+	wantEqual(t, "events", eventKinds(t, at.db)[4:], []string{"revoke"})
 
 	// In table mode the failures go to stderr too.
 	r = at.run(t, "not-a-token\n", "revoke")
@@ -185,4 +185,38 @@ func TestRevokeConfirmOnTerminal(t *testing.T) {
 	if !slices.Equal(kinds[len(kinds)-2:], []string{"revoke", "revoke"}) {
 		t.Errorf("events %v", kinds)
 	}
+}
+
+// TestRevokeAlreadyRevoked: a token the ledger has as revoked is reported
+// "already revoked (seq N)" and not sent (exit 0), in a dry run too;
+// --force sends it anyway (and the API refuses it: exit 6, revoke_failed).
+func TestRevokeAlreadyRevoked(t *testing.T) {
+	at := newAPITest(t)
+	tok := at.issue(t, "acme")
+	at.run(t, tok+"\n", "revoke").want(t, 0, []string{"revoked"}, nil)
+	requests := len(at.srv.Requests())
+	before := eventKinds(t, at.db)
+	wantStderr := "tokenaudit: stdin line 1: sha256:" + short(tok) + " is already revoked (seq 2): not sent again; --force sends it anyway\n"
+	for _, args := range [][]string{{"revoke"}, {"revoke", "--dry-run"}} {
+		r := at.run(t, tok+"\n", args...)
+		r.want(t, 0, []string{"already revoked", "│ 2   │", "not sent again: --force sends it"}, nil)
+		if r.stderr != wantStderr {
+			t.Errorf("%v: stderr = %q, want %q", args, r.stderr, wantStderr)
+		}
+	}
+	r := at.run(t, tok+"\n", "revoke", "--format", "csv")
+	r.want(t, 0, []string{"stdin line 1," + fingerprintOf(tok) + ",acme,revoked,already revoked,2,not sent again: --force sends it\n"}, nil)
+	if len(at.srv.Requests()) != requests {
+		t.Fatalf("an already revoked token was sent again")
+	}
+	wantEqual(t, "events", eventKinds(t, at.db), before)
+
+	r = at.run(t, tok+"\n", "revoke", "--force")
+	r.want(t, exitAPI, []string{"failed"}, []string{"400 Bad Request"})
+	if len(at.srv.Requests()) != requests+1 {
+		t.Errorf("--force sent %d requests, want 1", len(at.srv.Requests())-requests)
+	}
+	wantEqual(t, "events", eventKinds(t, at.db), append(before, "revoke_failed"))
+	at.run(t, "", "revoke", "--force", "--cdata", "acme", "--yes").want(t, exitError, nil, []string{"--force is for given tokens"})
+	at.checkNoLeak(t)
 }
