@@ -18,6 +18,10 @@ require (
 // a user would otherwise pick.
 require github.com/golang-jwt/jwt/v5 v5.3.1
 
+// Test-only: the CLI's terminal behaviour (colours, the [y/N] prompt,
+// Ctrl-C) is tested on a real pseudo-terminal.
+require github.com/creack/pty v1.1.24
+
 require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/clipperhouse/displaywidth v0.10.0 // indirect

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/csv"
 	"fmt"
 	"strconv"
 
@@ -106,9 +105,9 @@ func (a *app) issue(cmd *cobra.Command, s *auditSession, cdata string, count int
 	if a.ignoreSIGPIPE != nil {
 		a.ignoreSIGPIPE()
 	}
-	var cw *csv.Writer
+	var cw *output.CSVWriter
 	if a.format == output.CSV {
-		cw = csv.NewWriter(a.stdout)
+		cw = output.NewCSVWriter(a.stdout)
 		cw.Write([]string{"token", "fingerprint", "cdata", "seq"})
 	}
 	for i := range count {
@@ -136,8 +135,7 @@ func (a *app) issue(cmd *cobra.Command, s *auditSession, cdata string, count int
 			werr = output.WriteJSONLine(a.stdout, rec)
 		case output.CSV:
 			cw.Write([]string{rec.Token, rec.Fingerprint, rec.CData, strconv.FormatInt(rec.Seq, 10)})
-			cw.Flush()
-			werr = cw.Error()
+			werr = cw.Flush()
 		default:
 			_, werr = fmt.Fprintln(a.stdout, rec.Token)
 		}

@@ -3,10 +3,10 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
+	"github.com/tokenaudit/tokenaudit/internal/output"
 	"github.com/tokenaudit/tokenaudit/internal/tokenstream"
 )
 
@@ -111,7 +111,7 @@ func stateless(render func(tokenstream.Item) ([]byte, error)) func() tokenstream
 // line on stderr otherwise.
 func (a *app) reportStreamError(w *bufio.Writer, it tokenstream.Item, err error, code int) error {
 	if a.format.Structured() {
-		rec, merr := json.Marshal(errorRecord{Line: it.Line, Source: it.Source, Error: errorText(err), Code: code})
+		rec, merr := output.MarshalJSON(errorRecord{Line: it.Line, Source: it.Source, Error: errorText(err), Code: code}, "")
 		if merr != nil {
 			return merr
 		}
