@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,9 @@ const (
 	exitTime      = 4 // token not valid at this time (expired / not yet valid)
 	exitIntegrity = 5 // ledger integrity failure
 	exitAPI       = 6 // API error
+	// exitInterrupted follows the shells' convention for a command ended
+	// by SIGINT (128 + 2): Ctrl-C stopped it, after it said what was done.
+	exitInterrupted = 130
 )
 
 // usageError is a mistake in the command line.
@@ -85,6 +89,9 @@ func exitCode(err error) int {
 		return silent.code
 	case errors.As(err, &status):
 		return status.code
+	case errors.Is(err, context.Canceled):
+		// Only Ctrl-C or SIGTERM cancels a command's context.
+		return exitInterrupted
 	}
 	return classify(err)
 }

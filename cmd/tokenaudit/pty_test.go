@@ -133,3 +133,35 @@ func TestInspectColoursOnTerminal(t *testing.T) {
 		t.Errorf("NO_COLOR output:\n%q", out)
 	}
 }
+
+// TestConfirmCtrlC: Ctrl-C typed at the [y/N] question cancels at once,
+// without waiting for Enter: nothing is revoked, exit status 130.
+func TestConfirmCtrlC(t *testing.T) {
+	at := newAPITest(t)
+	at.issue(t, "acme")
+	at.issue(t, "acme")
+	before := eventKinds(t, at.db)
+	p := startPTY(t, at.env, "revoke", "--cdata", "acme")
+	p.waitFor(t, "Revoke these 2 tokens? [y/N] ")
+	p.typeKeys(t, "\x03")
+	exited := make(chan struct{})
+	timer := time.AfterFunc(3*time.Second, func() {
+		select {
+		case <-exited:
+		default:
+			io.WriteString(p.tty, "\n") // the old behaviour: only Enter ended the wait
+		}
+	})
+	defer timer.Stop()
+	code, out := p.wait(t)
+	close(exited)
+	at.stderr = append(at.stderr, out)
+	if code != exitInterrupted || !strings.Contains(out, "tokenaudit: interrupted: nothing was revoked") {
+		t.Errorf("exit %d, want %d; the terminal showed:\n%q", code, exitInterrupted, out)
+	}
+	if at.live() != 2 {
+		t.Errorf("%d tokens live after Ctrl-C at the question, want 2", at.live())
+	}
+	wantEqual(t, "events", eventKinds(t, at.db), before)
+	at.checkNoLeak(t)
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -205,6 +206,7 @@ func (a *app) revokeTokens(ctx context.Context, s *auditSession, args []string, 
 	rw := a.newResultWriter(a.stdout, "", append([]string{"input"}, revokeHeader...)...)
 	var (
 		total, failed, firstCode int
+		revoked                  int
 		stop                     error
 		unknown                  []revokeRecord
 	)
@@ -274,6 +276,7 @@ func (a *app) revokeTokens(ctx context.Context, s *auditSession, args []string, 
 				rec.Result = "revoked, unrecorded"
 			}
 		} else {
+			revoked++
 			rec.Result, rec.Seq = "revoked", &ev.Seq
 			if state == ledgerUnknown {
 				unknown = append(unknown, rec)
@@ -286,6 +289,12 @@ func (a *app) revokeTokens(ctx context.Context, s *auditSession, args []string, 
 	}
 	if cerr := rw.close(); err == nil {
 		err = cerr
+	}
+	if ctx.Err() != nil {
+		// Ctrl-C: the results above say what was done.
+		return &exitStatusError{code: exitInterrupted, err: withHint(
+			fmt.Errorf("interrupted at token %d: revoked %d", total, revoked),
+			"to revoke the rest, run the same command again: the tokens the ledger has as revoked are not sent again")}
 	}
 	if err != nil {
 		return ledgerError(err)
@@ -330,6 +339,7 @@ func (a *app) revokeWhere(ctx context.Context, s *auditSession, f revokeFlags) e
 	}
 	what := a.selection(f)
 	declined := false
+	interrupted := false // Ctrl-C at the question
 	bar := &progressBar{w: a.stderr, enabled: a.stderrTTY, label: "revoking"}
 	opts := audit.RevokeWhereOptions{CData: f.cdata, CDataPrefix: f.cdataPrefix, Fingerprint: f.fingerprint, DryRun: f.dryRun,
 		Confirm: func(r *audit.RevokeWhereResult) bool {
@@ -344,8 +354,9 @@ func (a *app) revokeWhere(ctx context.Context, s *auditSession, f revokeFlags) e
 			plan := a.planSheet(r.Matched, states)
 			plan.Title = "Live tokens " + what + ":"
 			plan.Write(a.stderr, output.Table)
-			ok, err := a.confirm(fmt.Sprintf("Revoke these %d tokens?", len(r.Matched)))
+			ok, err := a.confirm(ctx, fmt.Sprintf("Revoke these %d tokens?", len(r.Matched)))
 			declined = !ok || err != nil
+			interrupted = ctx.Err() != nil
 			return ok && err == nil
 		},
 		Progress: func(p audit.RevokeProgress) {
@@ -390,6 +401,8 @@ func (a *app) revokeWhere(ctx context.Context, s *auditSession, f revokeFlags) e
 		}
 		fmt.Fprintf(a.stderr, "tokenaudit: dry run: %s would be revoked\n", countTokens(len(res.Matched), "token", ""))
 		return nil
+	case declined && interrupted:
+		return &exitStatusError{code: exitInterrupted, err: errors.New("interrupted: nothing was revoked")}
 	case declined:
 		return &exitStatusError{code: exitError, err: errors.New("cancelled: nothing was revoked")}
 	}
@@ -421,6 +434,14 @@ func (a *app) revokeWhere(ctx context.Context, s *auditSession, f revokeFlags) e
 	if cerr := rw.close(); cerr != nil {
 		return cerr
 	}
+	if ctx.Err() != nil {
+		// Ctrl-C: the results above say what was done; a token whose
+		// request was under way when it came may or may not be revoked,
+		// and the API lists it again if it is not.
+		return &exitStatusError{code: exitInterrupted, err: withHint(
+			fmt.Errorf("interrupted: revoked %d of %d %s", len(res.Revoked), len(res.Matched), what),
+			"to revoke the rest, run: "+a.finishCommand(f))}
+	}
 	fmt.Fprintf(a.stderr, "tokenaudit: revoked %d of %d\n", len(res.Revoked), len(res.Matched))
 	if err != nil {
 		// The results above name each failure; the status is the first's.
@@ -431,6 +452,22 @@ func (a *app) revokeWhere(ctx context.Context, s *auditSession, f revokeFlags) e
 		return &silentError{code: exitCode(firstFail)}
 	}
 	return nil
+}
+
+// finishCommand is the command line that revokes what an interrupted
+// "revoke --cdata" or "revoke --fingerprint" left live: the same selection,
+// which the API now lists without the tokens already revoked.
+func (a *app) finishCommand(f revokeFlags) string {
+	args := []string{"tokenaudit", "revoke"}
+	if f.fingerprint != "" {
+		args = append(args, "--fingerprint", shellQuote(f.fingerprint))
+	} else {
+		args = append(args, "--cdata", shellQuote(f.cdata))
+		if f.cdataPrefix {
+			args = append(args, "--cdata-prefix")
+		}
+	}
+	return strings.Join(append(args, "--yes"), " ")
 }
 
 // cmpOr returns a unless it is nil, else b.

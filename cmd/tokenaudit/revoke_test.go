@@ -3,6 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -218,5 +222,71 @@ func TestRevokeAlreadyRevoked(t *testing.T) {
 	}
 	wantEqual(t, "events", eventKinds(t, at.db), append(before, "revoke_failed"))
 	at.run(t, "", "revoke", "--force", "--cdata", "acme", "--yes").want(t, exitError, nil, []string{"--force is for given tokens"})
+	at.checkNoLeak(t)
+}
+
+// TestBulkRevokeInterrupted: Ctrl-C (SIGINT) during a bulk revoke stops
+// it: the results say what was done, the exit status is 130, and the
+// message says how many were revoked and which command revokes the rest;
+// that command then does.
+func TestBulkRevokeInterrupted(t *testing.T) {
+	at := newAPITest(t)
+	for range 5 {
+		at.issue(t, "acme")
+	}
+	at.srv.SetLatency(300 * time.Millisecond)
+	cmd := exec.Command(binary, "revoke", "--cdata", "acme", "--yes", "--format", "jsonl")
+	cmd.Env = append([]string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}, at.env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	revokes := func() int {
+		n := 0
+		for _, k := range eventKinds(t, at.db) {
+			if k == "revoke" {
+				n++
+			}
+		}
+		return n
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for revokes() < 1 {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("nothing was revoked")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	at.stderr = append(at.stderr, errb.String())
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != exitInterrupted {
+		t.Fatalf("exit: %v\nstderr:\n%s", err, errb.String())
+	}
+	var done int
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		if decodeJSON[map[string]any](t, line)["result"] == "revoked" {
+			done++
+		}
+	}
+	if done < 1 || done >= 5 {
+		t.Fatalf("%d revoked before Ctrl-C:\n%s", done, out.String())
+	}
+	wantErr := fmt.Sprintf("tokenaudit: interrupted: revoked %d of 5 with cdata \"acme\"\n"+
+		"tokenaudit: hint: to revoke the rest, run: tokenaudit revoke --cdata acme --yes\n", done)
+	t.Logf("stderr:\n%s", errb.String())
+	if !strings.HasSuffix(errb.String(), wantErr) {
+		t.Errorf("stderr:\n%s\nwant it to end with:\n%s", errb.String(), wantErr)
+	}
+	// The request under way at Ctrl-C was sent: its outcome is unknown
+	// until the API is asked again, which the command in the hint does.
+	at.srv.SetLatency(0)
+	at.run(t, "", "revoke", "--cdata", "acme", "--yes").want(t, 0, nil, nil)
+	if at.live() != 0 {
+		t.Errorf("%d tokens still live after the command in the hint", at.live())
+	}
 	at.checkNoLeak(t)
 }
