@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -22,14 +21,7 @@ func (at *apiTest) runStdout(t *testing.T, redir string, args ...string) result 
 	errFile := t.TempDir() + "/stderr"
 	cmd := exec.Command("bash", append([]string{"-c", script, binary}, args...)...)
 	cmd.Env = append([]string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH"), "ERR_FILE=" + errFile}, at.env...)
-	err := cmd.Run()
-	code := 0
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		code = exit.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
+	code := exitStatus(t, cmd.Run())
 	stderr, _ := os.ReadFile(errFile)
 	at.stderr = append(at.stderr, string(stderr))
 	return result{stderr: string(stderr), code: code}

@@ -4,7 +4,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -91,17 +90,7 @@ func (p *ptyProc) wait(t *testing.T) (int, string) {
 	t.Helper()
 	timer := time.AfterFunc(20*time.Second, func() { p.cmd.Process.Kill() })
 	defer timer.Stop()
-	err := p.cmd.Wait()
-	code := 0
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		code = exit.ExitCode()
-		if code < 0 {
-			t.Fatalf("the process did not exit: %v\n%q", err, p.output())
-		}
-	} else if err != nil {
-		t.Fatal(err)
-	}
+	code := exitStatus(t, p.cmd.Wait())
 	select {
 	case <-p.done:
 	case <-time.After(2 * time.Second):
