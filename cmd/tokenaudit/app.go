@@ -215,7 +215,7 @@ not just issue; it identifies tokens by their SHA-256 fingerprint.
 
 Exit status: 0 success · 1 usage or I/O error · 2 malformed token ·
 3 signature not valid · 4 token not valid at this time (expired or not yet
-valid) · 5 ledger integrity failure · 6 API error.
+valid) · 5 ledger integrity failure · 6 API error · 130 interrupted (Ctrl-C).
 
 Environment: WOLEET_API_URL, WOLEET_API_TOKEN (bearer) or WOLEET_USERNAME and
 WOLEET_PASSWORD (basic), TOKENAUDIT_DB (the ledger), TOKENAUDIT_FORMAT,
