@@ -207,6 +207,7 @@ func (a *app) revokeTokens(ctx context.Context, s *auditSession, args []string, 
 	var (
 		total, failed, firstCode int
 		revoked                  int
+		underWay                 string // the input whose request Ctrl-C cut short
 		stop                     error
 		unknown                  []revokeRecord
 	)
@@ -269,6 +270,9 @@ func (a *app) revokeTokens(ctx context.Context, s *auditSession, args []string, 
 			}
 			return errStopRun
 		}
+		if err != nil && errors.Is(err, context.Canceled) {
+			underWay = rec.Input
+		}
 		if err != nil {
 			fail(&rec, err)
 			var ue *audit.UnrecordedError
@@ -292,9 +296,12 @@ func (a *app) revokeTokens(ctx context.Context, s *auditSession, args []string, 
 	}
 	if ctx.Err() != nil {
 		// Ctrl-C: the results above say what was done.
+		hints := []string{"to revoke the rest, run the same command again: the tokens the ledger has as revoked are not sent again"}
+		if underWay != "" {
+			hints = append([]string{underWayHint(underWay)}, hints...)
+		}
 		return &exitStatusError{code: exitInterrupted, err: withHint(
-			fmt.Errorf("interrupted at token %d: revoked %d", total, revoked),
-			"to revoke the rest, run the same command again: the tokens the ledger has as revoked are not sent again")}
+			fmt.Errorf("interrupted at token %d: revoked %d", total, revoked), hints...)}
 	}
 	if err != nil {
 		return ledgerError(err)
@@ -438,9 +445,14 @@ func (a *app) revokeWhere(ctx context.Context, s *auditSession, f revokeFlags) e
 		// Ctrl-C: the results above say what was done; a token whose
 		// request was under way when it came may or may not be revoked,
 		// and the API lists it again if it is not.
+		hints := []string{"to revoke the rest, run: " + a.finishCommand(f)}
+		for _, fl := range res.Failed {
+			if errors.Is(fl.Err, context.Canceled) {
+				hints = append([]string{underWayHint("sha256:" + shortFP(fl.Token.Fingerprint))}, hints...)
+			}
+		}
 		return &exitStatusError{code: exitInterrupted, err: withHint(
-			fmt.Errorf("interrupted: revoked %d of %d %s", len(res.Revoked), len(res.Matched), what),
-			"to revoke the rest, run: "+a.finishCommand(f))}
+			fmt.Errorf("interrupted: revoked %d of %d %s", len(res.Revoked), len(res.Matched), what), hints...)}
 	}
 	fmt.Fprintf(a.stderr, "tokenaudit: revoked %d of %d\n", len(res.Revoked), len(res.Matched))
 	if err != nil {
@@ -452,6 +464,13 @@ func (a *app) revokeWhere(ctx context.Context, s *auditSession, f revokeFlags) e
 		return &silentError{code: exitCode(firstFail)}
 	}
 	return nil
+}
+
+// underWayHint says what to do about a revocation that Ctrl-C cut short
+// after it was sent: the API may have acted.
+func underWayHint(what string) string {
+	return "the revocation of " + what + " was under way at Ctrl-C: whether the API acted is unknown until " +
+		"\"tokenaudit reconcile --apply\" records it"
 }
 
 // finishCommand is the command line that revokes what an interrupted
