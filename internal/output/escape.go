@@ -194,7 +194,17 @@ func appendUEscape(dst []byte, r rune) []byte {
 // unchanged, and what a reader decodes is exactly the same text. Invalid
 // UTF-8 becomes \ufffd.
 func AppendEscapedJSON(dst, text []byte) []byte {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
 	i := 0
+	// Eight bytes at a time while none is DEL or part of a multi-byte
+	// character.
+	for ; i+8 <= len(text); i += 8 {
+		x := endian.LittleEndian.Uint64(text[i:])
+		del := x ^ (lo * 0x7f)
+		if (x|(del-lo)&^del)&hi != 0 {
+			break
+		}
+	}
 	for i < len(text) && text[i] < 0x7f {
 		i++
 	}
