@@ -208,9 +208,11 @@ func (a *app) revokeTokens(ctx context.Context, s *auditSession, args []string, 
 		total, failed, firstCode int
 		revoked                  int
 		underWay                 string // the input whose request Ctrl-C cut short
+		opaque                   int    // tokens that are not JWTs
 		stop                     error
 		unknown                  []revokeRecord
 	)
+	defer func() { a.warnNotJWT(opaque) }()
 	fail := func(rec *revokeRecord, err error) {
 		failed++
 		if firstCode == 0 {
@@ -233,7 +235,10 @@ func (a *app) revokeTokens(ctx context.Context, s *auditSession, args []string, 
 			return rw.add(rec, rec.cells(a, true)...)
 		}
 		cdata, _, perr := jwtinspect.CData(it.Token)
-		if perr != nil {
+		switch {
+		case perr != nil && opaqueToken(it.Token):
+			opaque++ // a token all the same, with no cdata
+		case perr != nil:
 			rec.Result = "malformed"
 			fail(&rec, perr)
 			return rw.add(rec, rec.cells(a, true)...)
@@ -261,6 +266,9 @@ func (a *app) revokeTokens(ctx context.Context, s *auditSession, args []string, 
 			return rw.add(rec, rec.cells(a, true)...)
 		}
 		ev, err := s.auditor.Revoke(ctx, it.Token)
+		if err != nil && errors.Is(err, context.Canceled) {
+			underWay = rec.Input
+		}
 		if err != nil && stopsRun(err) {
 			// Reported once, as the command's error, after the results.
 			stop = s.apiError(err)
@@ -269,9 +277,6 @@ func (a *app) revokeTokens(ctx context.Context, s *auditSession, args []string, 
 				return aerr
 			}
 			return errStopRun
-		}
-		if err != nil && errors.Is(err, context.Canceled) {
-			underWay = rec.Input
 		}
 		if err != nil {
 			fail(&rec, err)
