@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tokenaudit/tokenaudit/internal/output"
-	"github.com/tokenaudit/tokenaudit/internal/redact"
+	"github.com/tokenaudit/tokenaudit/internal/tokentext"
 )
 
 // Exit statuses, as documented in the README and in "tokenaudit --help".
@@ -117,7 +117,7 @@ func printError(w io.Writer, err error) {
 // it is printed or put in a result: anything shaped like a token becomes
 // its short fingerprint (an API error body may quote one), and what a
 // terminal would interpret is escaped (see output.Clean).
-func safeText(s string) string { return output.Clean(redact.JWTs(s)) }
+func safeText(s string) string { return output.Clean(tokentext.Redact(s)) }
 
 // errorText is an error's message for people: tidied (see tidy), then
 // through safeText.

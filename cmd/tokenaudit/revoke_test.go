@@ -234,51 +234,25 @@ func TestBulkRevokeInterrupted(t *testing.T) {
 		at.issue(t, "acme")
 	}
 	at.srv.SetLatency(300 * time.Millisecond)
-	cmd := exec.Command(binary, "revoke", "--cdata", "acme", "--yes", "--format", "jsonl")
-	cmd.Env = append([]string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}, at.env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	revokes := func() int {
-		n := 0
-		for _, k := range eventKinds(t, at.db) {
-			if k == "revoke" {
-				n++
-			}
-		}
-		return n
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for revokes() < 1 {
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatal("nothing was revoked")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	cmd.Process.Signal(os.Interrupt)
-	code := exitStatus(t, cmd.Wait())
-	at.stderr = append(at.stderr, errb.String())
-	if code != exitInterrupted {
-		t.Fatalf("exit status %d, want %d\nstderr:\n%s", code, exitInterrupted, errb.String())
+	r := at.interruptAfterRevoke(t, "", "revoke", "--cdata", "acme", "--yes", "--format", "jsonl")
+	if r.code != exitInterrupted {
+		t.Fatalf("exit status %d, want %d\nstderr:\n%s", r.code, exitInterrupted, r.stderr)
 	}
 	var done int
-	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
 		if decodeJSON[map[string]any](t, line)["result"] == "revoked" {
 			done++
 		}
 	}
 	if done < 1 || done >= 5 {
-		t.Fatalf("%d revoked before Ctrl-C:\n%s", done, out.String())
+		t.Fatalf("%d revoked before Ctrl-C:\n%s", done, r.stdout)
 	}
 	for _, want := range []string{
 		fmt.Sprintf("tokenaudit: interrupted: revoked %d of 5 with cdata \"acme\"\n", done),
 		"tokenaudit: hint: to revoke the rest, run: tokenaudit revoke --cdata acme --yes\n",
 	} {
-		if !strings.Contains(errb.String(), want) {
-			t.Errorf("stderr lacks %q:\n%s", want, errb.String())
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
 		}
 	}
 	// The request under way at Ctrl-C was sent: its outcome is unknown
@@ -301,7 +275,28 @@ func TestRevokeGivenInterrupted(t *testing.T) {
 		stdin += at.issue(t, "acme") + "\n"
 	}
 	at.srv.SetLatency(300 * time.Millisecond)
-	cmd := exec.Command(binary, "revoke", "-")
+	r := at.interruptAfterRevoke(t, stdin, "revoke", "-")
+	r.want(t, exitInterrupted, nil, []string{"tokenaudit: interrupted at token ",
+		"tokenaudit: hint: to revoke the rest, run the same command again",
+		"was under way at Ctrl-C: whether the API acted is unknown until \"tokenaudit reconcile --apply\" records it"})
+	// The request under way at Ctrl-C may have been acted on: reconcile
+	// says, then the same command finishes.
+	at.srv.SetLatency(0)
+	at.run(t, "", "reconcile", "--apply").want(t, 0, nil, nil)
+	r = at.run(t, stdin, "revoke", "-")
+	r.want(t, 0, []string{"already revoked"}, nil)
+	if at.live() != 0 {
+		t.Errorf("%d tokens live after running the command again", at.live())
+	}
+	at.checkNoLeak(t)
+}
+
+// interruptAfterRevoke starts the binary with args against at, sends it
+// SIGINT (Ctrl-C) once the ledger records a revoke, and returns what it
+// printed and its exit status.
+func (at *apiTest) interruptAfterRevoke(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
 	cmd.Env = append([]string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}, at.env...)
 	var out, errb bytes.Buffer
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(stdin), &out, &errb
@@ -319,19 +314,5 @@ func TestRevokeGivenInterrupted(t *testing.T) {
 	cmd.Process.Signal(os.Interrupt)
 	code := exitStatus(t, cmd.Wait())
 	at.stderr = append(at.stderr, errb.String())
-	if code != exitInterrupted || !strings.Contains(errb.String(), "tokenaudit: interrupted at token ") ||
-		!strings.Contains(errb.String(), "tokenaudit: hint: to revoke the rest, run the same command again") ||
-		!strings.Contains(errb.String(), "was under way at Ctrl-C: whether the API acted is unknown until \"tokenaudit reconcile --apply\" records it") {
-		t.Fatalf("exit status %d\nstderr:\n%s", code, errb.String())
-	}
-	// The request under way at Ctrl-C may have been acted on: reconcile
-	// says, then the same command finishes.
-	at.srv.SetLatency(0)
-	at.run(t, "", "reconcile", "--apply").want(t, 0, nil, nil)
-	r := at.run(t, stdin, "revoke", "-")
-	r.want(t, 0, []string{"already revoked"}, nil)
-	if at.live() != 0 {
-		t.Errorf("%d tokens live after running the command again", at.live())
-	}
-	at.checkNoLeak(t)
+	return result{stdout: out.String(), stderr: errb.String(), code: code}
 }
