@@ -77,7 +77,7 @@ func (a *app) undelivered(ctx context.Context, s *auditSession, rec issueRecord,
 		return &exitStatusError{code: exitIntegrity, err: withHint(fmt.Errorf(
 			"%s was issued, but writing it to standard output failed (%v): the API revoked it again, but the ledger could not record that: %w%s",
 			what, werr, tidy(rerr), rest),
-			"run \"tokenaudit reconcile\" once the ledger works: it records the revocation")}
+			"run \"tokenaudit reconcile --apply\" once the ledger works: it records the revocation")}
 	}
 	return withHint(fmt.Errorf("%s was issued, but writing it to standard output failed (%v), and revoking it again failed: %w%s",
 		what, werr, s.apiError(rerr), rest),

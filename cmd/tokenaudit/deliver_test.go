@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tokenaudit/tokenaudit/woleet/woleettest"
 )
@@ -101,5 +103,61 @@ func TestIssuePipeRead(t *testing.T) {
 	lines := strings.Fields(string(out))
 	at.tokens = append(at.tokens, lines...)
 	wantEqual(t, "printed tokens", lines, at.srv.LiveTokens(woleettest.DefaultEmail))
+	at.checkNoLeak(t)
+}
+
+// TestIssueUndeliveredUnrecorded: the token's write fails and the ledger
+// cannot record its revocation (another writer holds the ledger): the API
+// has revoked it, the command says that the ledger does not know, and the
+// exit status is 5.
+func TestIssueUndeliveredUnrecorded(t *testing.T) {
+	at := newAPITest(t)
+	at.issue(t, "warm-up") // creates the ledger
+	at.srv.SetLatency(600 * time.Millisecond)
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer full.Close()
+	cmd := exec.Command(binary, "issue", "--cdata", "acme", "--lock-timeout", "300ms")
+	cmd.Env = append([]string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}, at.env...)
+	var errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = full, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Once the issue is recorded (and the API is slowly revoking the
+	// token), take the write lock until the command ends.
+	deadline := time.Now().Add(5 * time.Second)
+	for len(eventKinds(t, at.db)) < 4 {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("the issue was never recorded")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ctx := context.Background()
+	conn, err := writeSQL(t, at.db).Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	code := exitStatus(t, cmd.Wait())
+	conn.ExecContext(ctx, "ROLLBACK")
+	conn.Close()
+	at.stderr = append(at.stderr, errb.String())
+	r := result{stderr: errb.String(), code: code}
+	r.want(t, exitIntegrity, nil, []string{"was issued, but writing it to standard output failed (write /dev/stdout: no space left on device)",
+		"the API revoked it again, but the ledger could not record that",
+		`tokenaudit: hint: run "tokenaudit reconcile --apply" once the ledger works: it records the revocation`})
+	toks := at.srv.Tokens()
+	last := toks[len(toks)-1]
+	at.tokens = append(at.tokens, last.Token)
+	if last.CData != "acme" || !last.Revoked {
+		t.Errorf("the API's last token: cdata %q, revoked %v; want acme, revoked", last.CData, last.Revoked)
+	}
+	wantEqual(t, "events", eventKinds(t, at.db), []string{"issue_requested", "issue", "issue_requested", "issue"})
 	at.checkNoLeak(t)
 }
