@@ -53,21 +53,37 @@ func Clean(s string) string {
 	if !needsCleaning(s) {
 		return s
 	}
-	var b strings.Builder
+	return string(appendClean(nil, s, ""))
+}
+
+// CleanDocument is [Clean] for a whole rendered document (an HTML page)
+// whose own markup holds no unsafe character: every one in it came from
+// untrusted text and becomes its visible escape, except the document's
+// line structure (TAB, LF and CR), which is kept.
+func CleanDocument(doc []byte) []byte {
+	if !needsCleaning(string(doc)) {
+		return doc
+	}
+	return appendClean(make([]byte, 0, len(doc)), string(doc), "\t\n\r")
+}
+
+// appendClean appends s to dst with every Unsafe character but those in
+// keep escaped as Clean escapes it.
+func appendClean(dst []byte, s, keep string) []byte {
 	for i := 0; i < len(s); {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		switch {
 		case r == utf8.RuneError && size <= 1:
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case Unsafe(r):
+			dst = fmt.Appendf(dst, `\x%02x`, s[i])
+		case Unsafe(r) && !strings.ContainsRune(keep, r):
 			q := strconv.QuoteRuneToASCII(r)
-			b.WriteString(q[1 : len(q)-1])
+			dst = append(dst, q[1:len(q)-1]...)
 		default:
-			b.WriteString(s[i : i+size])
+			dst = append(dst, s[i:i+size]...)
 		}
 		i += size
 	}
-	return b.String()
+	return dst
 }
 
 func needsCleaning(s string) bool {
