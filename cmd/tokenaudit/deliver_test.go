@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"os"
 	"os/exec"
@@ -128,25 +127,10 @@ func TestIssueUndeliveredUnrecorded(t *testing.T) {
 	}
 	// Once the issue is recorded (and the API is slowly revoking the
 	// token), take the write lock until the command ends.
-	deadline := time.Now().Add(5 * time.Second)
-	for len(eventKinds(t, at.db)) < 4 {
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatal("the issue was never recorded")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	ctx := context.Background()
-	conn, err := writeSQL(t, at.db).Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		t.Fatal(err)
-	}
+	at.waitLedger(t, cmd, "the issue", func(kinds []string) bool { return len(kinds) >= 4 })
+	release := holdWriteLock(t, at.db)
 	code := exitStatus(t, cmd.Wait())
-	conn.ExecContext(ctx, "ROLLBACK")
-	conn.Close()
+	release()
 	at.stderr = append(at.stderr, errb.String())
 	r := result{stderr: errb.String(), code: code}
 	r.want(t, exitIntegrity, nil, []string{"was issued, but writing it to standard output failed (write /dev/stdout: no space left on device)",

@@ -204,6 +204,38 @@ func TestAPIErrors(t *testing.T) {
 	at.checkNoLeak(t)
 }
 
+// waitLedger waits until the ledger's event kinds satisfy done; after 10
+// seconds it kills cmd and fails the test, saying that what never came.
+func (at *apiTest) waitLedger(t *testing.T, cmd *exec.Cmd, what string, done func(kinds []string) bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !done(eventKinds(t, at.db)) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("%s was never recorded", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// holdWriteLock takes the ledger's write lock, as another writer would,
+// until release is called.
+func holdWriteLock(t *testing.T, path string) (release func()) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := writeSQL(t, path).Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		conn.ExecContext(ctx, "ROLLBACK")
+		conn.Close()
+	}
+}
+
 // TestIssueFailsClosed: the API issues a token, then the ledger cannot
 // record it (another writer holds it). The token is revoked again, nothing
 // is printed, and the exit status is 5.
@@ -221,26 +253,10 @@ func TestIssueFailsClosed(t *testing.T) {
 	}
 	// Once the request is recorded (and the API is slowly answering),
 	// take the write lock until the command ends.
-	db := writeSQL(t, at.db)
-	deadline := time.Now().Add(5 * time.Second)
-	for len(eventKinds(t, at.db)) < 3 {
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatal("issue_requested was never recorded")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	ctx := context.Background()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		t.Fatal(err)
-	}
-	err = cmd.Wait()
-	conn.ExecContext(ctx, "ROLLBACK")
-	conn.Close()
+	at.waitLedger(t, cmd, "issue_requested", func(kinds []string) bool { return len(kinds) >= 3 })
+	release := holdWriteLock(t, at.db)
+	err := cmd.Wait()
+	release()
 	at.stderr = append(at.stderr, errb.String())
 
 	var exit *exec.ExitError

@@ -303,14 +303,7 @@ func (at *apiTest) interruptAfterRevoke(t *testing.T, stdin string, args ...stri
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !slices.Contains(eventKinds(t, at.db), "revoke") {
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatal("nothing was revoked")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	at.waitLedger(t, cmd, "a revoke", func(kinds []string) bool { return slices.Contains(kinds, "revoke") })
 	cmd.Process.Signal(os.Interrupt)
 	code := exitStatus(t, cmd.Wait())
 	at.stderr = append(at.stderr, errb.String())
