@@ -292,8 +292,9 @@ func TestRevokeGivenInterrupted(t *testing.T) {
 }
 
 // interruptAfterRevoke starts the binary with args against at, sends it
-// SIGINT (Ctrl-C) once the ledger records a revoke, and returns what it
-// printed and its exit status.
+// SIGINT (Ctrl-C) once the ledger records a revoke and the API is slowly
+// answering the next one (set a latency), and returns what it printed and
+// its exit status.
 func (at *apiTest) interruptAfterRevoke(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
@@ -304,6 +305,20 @@ func (at *apiTest) interruptAfterRevoke(t *testing.T, stdin string, args ...stri
 		t.Fatal(err)
 	}
 	at.waitLedger(t, cmd, "a revoke", func(kinds []string) bool { return slices.Contains(kinds, "revoke") })
+	deadline := time.Now().Add(10 * time.Second)
+	for deletes := 0; deletes < 2; {
+		deletes = 0
+		for _, r := range at.srv.Requests() {
+			if r.Method == "DELETE" {
+				deletes++
+			}
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("the second revocation never reached the API")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	cmd.Process.Signal(os.Interrupt)
 	code := exitStatus(t, cmd.Wait())
 	at.stderr = append(at.stderr, errb.String())
