@@ -110,6 +110,11 @@ line that is not a token, 6 for a revocation the API refused, 5 when the
 API revoked a token that the ledger could not record (run reconcile once
 the ledger works).
 
+Ctrl-C stops after the request under way (Ctrl-C at the [y/N] question
+revokes nothing): the results so far are printed, the message says how
+many were revoked and which command revokes the rest, and the exit status
+is 130.
+
 ` + tokenInputHelp,
 		Example: `  tokenaudit revoke "$T"
   tokenaudit revoke @leaked.txt
