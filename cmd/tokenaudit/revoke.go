@@ -116,7 +116,7 @@ many were revoked and which command revokes the rest, and the exit status
 is 130.
 
 ` + tokenInputHelp,
-		Example: `  tokenaudit revoke "$T"
+		Example: `  printf '%s\n' "$T" | tokenaudit revoke -
   tokenaudit revoke @leaked.txt
   tokenaudit revoke --cdata acme --dry-run
   tokenaudit revoke --cdata acme --yes
