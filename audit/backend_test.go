@@ -580,3 +580,25 @@ func TestRedactURL(t *testing.T) {
 		}
 	}
 }
+
+// TestPostgresAlteredView: a tokens view a superuser replaced is reported
+// by Verify.
+func TestPostgresAlteredView(t *testing.T) {
+	loc := pgtest.URL(t)
+	l := openAt(t, loc)
+	mustAppend(t, l, Event{Kind: KindIssue, Fingerprint: fp(1)})
+	if vr, err := l.Verify(context.Background()); err != nil || !vr.OK() {
+		t.Fatalf("Verify of an untouched ledger = %+v, %v", vr, err)
+	}
+	raw := rawPostgres(t, loc)
+	var def string
+	if err := raw.QueryRow("SELECT pg_get_viewdef('tokens'::regclass)").Scan(&def); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, raw, "CREATE OR REPLACE VIEW tokens AS "+strings.Replace(strings.TrimSuffix(strings.TrimSpace(def), ";"), "'active'", "'revoked'", 1))
+	_, err := l.Verify(context.Background())
+	var ie *IntegrityError
+	if !errors.As(err, &ie) || !strings.Contains(ie.Problem, "view tokens was altered") {
+		t.Fatalf("Verify = %v, want the altered view reported", err)
+	}
+}

@@ -422,9 +422,14 @@ CREATE TABLE %[1]s.checkpoints (
 			d.WriteString(fmt.Sprintf(pgIndexes[name], s) + ";\n")
 		}
 	}
-	fmt.Fprintf(&d, `
-CREATE VIEW %[1]s.tokens AS
-SELECT b.fingerprint AS fingerprint,
+	fmt.Fprintf(&d, "\nCREATE VIEW %s.tokens AS\n%s;\n", s, pgTokensView(s))
+	return d.String()
+}
+
+// pgTokensView returns the query of the view tokens, for the schema s (an
+// SQL identifier): tokensViewV3's, in PostgreSQL's dialect.
+func pgTokensView(s string) string {
+	return fmt.Sprintf(`SELECT b.fingerprint AS fingerprint,
        b.cdata       AS cdata,
        b.subject     AS subject,
        b.ts          AS issued_at,
@@ -446,9 +451,7 @@ JOIN %[1]s.events AS s ON s.seq = (
 WHERE b.kind IN ('issue', 'import')
   AND NOT EXISTS (
     SELECT 1 FROM %[1]s.events AS p
-    WHERE p.fingerprint = b.fingerprint AND p.kind IN ('issue', 'import') AND p.seq < b.seq);
-`, s)
-	return d.String()
+    WHERE p.fingerprint = b.fingerprint AND p.kind IN ('issue', 'import') AND p.seq < b.seq)`, s)
 }
 
 // lockWrite takes the ledger's advisory lock until the transaction ends,
@@ -735,7 +738,44 @@ WHERE n.nspname = ?`, []any{b.schema}, func(rows *sql.Rows) error {
 			problems = append(problems, fmt.Sprintf("unexpected index %s", name))
 		}
 	}
+	if rels["tokens"] == "v" {
+		if p := b.viewProblem(ctx, tx); p != "" {
+			problems = append(problems, p)
+		}
+	}
 	return problems, rels["checkpoints"] == "r", nil
+}
+
+// viewProblem compares the view tokens, as PostgreSQL shows it, with the
+// view this package creates, built as a temporary view in a transaction of
+// its own that is rolled back. It returns "" when they agree, or when no
+// temporary view can be made (no TEMP privilege): then it is not compared.
+func (b *postgresBackend) viewProblem(ctx context.Context, tx *sql.Tx) string {
+	var got string
+	if err := tx.QueryRowContext(ctx, "SELECT pg_get_viewdef(c.oid) FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace WHERE n.nspname = ? AND c.relname = 'tokens'", b.schema).Scan(&got); err != nil {
+		return ""
+	}
+	c, err := b.pool.Acquire(ctx)
+	if err != nil {
+		return ""
+	}
+	defer c.Release()
+	etx, err := c.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadWrite})
+	if err != nil {
+		return ""
+	}
+	defer etx.Rollback(ctx)
+	var want string
+	if _, err := etx.Exec(ctx, "CREATE TEMPORARY VIEW tokenaudit_expected_tokens AS "+pgTokensView(b.ident())); err != nil {
+		return ""
+	}
+	if err := etx.QueryRow(ctx, "SELECT pg_get_viewdef('pg_temp.tokenaudit_expected_tokens'::regclass)").Scan(&want); err != nil {
+		return ""
+	}
+	if normalizeSQL(got) != normalizeSQL(want) {
+		return "view tokens was altered"
+	}
+	return ""
 }
 
 // prefixEnd appends U+10FFFF, the last code point: PostgreSQL holds only
