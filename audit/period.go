@@ -164,9 +164,11 @@ ORDER BY e.seq`, []any{formatTS(since), formatTS(until)}, func(rows *sql.Rows) e
 
 	// Today's live tokens by age, in days, from one pass over the index
 	// of tokens (as the report counts them), each live token's first_seen_at
-	// taken from its birth event b.
+	// taken from its birth event b. Whole seconds, then whole days: CAST
+	// truncates on SQLite and rounds on PostgreSQL, integer division
+	// truncates on both.
 	p.Ages = append(p.Ages, ageBuckets[:]...)
-	err = eachRow(ctx, tx, `SELECT CAST(julianday(?) - julianday(`+firstSeenSQL+`) AS INTEGER) AS days, count(*)
+	err = eachRow(ctx, tx, `SELECT CAST((julianday(?) - julianday(`+firstSeenSQL+`)) * 86400 AS BIGINT) / 86400 AS days, count(*)
 FROM (SELECT min(CASE WHEN kind IN ('issue', 'import') THEN seq END) AS born,
              max(CASE WHEN kind IN ('issue', 'import', 'seen_live') THEN seq * 2
                       WHEN kind IN ('revoke', 'revoked_elsewhere') THEN seq * 2 + 1 END) AS last

@@ -335,9 +335,22 @@ BEGIN
     END IF;
     RETURN NEW;
 END`,
-		// The queries shared with SQLite read JSON with json_extract.
+		// SQLite's scalar functions that the queries shared with SQLite
+		// call: json_extract of a path '$.key…', min of two texts, and
+		// julianday of a ledger time.
 		"json_extract": `SELECT $1::json #>> string_to_array(substr($2, 3), '.')`,
+		"min":          `SELECT least($1, $2)`,
+		"julianday":    `SELECT extract(epoch FROM $1::timestamptz)::float8 / 86400 + 2440587.5`,
 	}
+}
+
+// pgScalars are the signatures of the SQL functions among pgFunctions (the
+// others are trigger functions).
+var pgScalars = map[string]string{
+	"json_extract": "(doc text, path text) RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE",
+	"min":          "(a text, b text) RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE",
+	// A ledger time ends in Z: its instant does not depend on TimeZone.
+	"julianday": "(t text) RETURNS float8 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE",
 }
 
 // pgIndexes lists the ledger's indexes as pg_get_indexdef shows them, with
@@ -352,6 +365,7 @@ var pgIndexes = map[string]string{
 	"events_kind":           "CREATE INDEX events_kind ON %[1]s.events USING btree (kind)",
 	"events_ts":             "CREATE INDEX events_ts ON %[1]s.events USING btree (ts)",
 	"events_request_seq":    "CREATE INDEX events_request_seq ON %[1]s.events USING btree (request_seq) WHERE (request_seq IS NOT NULL)",
+	"events_import_iat":     "CREATE INDEX events_import_iat ON %[1]s.events USING btree (%[1]s.json_extract(detail, '$.token_iat'::text)) WHERE (kind = 'import'::text)",
 	"checkpoints_tree_size": "CREATE INDEX checkpoints_tree_size ON %[1]s.checkpoints USING btree (tree_size)",
 }
 
@@ -408,8 +422,8 @@ CREATE TABLE %[1]s.checkpoints (
 `, s, tsCheck, schemaComment, SchemaVersion)
 	fns := pgFunctions(s)
 	for _, name := range slices.Sorted(maps.Keys(fns)) {
-		if name == "json_extract" {
-			fmt.Fprintf(&d, "\nCREATE FUNCTION %s.json_extract(doc text, path text) RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $body$%s$body$;\n", s, fns[name])
+		if sig, ok := pgScalars[name]; ok {
+			fmt.Fprintf(&d, "\nCREATE FUNCTION %s.%s %s AS $body$%s$body$;\n", s, name, sig, fns[name])
 			continue
 		}
 		fmt.Fprintf(&d, "\nCREATE FUNCTION %s.%s() RETURNS trigger LANGUAGE plpgsql AS $body$%s$body$;\n", s, name, fns[name])
@@ -422,37 +436,22 @@ CREATE TABLE %[1]s.checkpoints (
 			d.WriteString(fmt.Sprintf(pgIndexes[name], s) + ";\n")
 		}
 	}
-	fmt.Fprintf(&d, "\nCREATE VIEW %s.tokens AS\n%s;\n", s, pgTokensView(s))
+	fmt.Fprintf(&d, "\nCREATE VIEW %s.tokens AS\n%s;\n", s, pgTokensView())
 	return d.String()
 }
 
 // pgTokensView returns the query of the view tokens, for the schema s (an
-// SQL identifier): tokensViewV3's, in PostgreSQL's dialect.
-func pgTokensView(s string) string {
-	return fmt.Sprintf(`SELECT b.fingerprint AS fingerprint,
-       b.cdata       AS cdata,
-       b.subject     AS subject,
-       b.ts          AS issued_at,
-       b.actor       AS issued_by,
-       b.seq         AS issued_seq,
-       CASE WHEN s.kind IN ('revoke', 'revoked_elsewhere') THEN s.ts END    AS revoked_at,
-       CASE WHEN s.kind IN ('revoke', 'revoked_elsewhere') THEN s.actor END AS revoked_by,
-       CASE WHEN s.kind IN ('revoke', 'revoked_elsewhere') THEN s.seq END   AS revoked_seq,
-       CASE WHEN s.kind IN ('revoke', 'revoked_elsewhere') THEN 'revoked' ELSE 'active' END AS state,
-       b.api_url     AS api_url,
-       (b.detail::json ->> 'token_iat') AS token_iat,
-       least(b.ts, coalesce(b.detail::json ->> 'token_iat', b.ts)) AS first_seen_at,
-       s.seq         AS state_seq
-FROM %[1]s.events AS b
-JOIN %[1]s.events AS s ON s.seq = (
-    SELECT max(x.seq) FROM %[1]s.events AS x
-    WHERE x.fingerprint = b.fingerprint
-      AND x.kind IN ('issue', 'import', 'seen_live', 'revoke', 'revoked_elsewhere'))
-WHERE b.kind IN ('issue', 'import')
-  AND NOT EXISTS (
-    SELECT 1 FROM %[1]s.events AS p
-    WHERE p.fingerprint = b.fingerprint AND p.kind IN ('issue', 'import') AND p.seq < b.seq)`, s)
+// SQL identifier): tokensViewV3's own text, without SQLite's unary + (which
+// keeps SQLite from using an index on kind); the scalar functions of SQLite
+// it calls (json_extract, min of two values) are the schema's functions
+// (see pgFunctions).
+func pgTokensView() string {
+	_, query, _ := strings.Cut(tokensViewV3, " AS\n")
+	return unaryPlus.ReplaceAllString(strings.TrimRight(strings.TrimSpace(query), ";"), "$1")
 }
+
+// unaryPlus matches SQLite's no-index hint "+alias.column".
+var unaryPlus = regexp.MustCompile(`\+([a-z]+\.[a-z_]+)`)
 
 // lockWrite takes the ledger's advisory lock until the transaction ends,
 // waiting at most the busy timeout (lock_timeout).
@@ -766,7 +765,7 @@ func (b *postgresBackend) viewProblem(ctx context.Context, tx *sql.Tx) string {
 	}
 	defer etx.Rollback(ctx)
 	var want string
-	if _, err := etx.Exec(ctx, "CREATE TEMPORARY VIEW tokenaudit_expected_tokens AS "+pgTokensView(b.ident())); err != nil {
+	if _, err := etx.Exec(ctx, "CREATE TEMPORARY VIEW tokenaudit_expected_tokens AS "+pgTokensView()); err != nil {
 		return ""
 	}
 	if err := etx.QueryRow(ctx, "SELECT pg_get_viewdef('pg_temp.tokenaudit_expected_tokens'::regclass)").Scan(&want); err != nil {
