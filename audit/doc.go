@@ -14,6 +14,17 @@
 // Read it with [Ledger.Events], [Ledger.Tokens], [Ledger.Token] and
 // [Ledger.Report]; check it with [Ledger.Verify] and [Ledger.TreeHead].
 //
+// # Two backends
+//
+// A ledger is a SQLite file (sqlite.go), or a schema of a PostgreSQL
+// database that processes on many hosts share (postgres.go): [Open] takes a
+// postgres:// URL as well as a path. Everything but SQL dialect and
+// connection handling is shared: the flows, the leaf encoding, the Merkle
+// tree, Verify, reports, checkpoints and proofs run the same code and the
+// same queries on both, so a ledger's root hash does not depend on its
+// backend. [Copy] moves a ledger from one to the other; [Ledger.GrantRole]
+// gives a PostgreSQL role read or append access, nothing more.
+//
 // # The ledger contract
 //
 // The schema is a public interface, versioned with PRAGMA user_version

@@ -60,7 +60,9 @@ const journalSizeLimit = 64 << 20
 // database of token events. It is safe for concurrent use by many goroutines,
 // and many processes may open the same file at once: writes are serialized
 // by SQLite's write lock (each process has one writer connection), reads run
-// on a separate pool of read-only connections and never block writers.
+// on a separate pool of read-only connections and never block writers. A
+// ledger on PostgreSQL (see [Open]) is shared the same way by processes on
+// many hosts.
 //
 // Open it with [Open] and release it with [Ledger.Close].
 type Ledger struct {
@@ -557,7 +559,8 @@ func (l *Ledger) Close() error {
 	return nil
 }
 
-// Path returns the ledger file's absolute path.
+// Path returns the ledger file's absolute path, or the PostgreSQL URL it
+// was opened with, its password removed.
 func (l *Ledger) Path() string { return l.path }
 
 // SchemaVersion returns the ledger's schema version (PRAGMA user_version).
@@ -603,7 +606,7 @@ const sizeQuery = "SELECT coalesce(max(seq) + 1, 0) FROM events"
 
 // Info describes a ledger, for `tokenaudit ledger info`.
 type Info struct {
-	// Path is the ledger file's absolute path.
+	// Path is the ledger file's absolute path (see [Ledger.Path]).
 	Path string `json:"path"`
 	// SchemaVersion is PRAGMA user_version.
 	SchemaVersion int `json:"schema_version"`
@@ -613,7 +616,8 @@ type Info struct {
 	CreatedAt time.Time `json:"created_at"`
 	// Head is the Merkle tree size (the number of events) and root hash.
 	Head TreeHead `json:"head"`
-	// FileBytes is the size on disk of the database file and its WAL.
+	// FileBytes is the size on disk of the database file and its WAL (on
+	// PostgreSQL, of the ledger's tables and indexes).
 	FileBytes int64 `json:"file_bytes"`
 }
 

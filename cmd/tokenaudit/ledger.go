@@ -18,9 +18,12 @@ func (a *app) ledgerCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ledger",
 		Short: "Check and describe the ledger itself",
-		Long: `Commands about the ledger file itself: "ledger verify" checks that no event
-was changed, removed, inserted or reordered; "ledger info" says where it is,
-its schema version, how many events it holds and its root hash.
+		Long: `Commands about the ledger itself (a file, or a schema on PostgreSQL):
+"ledger init" creates one and grants its PostgreSQL roles; "ledger verify"
+checks that no event was changed, removed, inserted or reordered; "ledger
+info" says where it is, its schema version, how many events it holds and its
+root hash; "ledger copy" moves a whole ledger from SQLite to PostgreSQL or
+back.
 
 Signed checkpoints catch what verify alone cannot, a ledger rewritten whole
 with every hash recomputed: "ledger keygen" makes a signing key, "ledger
