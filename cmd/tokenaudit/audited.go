@@ -88,7 +88,7 @@ func ledgerError(err error) error {
 			"give those files the ledger file's permissions (chmod, chgrp), or let this user write the folder")
 	case errors.Is(err, audit.ErrLedgerReadOnly), errors.Is(err, fs.ErrPermission):
 		return withHint(err, "nothing was written: check the permissions of the ledger file and of its directory, "+
-			"where SQLite keeps the ledger's -wal and -shm files")
+			"where SQLite keeps the ledger's -wal and -shm files (on PostgreSQL: that the role may write, see \"tokenaudit ledger init --writer ROLE\")")
 	}
 	return err
 }
