@@ -51,6 +51,15 @@ type ReconcileOptions struct {
 	// it; the condition checked when recording (the token still active)
 	// then sees that revoke, and no revoked_elsewhere is recorded for it.
 	RevokeSettle time.Duration
+	// Reason, when set, says why the reconcile was run; Apply records it
+	// as detail.reason on every event it appends.
+	Reason string
+	// Summary makes a complete Apply also record a reconciled event (in
+	// the transaction of its last events, or alone when there was nothing
+	// to record) whose detail counts what was compared and recorded, so
+	// that the ledger knows when it last agreed with the API. A reconcile
+	// refused or failed records none.
+	Summary bool
 }
 
 // DefaultRevokeSettle is [ReconcileOptions.RevokeSettle]'s default.
@@ -326,6 +335,18 @@ func (a *Auditor) Reconcile(ctx context.Context, opts ReconcileOptions) (*Reconc
 		case <-t.C:
 		}
 	}
+	if opts.Reason != "" {
+		for i := range entries {
+			entries[i].Event.Detail = addDetail(entries[i].Event.Detail, map[string]any{"reason": opts.Reason})
+		}
+	}
+	if opts.Summary {
+		entries = append(entries, Guarded{Event: Event{Kind: KindReconciled, Actor: a.actor(), APIURL: a.apiURL,
+			Detail: addDetail(detailJSON(map[string]any{"in_sync": res.InSync(), "listed": res.Listed,
+				"ledger_active": res.LedgerActive, "unknown": len(res.Unknown), "missing": len(res.Missing),
+				"revoked_but_listed": len(res.RevokedButListed), "in_flight": len(res.InFlight),
+				"pending": len(res.Pending), "left_out": res.LeftOut}), map[string]any{"reason": opts.Reason})}})
+	}
 	for len(entries) > 0 {
 		n := min(len(entries), applyBatch)
 		got, _, err := a.store.AppendIf(ctx, entries[:n])
@@ -368,6 +389,9 @@ type RevokeWhereOptions struct {
 	// Progress, if set, is called after each revocation (and, in a dry
 	// run, for each match).
 	Progress func(RevokeProgress)
+	// Reason, when set, is recorded as detail.reason on each revoke or
+	// revoke_failed event.
+	Reason string
 }
 
 // RevokeProgress reports one step of [Auditor.RevokeWhere].
@@ -482,7 +506,7 @@ func (a *Auditor) RevokeWhere(ctx context.Context, opts RevokeWhereOptions) (*Re
 			if err := ctx.Err(); err != nil {
 				return res, fmt.Errorf("audit: revoke where: stopped after %d of %d: %w", i, len(todo), err)
 			}
-			ev, err := a.Revoke(ctx, raw)
+			ev, err := a.RevokeWithOptions(ctx, raw, RevokeOptions{Reason: opts.Reason})
 			if err != nil {
 				p.Err = err
 				res.Failed = append(res.Failed, RevokeFailure{Token: res.Matched[i], Err: err, Error: err.Error()})

@@ -20,6 +20,9 @@ type ReportOptions struct {
 	TopCData int
 	// Pending caps each list of outcomes not known yet (default 100).
 	Pending int
+	// Revocations is how many of the most recent revocations to list
+	// (default 20).
+	Revocations int
 }
 
 // StateCounts counts tokens by state.
@@ -78,6 +81,10 @@ type Report struct {
 	// RecentFailures lists the latest issue_failed and revoke_failed
 	// events, newest first.
 	RecentFailures []Event `json:"recent_failures"`
+	// RecentRevocations lists the latest revoke and revoked_elsewhere
+	// events, newest first: who revoked what, and why (detail.reason,
+	// detail.rotated_by).
+	RecentRevocations []Event `json:"recent_revocations"`
 }
 
 // Report builds a [Report] in one read snapshot, with indexed queries: one
@@ -87,6 +94,7 @@ func (l *Ledger) Report(ctx context.Context, opts ReportOptions) (*Report, error
 	opts.Oldest = cmp.Or(opts.Oldest, 10)
 	opts.Failures = cmp.Or(opts.Failures, 20)
 	opts.Pending = cmp.Or(opts.Pending, 100)
+	opts.Revocations = cmp.Or(opts.Revocations, 20)
 	r, err := l.reader()
 	if err != nil {
 		return nil, err
@@ -98,7 +106,8 @@ func (l *Ledger) Report(ctx context.Context, opts ReportOptions) (*Report, error
 	defer tx.Rollback()
 	now := l.now().UTC()
 	rep := &Report{GeneratedAt: now, Events: map[Kind]int64{}, LiveByCData: []CDataCount{},
-		OldestLive: []AgedToken{}, PendingIssues: []Event{}, PendingRevokes: []Event{}, RecentFailures: []Event{}}
+		OldestLive: []AgedToken{}, PendingIssues: []Event{}, PendingRevokes: []Event{}, RecentFailures: []Event{},
+		RecentRevocations: []Event{}}
 	if rep.Head, err = treeHead(ctx, tx); err != nil {
 		return nil, fmt.Errorf("audit: report: %w", err)
 	}
@@ -177,6 +186,11 @@ GROUP BY e.cdata`, nil, func(rows *sql.Rows) error {
 WHERE kind IN ('issue_failed', 'revoke_failed') ORDER BY seq DESC LIMIT ?`, []any{opts.Failures}, collect(&rep.RecentFailures))
 	if err != nil {
 		return nil, fmt.Errorf("audit: report: recent failures: %w", err)
+	}
+	err = eachRow(ctx, tx, "SELECT "+eventColumns+` FROM events
+WHERE kind IN ('revoke', 'revoked_elsewhere') ORDER BY seq DESC LIMIT ?`, []any{opts.Revocations}, collect(&rep.RecentRevocations))
+	if err != nil {
+		return nil, fmt.Errorf("audit: report: recent revocations: %w", err)
 	}
 	return rep, nil
 }

@@ -34,6 +34,12 @@ type env struct {
 	stdinTTY  bool
 	stdoutTTY bool
 	stderrTTY bool
+	// stdoutGone, when not nil, reports that standard output's reader has
+	// gone away (a closed pipe), for "events --follow" to stop while idle.
+	stdoutGone func() bool
+	// catchSIGPIPE, when not nil, makes writes to a closed standard
+	// output fail with an error instead of ending the process.
+	catchSIGPIPE func()
 }
 
 // systemEnv is the env of a real process.
@@ -46,9 +52,11 @@ func systemEnv() *env {
 		notify: func(ctx context.Context) (context.Context, context.CancelFunc) {
 			return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 		},
-		stdinTTY:  tty(os.Stdin),
-		stdoutTTY: tty(os.Stdout),
-		stderrTTY: tty(os.Stderr),
+		stdinTTY:     tty(os.Stdin),
+		stdoutTTY:    tty(os.Stdout),
+		stderrTTY:    tty(os.Stderr),
+		stdoutGone:   stdoutGone(os.Stdout),
+		catchSIGPIPE: catchSIGPIPE,
 	}
 }
 
@@ -111,6 +119,8 @@ func (a *app) subcommands() []namedCommand {
 		{"tokens", a.tokensCommand},
 		{"report", a.reportCommand},
 		{"reconcile", a.reconcileCommand},
+		{"check", a.checkCommand},
+		{"rotate", a.rotateCommand},
 		{"import", a.importCommand},
 		{"ledger", a.ledgerCommand},
 		{"demo", a.demoCommand},
@@ -198,7 +208,8 @@ not just issue; it identifies tokens by their SHA-256 fingerprint.
 
 Exit status: 0 success · 1 usage or I/O error · 2 malformed token ·
 3 signature not valid · 4 token not valid at this time (expired or not yet
-valid) · 5 ledger integrity failure · 6 API error.
+valid) · 5 ledger integrity failure · 6 API error · 7 a policy of
+"tokenaudit check" is violated.
 
 Environment: WOLEET_API_URL, WOLEET_API_TOKEN (bearer) or WOLEET_USERNAME and
 WOLEET_PASSWORD (basic), TOKENAUDIT_DB (the ledger), TOKENAUDIT_FORMAT,

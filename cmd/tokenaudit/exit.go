@@ -18,6 +18,7 @@ const (
 	exitTime      = 4 // token not valid at this time (expired / not yet valid)
 	exitIntegrity = 5 // ledger integrity failure
 	exitAPI       = 6 // API error
+	exitPolicy    = 7 // a policy of "tokenaudit check" is violated
 )
 
 // usageError is a mistake in the command line.
@@ -82,6 +83,8 @@ func exitCode(err error) int {
 		return silent.code
 	case errors.As(err, &status):
 		return status.code
+	case errors.As(err, new(*policyError)):
+		return exitPolicy
 	}
 	return classify(err)
 }

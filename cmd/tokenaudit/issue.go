@@ -3,12 +3,18 @@ package main
 import (
 	"encoding/csv"
 	"fmt"
+	"io"
+	"os"
 	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tokenaudit/tokenaudit/audit"
 	"github.com/tokenaudit/tokenaudit/internal/output"
+	"github.com/tokenaudit/tokenaudit/woleet"
 )
 
 // maxIssueCount bounds --count, so that a typo does not hand out a
@@ -28,11 +34,13 @@ func (a *app) issueCommand() *cobra.Command {
 	var (
 		af    apiFlags
 		lf    ledgerFlags
-		cdata string
-		count int
+		cdata     string
+		count     int
+		cdataFile string
+		reason    string
 	)
 	cmd := &cobra.Command{
-		Use:   "issue --cdata TEXT [--count N]",
+		Use:   "issue --cdata TEXT [--count N] | --cdata-file FILE",
 		Short: "Issue a token through the ledger and print it",
 		Long: `Issue a token through the Woleet API, recording it in the ledger before
 printing it. --cdata says whom the token is for (at most 64 characters); it
@@ -55,12 +63,39 @@ Woleet tokens never expire: each one printed is a credential until
 "tokenaudit revoke" revokes it.
 
 --count issues several tokens for the same cdata (at most ` + strconv.Itoa(maxIssueCount) + `). If one
-fails, those issued before it have been printed and recorded.`,
+fails, those issued before it have been printed and recorded.
+
+--cdata-file FILE (- for standard input) issues one token per line of FILE,
+the line being the cdata (at most ` + strconv.Itoa(maxIssueFile) + ` lines; blank lines are skipped, and
+every line is checked before anything is issued). Each token is printed as
+"cdata<TAB>token" on its own line (JSON lines with --format json or jsonl,
+CSV rows with --format csv), with a progress bar on a terminal.
+
+--reason TEXT says why, and is recorded as detail.reason.`,
 		Example: `  T=$(tokenaudit issue --cdata acme)
   tokenaudit issue --cdata "ci: deploy-bot" --format json
-  tokenaudit issue --cdata load-test --count 5 > tokens.txt`,
+  tokenaudit issue --cdata load-test --count 5 > tokens.txt
+  tokenaudit issue --cdata-file customers.txt --reason "onboarding batch 12" > handout.tsv`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkReason(reason); err != nil {
+				return err
+			}
+			if cmd.Flags().Changed("cdata-file") {
+				if cmd.Flags().Changed("cdata") || cmd.Flags().Changed("count") {
+					return usageErrorf("--cdata-file gives the cdata of each token: not with --cdata or --count")
+				}
+				cdatas, err := a.readCDataFile(cdataFile)
+				if err != nil {
+					return err
+				}
+				s, err := a.openSession(af, lf, true)
+				if err != nil {
+					return err
+				}
+				defer s.Close()
+				return a.issue(cmd, s, cdatas, reason, true)
+			}
 			if !cmd.Flags().Changed("cdata") {
 				return withHint(usageErrorf("say whom the token is for with --cdata"),
 					`--cdata "" issues a token without cdata, which nobody can later attribute`)
@@ -73,29 +108,35 @@ fails, those issued before it have been printed and recorded.`,
 				return err
 			}
 			defer s.Close()
-			return a.issue(cmd, s, cdata, count)
+			cdatas := make([]string, count)
+			for i := range cdatas {
+				cdatas[i] = cdata
+			}
+			return a.issue(cmd, s, cdatas, reason, false)
 		},
 	}
 	cmd.Flags().StringVar(&cdata, "cdata", "", "whom the token is for: written into the token (at most 64 characters)")
 	cmd.Flags().IntVar(&count, "count", 1, "how many tokens to issue")
+	cmd.Flags().StringVar(&cdataFile, "cdata-file", "", "issue one token per line of this file (- for standard input), the line its cdata")
+	registerReason(cmd, &reason)
 	af.register(cmd)
 	lf.register(cmd)
 	return cmd
 }
 
-// issue issues count tokens and prints each as soon as it is recorded.
-func (a *app) issue(cmd *cobra.Command, s *auditSession, cdata string, count int) error {
+// issue issues a token for each cdata, in order, and prints each as soon as
+// it is recorded; perLine prints "cdata<TAB>token" lines (--cdata-file).
+func (a *app) issue(cmd *cobra.Command, s *auditSession, cdatas []string, reason string, perLine bool) error {
 	ctx := cmd.Context()
-	var cw *csv.Writer
-	if a.format == output.CSV {
-		cw = csv.NewWriter(a.stdout)
-		cw.Write([]string{"token", "fingerprint", "cdata", "seq"})
-	}
-	for i := range count {
+	count := len(cdatas)
+	p := a.newIssuePrinter(count > 1, perLine)
+	bar := &progressBar{w: a.stderr, enabled: perLine && a.stderrTTY, label: "issuing"}
+	defer bar.clear()
+	for i, cdata := range cdatas {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("stopped after %d of %d tokens: %w", i, count, err)
 		}
-		res, err := s.auditor.Issue(ctx, audit.IssueOptions{CData: cdata})
+		res, err := s.auditor.Issue(ctx, audit.IssueOptions{CData: cdata, Reason: reason})
 		if err != nil {
 			err = s.apiError(err)
 			if i > 0 {
@@ -103,32 +144,119 @@ func (a *app) issue(cmd *cobra.Command, s *auditSession, cdata string, count int
 			}
 			return err
 		}
-		rec := issueRecord{Token: res.Token.Token, Fingerprint: res.Event.Fingerprint, CData: res.Event.CData, Seq: res.Event.Seq}
-		var werr error
-		switch a.format {
-		case output.JSON:
-			if count == 1 {
-				werr = output.WriteJSON(a.stdout, rec)
-			} else {
-				werr = output.WriteJSONLine(a.stdout, rec)
-			}
-		case output.JSONL:
-			werr = output.WriteJSONLine(a.stdout, rec)
-		case output.CSV:
-			cw.Write([]string{rec.Token, rec.Fingerprint, rec.CData, strconv.FormatInt(rec.Seq, 10)})
-			cw.Flush()
-			werr = cw.Error()
-		default:
-			_, werr = fmt.Fprintln(a.stdout, rec.Token)
+		if err := p.print(res); err != nil {
+			return err
 		}
-		if werr != nil {
-			return withHint(fmt.Errorf("token sha256:%s was issued and recorded, but printing it failed: %w", shortFP(rec.Fingerprint), werr),
-				fmt.Sprintf("it is live: revoke it with \"tokenaudit revoke --fingerprint %s --yes\"", rec.Fingerprint))
+		if perLine && a.stderrTTY {
+			bar.update(i+1, count)
+			continue
 		}
 		fmt.Fprintf(a.stderr, "tokenaudit: issued sha256:%s for cdata %s (ledger seq %d)\n",
-			shortFP(rec.Fingerprint), quoteCData(rec.CData), rec.Seq)
+			shortFP(res.Event.Fingerprint), quoteCData(res.Event.CData), res.Event.Seq)
+	}
+	bar.clear()
+	if perLine {
+		fmt.Fprintf(a.stderr, "tokenaudit: issued %s\n", countTokens(count, "token", ""))
 	}
 	return nil
+}
+
+// issuePrinter prints issued tokens on standard output: the only place a
+// raw token is ever printed.
+type issuePrinter struct {
+	a       *app
+	cw      *csv.Writer
+	many    bool // several tokens: JSON lines rather than one document
+	perLine bool // "cdata<TAB>token" lines in the default format
+}
+
+// newIssuePrinter starts the output of issued tokens (the CSV header).
+func (a *app) newIssuePrinter(many, perLine bool) *issuePrinter {
+	p := &issuePrinter{a: a, many: many, perLine: perLine}
+	if a.format == output.CSV {
+		p.cw = csv.NewWriter(a.stdout)
+		p.cw.Write([]string{"token", "fingerprint", "cdata", "seq"})
+	}
+	return p
+}
+
+// print writes one issued token. When that fails, the token is live and
+// recorded but nobody has it: the error says how to revoke it.
+func (p *issuePrinter) print(res *audit.IssueResult) error {
+	a := p.a
+	rec := issueRecord{Token: res.Token.Token, Fingerprint: res.Event.Fingerprint, CData: res.Event.CData, Seq: res.Event.Seq}
+	var werr error
+	switch a.format {
+	case output.JSON:
+		if !p.many {
+			werr = output.WriteJSON(a.stdout, rec)
+		} else {
+			werr = output.WriteJSONLine(a.stdout, rec)
+		}
+	case output.JSONL:
+		werr = output.WriteJSONLine(a.stdout, rec)
+	case output.CSV:
+		p.cw.Write([]string{rec.Token, rec.Fingerprint, rec.CData, strconv.FormatInt(rec.Seq, 10)})
+		p.cw.Flush()
+		werr = p.cw.Error()
+	default:
+		if p.perLine {
+			_, werr = fmt.Fprintf(a.stdout, "%s\t%s\n", rec.CData, rec.Token)
+		} else {
+			_, werr = fmt.Fprintln(a.stdout, rec.Token)
+		}
+	}
+	if werr != nil {
+		return withHint(fmt.Errorf("token sha256:%s was issued and recorded, but printing it failed: %w", shortFP(rec.Fingerprint), werr),
+			fmt.Sprintf("it is live: revoke it with \"tokenaudit revoke --fingerprint %s --yes\"", rec.Fingerprint))
+	}
+	return nil
+}
+
+// maxIssueFile bounds the lines of --cdata-file.
+const maxIssueFile = 1000
+
+// readCDataFile reads and checks the cdata of --cdata-file, one per line,
+// before anything is issued: each at most woleet.MaxCDataLength code
+// points of valid UTF-8, with no control character (a tab would break the
+// "cdata<TAB>token" lines).
+func (a *app) readCDataFile(name string) ([]string, error) {
+	var (
+		b   []byte
+		err error
+	)
+	if name == "-" {
+		b, err = io.ReadAll(io.LimitReader(a.stdin, 1<<20))
+	} else {
+		b, err = os.ReadFile(name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--cdata-file: %w", err)
+	}
+	var cdatas []string
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSuffix(line, "\r")
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		where := fmt.Sprintf("--cdata-file %s line %d", name, i+1)
+		switch {
+		case !utf8.ValidString(line):
+			return nil, usageErrorf("%s is not valid UTF-8", where)
+		case utf8.RuneCountInString(line) > woleet.MaxCDataLength:
+			return nil, usageErrorf("%s is %d characters long: cdata holds at most %d", where, utf8.RuneCountInString(line), woleet.MaxCDataLength)
+		case strings.IndexFunc(line, unicode.IsControl) >= 0:
+			return nil, usageErrorf("%s holds a control character (%s)", where, output.Clean(line))
+		}
+		cdatas = append(cdatas, line)
+		if len(cdatas) > maxIssueFile {
+			return nil, usageErrorf("--cdata-file %s has more than %d lines: split it", name, maxIssueFile)
+		}
+	}
+	if len(cdatas) == 0 {
+		return nil, usageErrorf("--cdata-file %s holds no cdata", name)
+	}
+	return cdatas, nil
 }
 
 // quoteCData quotes a cdata for a message, escaping what a terminal would

@@ -23,6 +23,9 @@ type resultWriter struct {
 	sheet  output.Sheet
 	csv    *csv.Writer
 	n      int
+	// optionalLast leaves the last column out of a table when it is empty
+	// in every row (a column that rarely says anything).
+	optionalLast bool
 }
 
 // newResultWriter starts a list with the given column names (the CSV
@@ -89,6 +92,19 @@ func (r *resultWriter) close() error {
 			return fmt.Errorf("writing csv: %w", err)
 		}
 		return nil
+	}
+	if r.optionalLast && len(r.sheet.Header) > 0 {
+		last := len(r.sheet.Header) - 1
+		empty := true
+		for _, row := range r.sheet.Rows {
+			empty = empty && (len(row) <= last || row[last] == "")
+		}
+		if empty {
+			r.sheet.Header = r.sheet.Header[:last]
+			for i, row := range r.sheet.Rows {
+				r.sheet.Rows[i] = row[:min(len(row), last)]
+			}
+		}
 	}
 	return r.sheet.Write(r.w, r.format)
 }

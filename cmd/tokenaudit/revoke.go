@@ -24,6 +24,7 @@ type revokeFlags struct {
 	fingerprint  string
 	dryRun, yes  bool
 	selectByFlag bool // --cdata or --fingerprint was given
+	reason       string
 }
 
 // revokeRecord is the result of one revocation.
@@ -97,9 +98,12 @@ line that is not a token, 6 for a revocation the API refused, 5 when the
 API revoked a token that the ledger could not record (run reconcile once
 the ledger works).
 
+--reason TEXT says why ("leaked in a ticket"), and is recorded in each
+event as detail.reason.
+
 ` + tokenInputHelp,
 		Example: `  tokenaudit revoke "$T"
-  tokenaudit revoke @leaked.txt
+  tokenaudit revoke @leaked.txt --reason "pasted in ticket OPS-1234"
   tokenaudit revoke --cdata acme --dry-run
   tokenaudit revoke --cdata acme --yes
   tokenaudit revoke --fingerprint 3fa2c19b0d4e`,
@@ -118,6 +122,8 @@ the ledger works).
 				return checkFingerprintFlag(f.fingerprint)
 			case f.dryRun && f.yes:
 				return usageErrorf("--dry-run and --yes contradict each other")
+			case checkReason(f.reason) != nil:
+				return checkReason(f.reason)
 			case f.selectByFlag && !f.dryRun && !f.yes && !(a.stdinTTY && a.stderrTTY):
 				return withHint(usageErrorf("refusing to revoke without confirmation: there is no terminal to ask on"),
 					"add --yes to revoke what matches, or --dry-run to only list it")
@@ -132,7 +138,7 @@ the ledger works).
 					return err
 				}
 				defer s.Close()
-				return a.revokeTokens(cmd.Context(), s, args, f.dryRun)
+				return a.revokeTokens(cmd.Context(), s, args, f.dryRun, f.reason)
 			}
 			s, err := a.openSession(f.api, f.ledger, !f.dryRun)
 			if err != nil {
@@ -147,6 +153,7 @@ the ledger works).
 	cmd.Flags().StringVar(&f.fingerprint, "fingerprint", "", "revoke the live tokens whose fingerprint starts with this (at least 8 hex digits)")
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "only show what would be revoked")
 	cmd.Flags().BoolVarP(&f.yes, "yes", "y", false, "revoke what --cdata or --fingerprint selects without asking")
+	registerReason(cmd, &f.reason)
 	f.api.register(cmd)
 	f.ledger.register(cmd)
 	return cmd
@@ -174,7 +181,7 @@ func stopsRun(err error) bool {
 
 // revokeTokens revokes the tokens given on the command line, standard input
 // or files, one at a time, in input order.
-func (a *app) revokeTokens(ctx context.Context, s *auditSession, args []string, dryRun bool) error {
+func (a *app) revokeTokens(ctx context.Context, s *auditSession, args []string, dryRun bool, reason string) error {
 	rw := a.newResultWriter(a.stdout, "", append([]string{"input"}, revokeHeader...)...)
 	var (
 		total, failed, firstCode int
@@ -218,7 +225,7 @@ func (a *app) revokeTokens(ctx context.Context, s *auditSession, args []string, 
 			rec.Result = "would revoke"
 			return rw.add(rec, rec.cells(a, true)...)
 		}
-		ev, err := s.auditor.Revoke(ctx, it.Token)
+		ev, err := s.auditor.RevokeWithOptions(ctx, it.Token, audit.RevokeOptions{Reason: reason})
 		if err != nil && stopsRun(err) {
 			// Reported once, as the command's error, after the results.
 			stop = s.apiError(err)
@@ -293,6 +300,7 @@ func (a *app) revokeWhere(ctx context.Context, s *auditSession, f revokeFlags) e
 	declined := false
 	bar := &progressBar{w: a.stderr, enabled: a.stderrTTY, label: "revoking"}
 	opts := audit.RevokeWhereOptions{CData: f.cdata, CDataPrefix: f.cdataPrefix, Fingerprint: f.fingerprint, DryRun: f.dryRun,
+		Reason: f.reason,
 		Confirm: func(r *audit.RevokeWhereResult) bool {
 			lookup(r.Matched)
 			if lookupErr != nil {

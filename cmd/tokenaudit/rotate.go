@@ -1,0 +1,197 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tokenaudit/tokenaudit/audit"
+	"github.com/tokenaudit/tokenaudit/internal/output"
+)
+
+func (a *app) rotateCommand() *cobra.Command {
+	var (
+		af         apiFlags
+		lf         ledgerFlags
+		cdata      string
+		keepNewest int
+		dryRun     bool
+		reason     string
+	)
+	cmd := &cobra.Command{
+		Use:   "rotate --cdata TEXT [--keep-newest N] [--dry-run] [--reason TEXT]",
+		Short: "Replace the live tokens of a cdata with a new one",
+		Long: `Rotate the tokens of one cdata: issue a new token for it, print it, and only
+once it has been written revoke the other live tokens with that cdata, as the
+API listed them (GET /user/tokens) before the new one was issued.
+
+The new token goes to standard output alone, as "tokenaudit issue" prints
+it, so that T=$(tokenaudit rotate --cdata acme) works (--format json and
+jsonl print its record). What happened to the old tokens goes to standard
+error as a table (with --format jsonl, also one JSON line per old token on
+standard output, after the token's).
+
+The events are linked: the new token's issue event lists the tokens it
+replaces (detail.rotates) and each revoke event names the new token
+(detail.rotated_by), so that "events" and "report" show a rotation as one
+act. --reason TEXT is recorded on every event (detail.reason).
+
+--keep-newest N leaves the N newest old tokens live: a grace set for
+holders that have not switched yet (oldest by the ledger's record; tokens
+the ledger never saw count as the oldest). --dry-run lists what would be
+revoked and kept, and issues nothing.
+
+If printing the new token fails, it is revoked again and nothing else is
+revoked. If revoking an old token fails, the new token stands, the failure is
+recorded (revoke_failed) and listed, the others are still revoked, and the
+exit status is the first failure's (6 for an API error, 5 when the API
+revoked a token the ledger could not record).`,
+		Example: `  tokenaudit rotate --cdata acme --dry-run
+  T=$(tokenaudit rotate --cdata acme --reason "yearly rotation")
+  tokenaudit rotate --cdata ci-bot --keep-newest 1 --format json`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("cdata") {
+				return usageErrorf("say whose tokens to rotate with --cdata")
+			}
+			if keepNewest < 0 {
+				return usageErrorf("--keep-newest %d is negative", keepNewest)
+			}
+			if err := checkReason(reason); err != nil {
+				return err
+			}
+			s, err := a.openSession(af, lf, !dryRun)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			return a.rotate(cmd, s, audit.RotateOptions{CData: cdata, KeepNewest: keepNewest, Reason: reason, DryRun: dryRun})
+		},
+	}
+	cmd.Flags().StringVar(&cdata, "cdata", "", "rotate the live tokens with this cdata")
+	cmd.Flags().IntVar(&keepNewest, "keep-newest", 0, "leave this many of the newest old tokens live")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "only show what would be revoked and kept")
+	registerReason(cmd, &reason)
+	af.register(cmd)
+	lf.register(cmd)
+	return cmd
+}
+
+// rotate runs a rotation and reports it.
+func (a *app) rotate(cmd *cobra.Command, s *auditSession, opts audit.RotateOptions) error {
+	ctx := cmd.Context()
+	p := a.newIssuePrinter(a.format == output.JSONL, false)
+	opts.Deliver = p.print
+	bar := &progressBar{w: a.stderr, enabled: a.stderrTTY, label: "revoking"}
+	opts.Progress = func(pr audit.RevokeProgress) { bar.update(pr.Done, pr.Total) }
+	// What the ledger knew of each old token, before.
+	states := map[string]string{}
+	res, err := s.auditor.Rotate(ctx, opts)
+	bar.clear()
+	if res == nil {
+		return s.apiError(err)
+	}
+	for _, t := range append(append([]audit.ListedToken(nil), res.Revoke...), res.Kept...) {
+		st, lerr := ledgerState(ctx, s.ledger, t.Fingerprint)
+		if lerr != nil {
+			return lerr
+		}
+		states[t.Fingerprint] = st
+	}
+	what := "with cdata " + quoteCData(opts.CData)
+	if len(res.NotListed) > 0 {
+		fmt.Fprintf(a.stderr, "tokenaudit: %s the ledger holds active but the API no longer lists: run \"tokenaudit reconcile\" to record them\n",
+			countTokens(len(res.NotListed), "token", what))
+	}
+	if opts.DryRun {
+		rw := a.newResultWriter(a.stdout, "", revokeHeader...)
+		for _, t := range res.Revoke {
+			rec := revokeRecord{Fingerprint: t.Fingerprint, CData: t.CData, Ledger: states[t.Fingerprint], Result: "would revoke"}
+			if err := rw.add(rec, rec.cells(a, false)...); err != nil {
+				return err
+			}
+		}
+		for _, t := range res.Kept {
+			rec := revokeRecord{Fingerprint: t.Fingerprint, CData: t.CData, Ledger: states[t.Fingerprint], Result: "would keep"}
+			if err := rw.add(rec, rec.cells(a, false)...); err != nil {
+				return err
+			}
+		}
+		if err := rw.close(); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stderr, "tokenaudit: dry run: a new token would be issued %s, %s revoked and %d kept\n",
+			what, countTokens(len(res.Revoke), "old token", ""), len(res.Kept))
+		return nil
+	}
+	if res.Issued == nil {
+		return s.apiError(err) // nothing was issued, nothing revoked
+	}
+	if len(res.Revoked)+len(res.Failed) == 0 && err != nil {
+		return s.apiError(err) // the new token could not be handed out
+	}
+
+	// The results of the old tokens: on standard error for people, and as
+	// JSON lines after the token's with --format jsonl.
+	var out io.Writer = a.stderr
+	format := a.format
+	if format != output.JSONL {
+		format = output.Table
+	} else {
+		out = a.stdout
+	}
+	view := *a
+	view.format = format
+	rw := view.newResultWriter(out, "", revokeHeader...)
+	revoked := map[string]audit.Event{}
+	for _, e := range res.Revoked {
+		revoked[e.Fingerprint] = e
+	}
+	failures := map[string]error{}
+	var firstFail error
+	for _, fl := range res.Failed {
+		failures[fl.Token.Fingerprint] = fl.Err
+		firstFail = cmpOr(firstFail, fl.Err)
+	}
+	for _, t := range res.Revoke {
+		rec := revokeRecord{Fingerprint: t.Fingerprint, CData: t.CData, Ledger: states[t.Fingerprint]}
+		if e, ok := revoked[t.Fingerprint]; ok {
+			rec.Result, rec.Seq = "revoked", &e.Seq
+		} else if ferr, ok := failures[t.Fingerprint]; ok {
+			rec.Result, rec.Error = "failed", output.Clean(tidy(ferr).Error())
+			var ue *audit.UnrecordedError
+			if errors.As(ferr, &ue) {
+				rec.Result = "revoked, unrecorded"
+			}
+		} else {
+			rec.Result = "not attempted"
+		}
+		if err := rw.add(rec, rec.cells(&view, false)...); err != nil {
+			return err
+		}
+	}
+	for _, t := range res.Kept {
+		rec := revokeRecord{Fingerprint: t.Fingerprint, CData: t.CData, Ledger: states[t.Fingerprint], Result: "kept"}
+		if err := rw.add(rec, rec.cells(&view, false)...); err != nil {
+			return err
+		}
+	}
+	if len(res.Revoke)+len(res.Kept) > 0 {
+		if err := rw.close(); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(a.stderr, "tokenaudit: rotated %s: issued sha256:%s (ledger seq %d), revoked %d of %d old tokens, kept %d\n",
+		what, shortFP(res.Issued.Fingerprint), res.Issued.Seq, len(res.Revoked), len(res.Revoke), len(res.Kept))
+	if err != nil {
+		fmt.Fprintf(a.stderr, "tokenaudit: the new token stands; %d of %d old tokens were not revoked: they are still live, or their outcome is recorded as unknown\n",
+			len(res.Revoke)-len(res.Revoked), len(res.Revoke))
+		if firstFail == nil {
+			return s.apiError(err)
+		}
+		return &silentError{code: exitCode(firstFail)}
+	}
+	return nil
+}
