@@ -32,8 +32,8 @@ type issueRecord struct {
 
 func (a *app) issueCommand() *cobra.Command {
 	var (
-		af    apiFlags
-		lf    ledgerFlags
+		af        apiFlags
+		lf        ledgerFlags
 		cdata     string
 		count     int
 		cdataFile string
