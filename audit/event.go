@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/tokenaudit/tokenaudit/internal/tokentext"
 	"github.com/tokenaudit/tokenaudit/jwtinspect"
 )
 
@@ -229,65 +230,11 @@ func truncate(s string, n int) string {
 }
 
 // containsJWT reports whether s contains something shaped like a compact JWS
-// or JWE (see findJWT). It is the ledger's last line of defence against a
-// credential being written into it.
-func containsJWT(s string) bool {
-	start, _ := findJWT(s)
-	return start >= 0
-}
+// or JWE (see [tokentext.Find]). It is the ledger's last line of defence
+// against a credential being written into it.
+func containsJWT(s string) bool { return tokentext.Contains(s) }
 
-// findJWT returns the byte span [start, end) of the first thing in s shaped
-// like a compact JWS or JWE: a Base64url segment starting "eyJ" (an encoded
-// '{"'), then at least one more non-empty segment and a second dot (the
-// signature may be empty, as for alg "none"). It returns -1, -1 when there
-// is none.
-func findJWT(s string) (start, end int) {
-	for i := 0; ; {
-		j := strings.Index(s[i:], "eyJ")
-		if j < 0 {
-			return -1, -1
-		}
-		start = i + j
-		p, seg, dots := start, 0, 0
-		for ; p < len(s); p++ {
-			c := s[p]
-			if isB64URL(c) {
-				seg++
-			} else if c == '.' && seg > 0 {
-				dots++
-				seg = 0
-			} else {
-				break
-			}
-		}
-		if dots >= 2 {
-			return start, p
-		}
-		i = start + 3
-	}
-}
-
-// redactJWTs replaces everything in s shaped like a token (see findJWT) by
-// "[token sha256:…]" with its short fingerprint, so that a message can be
-// recorded without the credential in it.
-func redactJWTs(s string) string {
-	var b strings.Builder
-	for {
-		start, end := findJWT(s)
-		if start < 0 {
-			if b.Len() == 0 {
-				return s
-			}
-			b.WriteString(s)
-			return b.String()
-		}
-		b.WriteString(s[:start])
-		b.WriteString("[token sha256:" + jwtinspect.ShortFingerprint(jwtinspect.Fingerprint(s[start:end])) + "]")
-		s = s[end:]
-	}
-}
-
-// isB64URL reports whether c is in the Base64url alphabet.
-func isB64URL(c byte) bool {
-	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'
-}
+// redactJWTs replaces everything in s shaped like a token by
+// "[token sha256:…]" with its short fingerprint ([tokentext.Redact]), so
+// that a message can be recorded without the credential in it.
+func redactJWTs(s string) string { return tokentext.Redact(s) }

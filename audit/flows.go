@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/tokenaudit/tokenaudit/internal/tokentext"
 	"github.com/tokenaudit/tokenaudit/jwtinspect"
 	"github.com/tokenaudit/tokenaudit/woleet"
 )
@@ -181,13 +182,16 @@ type decoded struct {
 }
 
 // decode fingerprints a raw token and reads its cdata, sub and claims.
-// A token that does not parse still gets its fingerprint, and the parse
-// error (which never quotes the token) goes in the detail.
+// A token that does not parse as a JWT (an opaque token: the API's
+// specification types a token as a string) is a token all the same: it
+// gets its fingerprint, and the detail says why it has no claims, with
+// the finding "not-a-jwt" and the parse error (which never quotes the
+// token): {"decode_error": "…", "findings": ["not-a-jwt"]}.
 func decode(raw string) decoded {
 	tok, err := jwtinspect.Parse(raw)
 	if err != nil {
 		return decoded{fingerprint: jwtinspect.Fingerprint(raw),
-			detail: map[string]any{"decode_error": redactJWTs(err.Error())}}
+			detail: map[string]any{"decode_error": redactJWTs(err.Error()), "findings": []string{tokentext.FindingNotAJWT}}}
 	}
 	return decodeParsed(tok)
 }

@@ -26,10 +26,10 @@ type fixture struct {
 	auditor *Auditor
 }
 
-// newFixture starts a fake API and opens a fresh ledger.
-func newFixture(t *testing.T) *fixture {
+// newFixture starts a fake API (with opts) and opens a fresh ledger.
+func newFixture(t *testing.T, opts ...woleettest.Option) *fixture {
 	t.Helper()
-	srv := woleettest.NewServer()
+	srv := woleettest.NewServer(opts...)
 	t.Cleanup(srv.Close)
 	f := &fixture{srv: srv, client: fastClient(srv), ledger: openTest(t, WithNow(newClock().Now))}
 	f.auditor = f.newAuditor(t, f.client)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tokenaudit/tokenaudit/internal/tokentext"
 	"github.com/tokenaudit/tokenaudit/jwtinspect"
 	"github.com/tokenaudit/tokenaudit/woleet"
 )
@@ -579,9 +580,13 @@ type ImportResult struct {
 // Auditor's API URL and identity when it has them. Tokens the ledger
 // already has, or that appeared earlier in the input, are skipped; whether
 // the ledger has a token is decided inside the transaction that records it,
-// so concurrent imports record each token once. Text that is not a token is
-// rejected (and counted), and so is a token whose event cannot be recorded:
-// one bad token never ends the stream. Events are committed in batches; on
+// so concurrent imports record each token once. A token that is not a JWT
+// but is plausibly an opaque token (at most 8 KiB of printable ASCII
+// without white space or dots, that does not start like a JWT) is imported
+// by its fingerprint, with the finding "not-a-jwt" in the detail. Other
+// text is rejected (and counted), text shaped like a JWT that does not
+// parse included, and so is a token whose event cannot be recorded: one
+// bad token never ends the stream. Events are committed in batches; on
 // error, the batches before it stay recorded and the result counts them.
 func (a *Auditor) Import(ctx context.Context, tokens iter.Seq[string], opts ImportOptions) (*ImportResult, error) {
 	source := cmp.Or(opts.Source, "import")
@@ -632,13 +637,16 @@ func (a *Auditor) Import(ctx context.Context, tokens iter.Seq[string], opts Impo
 		}
 		res.Read++
 		it := ImportItem{Index: res.Read}
-		tok, err := jwtinspect.Parse(raw)
-		if err != nil {
+		var d decoded
+		if tok, err := jwtinspect.Parse(raw); err == nil {
+			d = decodeParsed(tok)
+		} else if tokentext.Opaque(jwtinspect.Normalize(raw)) {
+			d = decode(raw) // an opaque token: "findings": ["not-a-jwt"]
+		} else {
 			it.Status, it.Err = ImportRejected, err
 			items = append(items, it)
 			continue
 		}
-		d := decodeParsed(tok)
 		it.ListedToken = ListedToken{Fingerprint: d.fingerprint, CData: d.cdata, Subject: d.subject}
 		known, err := a.known(ctx, d.fingerprint)
 		switch {

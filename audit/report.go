@@ -23,6 +23,11 @@ type ReportOptions struct {
 	// Revocations is how many of the most recent revocations to list
 	// (default 20).
 	Revocations int
+	// Since, when not zero, adds a [PeriodSummary] of the events recorded
+	// from Since to Until (default: the ledger clock's now).
+	Since, Until time.Time
+	// Listed caps each list of events in the period summary (default 100).
+	Listed int
 }
 
 // StateCounts counts tokens by state.
@@ -85,6 +90,9 @@ type Report struct {
 	// events, newest first: who revoked what, and why (detail.reason,
 	// detail.rotated_by).
 	RecentRevocations []Event `json:"recent_revocations"`
+	// Period summarizes the period of ReportOptions.Since and Until; nil
+	// without Since.
+	Period *PeriodSummary `json:"period,omitempty"`
 }
 
 // Report builds a [Report] in one read snapshot, with indexed queries: one
@@ -95,6 +103,7 @@ func (l *Ledger) Report(ctx context.Context, opts ReportOptions) (*Report, error
 	opts.Failures = cmp.Or(opts.Failures, 20)
 	opts.Pending = cmp.Or(opts.Pending, 100)
 	opts.Revocations = cmp.Or(opts.Revocations, 20)
+	opts.Listed = cmp.Or(opts.Listed, 100)
 	r, err := l.reader()
 	if err != nil {
 		return nil, err
@@ -191,6 +200,15 @@ WHERE kind IN ('issue_failed', 'revoke_failed') ORDER BY seq DESC LIMIT ?`, []an
 WHERE kind IN ('revoke', 'revoked_elsewhere') ORDER BY seq DESC LIMIT ?`, []any{opts.Revocations}, collect(&rep.RecentRevocations))
 	if err != nil {
 		return nil, fmt.Errorf("audit: report: recent revocations: %w", err)
+	}
+	if !opts.Since.IsZero() {
+		until := opts.Until
+		if until.IsZero() {
+			until = now.Add(time.Microsecond) // include an event recorded this instant
+		}
+		if rep.Period, err = periodSummary(ctx, tx, opts.Since, until, now, opts.Listed); err != nil {
+			return nil, fmt.Errorf("audit: report: %w", err)
+		}
 	}
 	return rep, nil
 }

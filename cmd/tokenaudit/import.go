@@ -92,6 +92,8 @@ func (a *app) importTokens(ctx context.Context, auditor *audit.Auditor, args []s
 	perToken := a.format == output.JSONL || a.format == output.CSV
 	rw := a.newResultWriter(a.stdout, "", "input", "fingerprint", "cdata", "status", "error")
 	var total audit.ImportResult
+	opaque := 0 // tokens read that are not JWTs (Import takes them as opaque)
+	defer func() { a.warnNotJWT(opaque) }()
 	reject := func(rec importRecord) error {
 		if !a.format.Structured() {
 			fmt.Fprintf(a.stderr, "tokenaudit: %s: %s\n", rec.Input, rec.Error)
@@ -128,6 +130,9 @@ func (a *app) importTokens(ctx context.Context, auditor *audit.Auditor, args []s
 					return reject(importRecord{Input: it.Where(), Status: string(audit.ImportRejected), Error: it.Err.Error()})
 				}
 				where = append(where, it.Where())
+				if opaqueToken(it.Token) {
+					opaque++
+				}
 				if !yield(it.Token) {
 					return errStopRun
 				}

@@ -132,6 +132,8 @@ func (a *app) issue(cmd *cobra.Command, s *auditSession, cdatas []string, reason
 	p := a.newIssuePrinter(count > 1, perLine)
 	bar := &progressBar{w: a.stderr, enabled: perLine && a.stderrTTY, label: "issuing"}
 	defer bar.clear()
+	opaque := 0 // tokens issued that are not JWTs
+	defer func() { a.warnNotJWT(opaque) }()
 	for i, cdata := range cdatas {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("stopped after %d of %d tokens: %w", i, count, err)
@@ -143,6 +145,9 @@ func (a *app) issue(cmd *cobra.Command, s *auditSession, cdatas []string, reason
 				err = fmt.Errorf("token %d of %d: %w (the %d before it were printed and recorded)", i+1, count, err, i)
 			}
 			return err
+		}
+		if recordedNotJWT(res.Event) {
+			opaque++
 		}
 		if err := p.print(res); err != nil {
 			return err

@@ -88,7 +88,7 @@ func TestImport(t *testing.T) {
 	at := newAPITest(t)
 	t1, t2, t3 := at.direct(t, "legacy-1"), at.direct(t, "legacy-2"), at.direct(t, "legacy-3")
 	file := filepath.Join(t.TempDir(), "issued.txt")
-	content := "# exported from the old system\n" + t1 + "\n\nBearer " + t2 + "\n" + t1 + "\nnot-a-token\n"
+	content := "# exported from the old system\n" + t1 + "\n\nBearer " + t2 + "\n" + t1 + "\nnot-a.token\n"
 	if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}

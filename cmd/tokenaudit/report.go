@@ -20,8 +20,11 @@ type reportRecord struct {
 
 func (a *app) reportCommand() *cobra.Command {
 	var (
-		lf   ledgerFlags
-		opts audit.ReportOptions
+		lf                   ledgerFlags
+		vf                   verifierFlags
+		opts                 audit.ReportOptions
+		since, until, maxAge string
+		verify               bool
 	)
 	cmd := &cobra.Command{
 		Use:   "report",
@@ -48,10 +51,43 @@ to programs (counts, lists, the tree head). CSV holds one table: use
 				return withHint(usageErrorf("the report has several tables and CSV holds one"),
 					`use --format json, markdown or table, or "tokenaudit tokens --format csv"`)
 			}
+			now := a.now()
+			html := htmlOptions{verify: verify, by: audit.LocalActor()}
+			if since == "" && a.format == output.HTML {
+				since = "90d"
+			}
+			if since != "" {
+				var err error
+				if opts.Since, err = parseWhen(since, now); err != nil {
+					return usageErrorf("--since: %v", err)
+				}
+			}
+			if until != "" {
+				if since == "" {
+					return usageErrorf("--until needs --since")
+				}
+				var err error
+				if opts.Until, err = parseWhen(until, now); err != nil {
+					return usageErrorf("--until: %v", err)
+				}
+			}
+			if maxAge != "" {
+				var err error
+				if html.maxAge, err = parseAge(maxAge); err != nil {
+					return usageErrorf("--max-age: %v", err)
+				}
+			}
+			var err error
+			if html.verifiers, _, err = a.verifiers(vf); err != nil {
+				return err
+			}
 			return a.readLedger(lf, func(l *audit.Ledger) error {
 				rep, err := l.Report(cmd.Context(), opts)
 				if err != nil {
 					return ledgerError(err)
+				}
+				if a.format == output.HTML {
+					return a.writeHTMLReport(cmd.Context(), a.stdout, l, rep, html)
 				}
 				if err := a.writeReport(a.stdout, l.Path(), rep); err != nil {
 					return err
@@ -68,6 +104,11 @@ to programs (counts, lists, the tree head). CSV holds one table: use
 	cmd.Flags().IntVar(&opts.Failures, "failures", 20, "list this many of the most recent failures")
 	cmd.Flags().IntVar(&opts.Revocations, "revocations", 20, "list this many of the most recent revocations")
 	cmd.Flags().IntVar(&opts.TopCData, "top", 0, "list only this many cdata with the most live tokens (0: all)")
+	cmd.Flags().StringVar(&since, "since", "", "also summarize the period from this time or age (default 90d for --format html)")
+	cmd.Flags().StringVar(&until, "until", "", "end the period at this time or age (default now)")
+	cmd.Flags().StringVar(&maxAge, "max-age", "", "with --format html, draw this age policy on the age chart (e.g. 90d)")
+	cmd.Flags().BoolVar(&verify, "verify", false, "with --format html, verify the ledger and show the result (exit 5 if damaged)")
+	vf.register(cmd)
 	lf.register(cmd)
 	return cmd
 }
