@@ -29,6 +29,11 @@ type RotateOptions struct {
 	// fails, the new token is revoked again, the old ones are left alone and
 	// Rotate returns its error. Required unless DryRun.
 	Deliver func(*IssueResult) error
+	// Confirm, if set, is called once the plan is known (Revoke, Kept and
+	// NotListed filled in) and before anything is issued; when it returns
+	// false nothing is done and the result comes back with DryRun set. It
+	// is not called in a dry run, and must not modify the result.
+	Confirm func(*RotateResult) bool
 	// Progress, if set, is called after each revocation.
 	Progress func(RevokeProgress)
 }
@@ -142,6 +147,10 @@ func (a *Auditor) Rotate(ctx context.Context, opts RotateOptions) (*RotateResult
 		res.Kept = append(res.Kept, o.lt)
 	}
 	if opts.DryRun {
+		return res, nil
+	}
+	if opts.Confirm != nil && !opts.Confirm(res) {
+		res.DryRun = true
 		return res, nil
 	}
 

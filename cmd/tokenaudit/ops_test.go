@@ -417,3 +417,33 @@ func TestEventsFollowEndsWhenStdoutCloses(t *testing.T) {
 	at.run(t, "", "events", "--follow", "--format", "json").want(t, 1, nil, []string{"use --format jsonl"})
 	at.run(t, "", "events", "--follow", "--limit", "3").want(t, 1, nil, []string{"--follow lists events until stopped"})
 }
+
+// TestOpsCommandsDocumented: check, rotate, --reason, --follow and exit
+// status 7 are in --help and in the README.
+func TestOpsCommandsDocumented(t *testing.T) {
+	r := cli(t, "", nil, "--help")
+	r.want(t, 0, []string{"\n  check ", "\n  rotate ", `7 a policy of
+"tokenaudit check" is violated`}, nil)
+	h := cli(t, "", nil, "check", "--help")
+	h.want(t, 0, []string{"Usage:\n  tokenaudit check"}, nil)
+	for _, name := range policyFlags {
+		if !strings.Contains(h.stdout, "--"+name) || !strings.Contains(h.stdout, policyEnv(name)) {
+			t.Errorf("check --help lacks --%s or %s", name, policyEnv(name))
+		}
+	}
+	cli(t, "", nil, "rotate", "--help").want(t, 0, []string{"--keep-newest", "--dry-run", "--reason", "detail.rotated_by"}, nil)
+	cli(t, "", nil, "events", "--help").want(t, 0, []string{"--follow", "--after-seq N"}, nil)
+	cli(t, "", nil, "issue", "--help").want(t, 0, []string{"--cdata-file", "--reason"}, nil)
+	cli(t, "", nil, "revoke", "--help").want(t, 0, []string{"--reason"}, nil)
+	cli(t, "", nil, "reconcile", "--help").want(t, 0, []string{"--reason", "--record-run"}, nil)
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"| 7 | a policy of `tokenaudit check` is violated", "| `check ", "| `rotate --cdata X",
+		"--cdata-file", "events --follow", "`--reason TEXT`", "| `reconciled` |", "TOKENAUDIT_POLICY_MAX_AGE"} {
+		if !strings.Contains(string(b), s) {
+			t.Errorf("the README lacks %q", s)
+		}
+	}
+}

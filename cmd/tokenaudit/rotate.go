@@ -88,17 +88,26 @@ func (a *app) rotate(cmd *cobra.Command, s *auditSession, opts audit.RotateOptio
 	opts.Progress = func(pr audit.RevokeProgress) { bar.update(pr.Done, pr.Total) }
 	// What the ledger knew of each old token, before.
 	states := map[string]string{}
+	var lookupErr error
+	lookup := func(r *audit.RotateResult) bool {
+		for _, t := range append(append([]audit.ListedToken(nil), r.Revoke...), r.Kept...) {
+			if states[t.Fingerprint], lookupErr = ledgerState(ctx, s.ledger, t.Fingerprint); lookupErr != nil {
+				return false
+			}
+		}
+		return true
+	}
+	opts.Confirm = lookup
 	res, err := s.auditor.Rotate(ctx, opts)
 	bar.clear()
+	if lookupErr != nil {
+		return lookupErr
+	}
 	if res == nil {
 		return s.apiError(err)
 	}
-	for _, t := range append(append([]audit.ListedToken(nil), res.Revoke...), res.Kept...) {
-		st, lerr := ledgerState(ctx, s.ledger, t.Fingerprint)
-		if lerr != nil {
-			return lerr
-		}
-		states[t.Fingerprint] = st
+	if opts.DryRun && !lookup(res) {
+		return lookupErr
 	}
 	what := "with cdata " + quoteCData(opts.CData)
 	if len(res.NotListed) > 0 {
