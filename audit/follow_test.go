@@ -310,22 +310,9 @@ func BenchmarkAppendFollowed(b *testing.B) {
 			} else {
 				close(done)
 			}
-			g := &benchGen{}
-			var cpu cpuMeter
-			for b.Loop() {
-				b.StopTimer()
-				e := g.next(1)[0]
-				b.StartTimer()
-				cpu.start()
-				if _, err := w.Append(ctx, e); err != nil {
-					b.Fatal(err)
-				}
-				cpu.stop()
-			}
-			b.StopTimer()
+			benchAppendEach(b, w)
 			cancel()
 			<-done
-			cpu.report(b, b.N)
 			if interval > 0 {
 				b.ReportMetric(float64(followed.Load())/float64(b.N), "followed/event")
 			}

@@ -353,11 +353,8 @@ func (a *app) revokeWhere(ctx context.Context, s *auditSession, f revokeFlags) e
 			return lookupErr
 		}
 		rw := a.newResultWriter(a.stdout, "", revokeHeader...)
-		for _, t := range res.Matched {
-			rec := revokeRecord{Fingerprint: t.Fingerprint, CData: t.CData, Ledger: states[t.Fingerprint], Result: "would revoke"}
-			if err := rw.add(rec, rec.cells(a, false)...); err != nil {
-				return err
-			}
+		if err := a.addPlanned(rw, res.Matched, states, "would revoke"); err != nil {
+			return err
 		}
 		if err := rw.close(); err != nil {
 			return err
@@ -368,29 +365,10 @@ func (a *app) revokeWhere(ctx context.Context, s *auditSession, f revokeFlags) e
 		return &exitStatusError{code: exitError, err: errors.New("cancelled: nothing was revoked")}
 	}
 
-	revoked := map[string]audit.Event{}
-	for _, e := range res.Revoked {
-		revoked[e.Fingerprint] = e
-	}
-	failures := map[string]error{}
-	for _, fl := range res.Failed {
-		failures[fl.Token.Fingerprint] = fl.Err
-	}
 	rw := a.newResultWriter(a.stdout, "", revokeHeader...)
-	var firstFail error
-	for _, t := range res.Matched {
-		rec := revokeRecord{Fingerprint: t.Fingerprint, CData: t.CData, Ledger: states[t.Fingerprint]}
-		if e, ok := revoked[t.Fingerprint]; ok {
-			rec.Result, rec.Seq = "revoked", &e.Seq
-		} else if ferr, ok := failures[t.Fingerprint]; ok {
-			rec.Result, rec.Error = "failed", output.Clean(tidy(ferr).Error())
-			firstFail = cmpOr(firstFail, ferr)
-		} else {
-			rec.Result = "not attempted"
-		}
-		if err := rw.add(rec, rec.cells(a, false)...); err != nil {
-			return err
-		}
+	firstFail, werr := a.addRevokeResults(rw, res.Matched, states, res.Revoked, res.Failed)
+	if werr != nil {
+		return werr
 	}
 	if cerr := rw.close(); cerr != nil {
 		return cerr
@@ -405,6 +383,52 @@ func (a *app) revokeWhere(ctx context.Context, s *auditSession, f revokeFlags) e
 		return &silentError{code: exitCode(firstFail)}
 	}
 	return nil
+}
+
+// addPlanned adds a row per token with the given result ("would revoke"):
+// what a dry run or a kept grace set shows.
+func (a *app) addPlanned(rw *resultWriter, tokens []audit.ListedToken, states map[string]string, result string) error {
+	for _, t := range tokens {
+		rec := revokeRecord{Fingerprint: t.Fingerprint, CData: t.CData, Ledger: states[t.Fingerprint], Result: result}
+		if err := rw.add(rec, rec.cells(a, false)...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addRevokeResults adds a row per token: revoked (with the seq of its
+// event), failed (with why; "revoked, unrecorded" when the API revoked it
+// but the ledger could not record it) or not attempted. It returns the
+// first failure, and the error of writing the rows.
+func (a *app) addRevokeResults(rw *resultWriter, tokens []audit.ListedToken, states map[string]string,
+	revoked []audit.Event, failed []audit.RevokeFailure) (firstFail, err error) {
+	bySeq := map[string]audit.Event{}
+	for _, e := range revoked {
+		bySeq[e.Fingerprint] = e
+	}
+	failures := map[string]error{}
+	for _, fl := range failed {
+		failures[fl.Token.Fingerprint] = fl.Err
+	}
+	for _, t := range tokens {
+		rec := revokeRecord{Fingerprint: t.Fingerprint, CData: t.CData, Ledger: states[t.Fingerprint]}
+		if e, ok := bySeq[t.Fingerprint]; ok {
+			rec.Result, rec.Seq = "revoked", &e.Seq
+		} else if ferr, ok := failures[t.Fingerprint]; ok {
+			rec.Result, rec.Error = "failed", output.Clean(tidy(ferr).Error())
+			if errors.As(ferr, new(*audit.UnrecordedError)) {
+				rec.Result = "revoked, unrecorded"
+			}
+			firstFail = cmpOr(firstFail, ferr)
+		} else {
+			rec.Result = "not attempted"
+		}
+		if err := rw.add(rec, rec.cells(a, false)...); err != nil {
+			return firstFail, err
+		}
+	}
+	return firstFail, nil
 }
 
 // cmpOr returns a unless it is nil, else b.

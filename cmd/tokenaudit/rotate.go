@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 
@@ -116,17 +115,11 @@ func (a *app) rotate(cmd *cobra.Command, s *auditSession, opts audit.RotateOptio
 	}
 	if opts.DryRun {
 		rw := a.newResultWriter(a.stdout, "", revokeHeader...)
-		for _, t := range res.Revoke {
-			rec := revokeRecord{Fingerprint: t.Fingerprint, CData: t.CData, Ledger: states[t.Fingerprint], Result: "would revoke"}
-			if err := rw.add(rec, rec.cells(a, false)...); err != nil {
-				return err
-			}
+		if err := a.addPlanned(rw, res.Revoke, states, "would revoke"); err != nil {
+			return err
 		}
-		for _, t := range res.Kept {
-			rec := revokeRecord{Fingerprint: t.Fingerprint, CData: t.CData, Ledger: states[t.Fingerprint], Result: "would keep"}
-			if err := rw.add(rec, rec.cells(a, false)...); err != nil {
-				return err
-			}
+		if err := a.addPlanned(rw, res.Kept, states, "would keep"); err != nil {
+			return err
 		}
 		if err := rw.close(); err != nil {
 			return err
@@ -154,38 +147,12 @@ func (a *app) rotate(cmd *cobra.Command, s *auditSession, opts audit.RotateOptio
 	view := *a
 	view.format = format
 	rw := view.newResultWriter(out, "", revokeHeader...)
-	revoked := map[string]audit.Event{}
-	for _, e := range res.Revoked {
-		revoked[e.Fingerprint] = e
+	firstFail, werr := view.addRevokeResults(rw, res.Revoke, states, res.Revoked, res.Failed)
+	if werr == nil {
+		werr = view.addPlanned(rw, res.Kept, states, "kept")
 	}
-	failures := map[string]error{}
-	var firstFail error
-	for _, fl := range res.Failed {
-		failures[fl.Token.Fingerprint] = fl.Err
-		firstFail = cmpOr(firstFail, fl.Err)
-	}
-	for _, t := range res.Revoke {
-		rec := revokeRecord{Fingerprint: t.Fingerprint, CData: t.CData, Ledger: states[t.Fingerprint]}
-		if e, ok := revoked[t.Fingerprint]; ok {
-			rec.Result, rec.Seq = "revoked", &e.Seq
-		} else if ferr, ok := failures[t.Fingerprint]; ok {
-			rec.Result, rec.Error = "failed", output.Clean(tidy(ferr).Error())
-			var ue *audit.UnrecordedError
-			if errors.As(ferr, &ue) {
-				rec.Result = "revoked, unrecorded"
-			}
-		} else {
-			rec.Result = "not attempted"
-		}
-		if err := rw.add(rec, rec.cells(&view, false)...); err != nil {
-			return err
-		}
-	}
-	for _, t := range res.Kept {
-		rec := revokeRecord{Fingerprint: t.Fingerprint, CData: t.CData, Ledger: states[t.Fingerprint], Result: "kept"}
-		if err := rw.add(rec, rec.cells(&view, false)...); err != nil {
-			return err
-		}
+	if werr != nil {
+		return werr
 	}
 	if len(res.Revoke)+len(res.Kept) > 0 {
 		if err := rw.close(); err != nil {
