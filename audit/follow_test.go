@@ -278,44 +278,52 @@ func TestReconcileSummaryAndReason(t *testing.T) {
 	}
 }
 
-// BenchmarkAppendFollowed measures durable appends (one event per
-// transaction, as issue and revoke write) with and without a follower
+// BenchmarkAppendFollowed measures appends with and without a follower
 // reading the same ledger through its own connections, as "events
 // --follow" does from another process: polling every 200ms (the CLI's
-// interval), and a follower polling every millisecond, a hundred times
-// as often as the CLI. Compare the events/s of the variants in one run.
+// interval), and every millisecond (200 times as often). Appends are
+// durable single events (as issue and revoke write: bound by the fsync)
+// and batches of 100 (bound by the CPU, where a lock held by the follower
+// would show). Compare the events/s of the variants of one run; cpu-ns
+// counts the follower's CPU time too (one process).
 func BenchmarkAppendFollowed(b *testing.B) {
-	for _, interval := range []time.Duration{0, DefaultFollowInterval, time.Millisecond} {
-		name := "follower=none"
-		if interval > 0 {
-			name = "follower=" + interval.String()
-		}
-		b.Run(name, func(b *testing.B) {
-			path := filepath.Join(b.TempDir(), "ledger.db")
-			w := openAt(b, path, WithActor(benchActor))
-			ctx, cancel := context.WithCancel(context.Background())
-			var followed atomic.Int64
-			done := make(chan struct{})
+	for _, batch := range []int{1, 100} {
+		for _, interval := range []time.Duration{0, DefaultFollowInterval, time.Millisecond} {
+			name := fmt.Sprintf("batch=%d/follower=none", batch)
 			if interval > 0 {
-				r := openAt(b, path, WithReadOnly())
-				go func() {
-					defer close(done)
-					for _, err := range r.Follow(ctx, EventFilter{}, interval) {
-						if err != nil {
-							return
+				name = fmt.Sprintf("batch=%d/follower=%v", batch, interval)
+			}
+			b.Run(name, func(b *testing.B) {
+				path := filepath.Join(b.TempDir(), "ledger.db")
+				w := openAt(b, path, WithActor(benchActor))
+				ctx, cancel := context.WithCancel(context.Background())
+				var followed atomic.Int64
+				done := make(chan struct{})
+				if interval > 0 {
+					r := openAt(b, path, WithReadOnly())
+					go func() {
+						defer close(done)
+						for _, err := range r.Follow(ctx, EventFilter{}, interval) {
+							if err != nil {
+								return
+							}
+							followed.Add(1)
 						}
-						followed.Add(1)
-					}
-				}()
-			} else {
-				close(done)
-			}
-			benchAppendEach(b, w)
-			cancel()
-			<-done
-			if interval > 0 {
-				b.ReportMetric(float64(followed.Load())/float64(b.N), "followed/event")
-			}
-		})
+					}()
+				} else {
+					close(done)
+				}
+				if batch == 1 {
+					benchAppendEach(b, w)
+				} else {
+					benchAppendBatch(b, w, &benchGen{}, batch)
+				}
+				cancel()
+				<-done
+				if interval > 0 {
+					b.ReportMetric(float64(followed.Load())/float64(b.N*batch), "followed/event")
+				}
+			})
+		}
 	}
 }
