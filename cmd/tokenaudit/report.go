@@ -36,12 +36,25 @@ most recent failures; and the most recent revocations, with who revoked
 each and why (the --reason recorded, and the rotation it belongs to). The ledger is opened read-only, and everything
 comes from one snapshot of it.
 
+--since (and --until) add what happened in that period: tokens issued,
+revoked and seen live again per day (per week past 120 days), live tokens
+over time and by age, and the period's revocations (with their reasons),
+rotations, failures and reconcile findings.
+
 --format markdown pastes into a ticket; --format json gives the same data
-to programs (counts, lists, the tree head). CSV holds one table: use
-"tokenaudit tokens --format csv" for a listing.`,
+to programs (counts, lists, the tree head, "period"). CSV holds one table:
+use "tokenaudit tokens --format csv" for a listing.
+
+--format html writes one self-contained page with charts for people (the
+period defaults to the last 90 days): no script, nothing loaded from
+anywhere, every text from the ledger escaped. --verify adds ledger verify's
+result to it (exit 5 if the ledger is damaged); the newest signed checkpoint
+is checked with --verifier (or $TOKENAUDIT_CHECKPOINT_VERIFIER); --max-age
+draws an age policy on the age chart.`,
 		Example: `  tokenaudit report
   tokenaudit report --format markdown > audit-2026-03.md
-  tokenaudit report --format json | jq .tokens`,
+  tokenaudit report --format json | jq .tokens
+  tokenaudit report --format html --since 90d --verify > report-2026-q1.html`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.Oldest < 1 || opts.Failures < 1 || opts.Revocations < 1 || opts.TopCData < 0 {
