@@ -433,6 +433,8 @@ func TestOpsCommandsDocumented(t *testing.T) {
 	}
 	cli(t, "", nil, "rotate", "--help").want(t, 0, []string{"--keep-newest", "--dry-run", "--reason", "detail.rotated_by"}, nil)
 	cli(t, "", nil, "events", "--help").want(t, 0, []string{"--follow", "--after-seq N"}, nil)
+	cli(t, "", nil, "inspect", "--help").want(t, 0, []string{"--no-ledger", "--db", `"ledger"`}, nil)
+	cli(t, "", nil, "verify", "--help").want(t, 0, []string{"--no-ledger", `"ledger"`}, nil)
 	cli(t, "", nil, "issue", "--help").want(t, 0, []string{"--cdata-file", "--reason"}, nil)
 	cli(t, "", nil, "revoke", "--help").want(t, 0, []string{"--reason"}, nil)
 	cli(t, "", nil, "reconcile", "--help").want(t, 0, []string{"--reason", "--record-run"}, nil)
@@ -441,9 +443,90 @@ func TestOpsCommandsDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range []string{"| 7 | a policy of `tokenaudit check` is violated", "| `check ", "| `rotate --cdata X",
-		"--cdata-file", "events --follow", "`--reason TEXT`", "| `reconciled` |", "TOKENAUDIT_POLICY_MAX_AGE"} {
+		"--cdata-file", "events --follow", "`--reason TEXT`", "| `reconciled` |", "TOKENAUDIT_POLICY_MAX_AGE",
+		"`--no-ledger` skips it", "and `ledger` (what"} {
 		if !strings.Contains(string(b), s) {
 			t.Errorf("the README lacks %q", s)
 		}
 	}
+}
+
+// ledgerMember is the "ledger" member of inspect's and verify's JSON.
+type ledgerMember struct {
+	Ledger *struct {
+		Path, State, CData string
+		IssuedBy           string  `json:"issued_by"`
+		IssuedSeq          *int64  `json:"issued_seq"`
+		RevokedBy          *string `json:"revoked_by"`
+		RevokedSeq         *int64  `json:"revoked_seq"`
+	} `json:"ledger"`
+}
+
+// TestInspectKnowsTheLedger: inspect and verify say what the ledger knows
+// of an active, a revoked and an unknown token, in the table and as the
+// JSON member "ledger" (null without a ledger or with --no-ledger).
+func TestInspectKnowsTheLedger(t *testing.T) {
+	at := newAPITest(t)
+	active := at.issue(t, "acme")
+	revoked := at.issue(t, "globex")
+	at.run(t, "", "revoke", revoked, "--reason", "test").want(t, 0, nil, nil)
+	unknown := at.direct(t, "shadow")
+
+	member := func(args ...string) ledgerMember {
+		t.Helper()
+		r := at.run(t, "", append([]string{"inspect", "--format", "json"}, args...)...)
+		r.want(t, 0, []string{`"ledger": `}, nil)
+		return decodeJSON[ledgerMember](t, r.stdout)
+	}
+	m := member(active)
+	if m.Ledger == nil || m.Ledger.Path != at.db || m.Ledger.State != "active" || m.Ledger.CData != "acme" ||
+		*m.Ledger.IssuedSeq != 1 || !strings.Contains(m.Ledger.IssuedBy, "via basic:") || m.Ledger.RevokedSeq != nil {
+		t.Errorf("inspect of an active token: ledger %+v", m.Ledger)
+	}
+	m = member(revoked)
+	if m.Ledger == nil || m.Ledger.State != "revoked" || *m.Ledger.IssuedSeq != 3 || m.Ledger.RevokedSeq == nil ||
+		*m.Ledger.RevokedSeq != 4 || m.Ledger.RevokedBy == nil {
+		t.Errorf("inspect of a revoked token: ledger %+v", m.Ledger)
+	}
+	m = member(unknown)
+	if m.Ledger == nil || m.Ledger.State != "unknown" || m.Ledger.IssuedSeq != nil {
+		t.Errorf("inspect of an unknown token: ledger %+v", m.Ledger)
+	}
+	if m = member("--no-ledger", active); m.Ledger != nil {
+		t.Errorf("inspect --no-ledger: ledger %+v, want null", m.Ledger)
+	}
+	r := cli(t, "", []string{"TOKENAUDIT_DB=" + filepath.Join(t.TempDir(), "none.db")}, "inspect", "--format", "jsonl", active)
+	r.want(t, 0, []string{`"ledger":null}`}, nil)
+	cli(t, "", nil, "inspect", "--db", filepath.Join(t.TempDir(), "none.db"), active).want(t, 1, nil, []string{"no ledger at"})
+
+	// Streams: one line per token, each with its own answer.
+	r = at.run(t, active+"\n"+revoked+"\n"+unknown+"\n", "inspect", "--format", "jsonl", "-")
+	var states []string
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		states = append(states, decodeJSON[ledgerMember](t, line).Ledger.State)
+	}
+	wantEqual(t, "states of a stream", states, []string{"active", "revoked", "unknown"})
+
+	at.run(t, "", "inspect", active).want(t, 0, []string{"Ledger " + at.db, "state        active since", "issued by    "}, nil)
+	at.run(t, "", "inspect", revoked).want(t, 0, []string{"state        revoked at", "revoked by   "}, nil)
+	at.run(t, "", "inspect", unknown).want(t, 0, []string{"state        unknown: the ledger has no record of this token"}, nil)
+	r = at.run(t, "", "inspect", "--no-ledger", active)
+	if strings.Contains(r.stdout, "Ledger") {
+		t.Errorf("inspect --no-ledger shows the ledger:\n%s", r.stdout)
+	}
+
+	// verify, on a signed vector the ledger first does not know, then does.
+	tok, err := os.ReadFile(vec("rfc7515_A.2.jwsc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify := []string{"verify", "@" + vec("rfc7515_A.2.jwsc"), "--key", vec("rfc7515_A.2.pub.pem"), "--leeway", longAgo}
+	at.run(t, "", verify...).want(t, 0, []string{"valid", "ledger       unknown: the ledger has no record of this token"}, nil)
+	at.run(t, string(tok), "import", "-").want(t, 0, nil, nil)
+	at.run(t, "", verify...).want(t, 0, []string{"ledger       active since", "issued by: "}, nil)
+	r = at.run(t, "", append(verify, "--format", "json")...)
+	if m := decodeJSON[ledgerMember](t, r.stdout); m.Ledger == nil || m.Ledger.State != "active" {
+		t.Errorf("verify --format json: ledger %+v", m.Ledger)
+	}
+	at.checkNoLeak(t)
 }
