@@ -102,7 +102,7 @@ the ledger works).
 event as detail.reason.
 
 ` + tokenInputHelp,
-		Example: `  tokenaudit revoke "$T"
+		Example: `  printf '%s\n' "$T" | tokenaudit revoke -
   tokenaudit revoke @leaked.txt --reason "pasted in ticket OPS-1234"
   tokenaudit revoke --cdata acme --dry-run
   tokenaudit revoke --cdata acme --yes

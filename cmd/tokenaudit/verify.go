@@ -58,9 +58,9 @@ valid; 1 a key cannot be read; 2 the token is malformed.
 ` + ledgerKnowsHelp + `
 
 ` + tokenInputHelp,
-		Example: `  tokenaudit verify "$TOKEN" --key issuer.pem
-  tokenaudit verify "$TOKEN" --jwks jwks.json --alg RS256 --iss https://issuer.example
-  WOLEET_HMAC=… tokenaudit verify "$TOKEN" --secret-env WOLEET_HMAC --secret-encoding base64url`,
+		Example: `  tokenaudit verify --key issuer.pem < token.txt
+  tokenaudit verify --jwks jwks.json --alg RS256 --iss https://issuer.example @tokens.txt
+  printf '%s\n' "$TOKEN" | tokenaudit verify --secret-env WOLEET_HMAC --secret-encoding base64url -`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			keys, err := a.loadVerifyKeys(f)
 			if err != nil {
@@ -138,7 +138,7 @@ valid; 1 a key cannot be read; 2 the token is malformed.
 	fl.BoolVar(&f.allSignatures, "require-all-signatures", false, "a JWS JSON serialization is valid only when every signature verifies")
 	fl.StringVar(&f.payloadFile, "payload-file", "", "the detached payload of a token whose payload is detached (RFC 7515 appendix F)")
 	lf.register(cmd)
-	return cmd
+	return a.tokenInputCommand(cmd)
 }
 
 // loadVerifyKeys reads every key the flags name.
