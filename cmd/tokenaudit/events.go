@@ -66,8 +66,8 @@ column names as keys. A table adds a "why" column when an event records a
 reason (--reason) or belongs to a rotation.
 
 --follow prints the events as they are appended, as tail -f does, until
-Ctrl-C, SIGTERM, or the reader of standard output goes away (each ends it
-with exit status 0): one JSON line per event with --format jsonl (for a
+Ctrl-C or SIGTERM (exit status 130, as for every command) or until the
+reader of standard output goes away (exit status 0): one JSON line per event with --format jsonl (for a
 SIEM), a CSV row with --format csv, a row per event otherwise. Events other
 processes append show within a second. Seq is the cursor: --after-seq N
 resumes exactly after event N, never skipping or repeating one, and when

@@ -22,8 +22,8 @@ var followWidths = []int{6, 20, 17, 12, 16, 32}
 // follow prints the events f selects as they are appended (see "events
 // --follow"), until ctx ends or standard output's reader goes away.
 func (a *app) follow(ctx context.Context, l *audit.Ledger, f audit.EventFilter) error {
-	if a.catchSIGPIPE != nil {
-		a.catchSIGPIPE()
+	if a.ignoreSIGPIPE != nil {
+		a.ignoreSIGPIPE()
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -87,7 +87,12 @@ func (a *app) follow(ctx context.Context, l *audit.Ledger, f audit.EventFilter) 
 	if gone.Load() {
 		return a.followEnd(syscall.EPIPE, last)
 	}
-	return a.followEnd(nil, last)
+	if err := a.followEnd(nil, last); err != nil {
+		return err
+	}
+	// Stopped by Ctrl-C or SIGTERM, the one end of a follow that is not
+	// its reader's: the exit status says so, as for every command.
+	return &silentError{code: exitInterrupted}
 }
 
 // followEnd ends a follow: cleanly when it was stopped or its reader went

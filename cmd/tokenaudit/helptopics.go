@@ -94,6 +94,8 @@ tokens and HMAC secrets come from the environment or from files.`},
      host and the status, never a secret)
   7  a policy of "tokenaudit check" is violated (the violations are
      listed); a ledger that does not verify is 5, which wins over 7
+130  interrupted by Ctrl-C (SIGINT) or SIGTERM, after saying what was done
+     and, for a bulk revoke, which command finishes it
 
 A stream of tokens exits with the status of its first failure.`},
 }

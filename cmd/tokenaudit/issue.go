@@ -1,7 +1,7 @@
 package main
 
 import (
-	"encoding/csv"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -50,7 +50,8 @@ The token alone goes to standard output, one per line, so that
 T=$(tokenaudit issue --cdata acme) works; what was recorded goes to standard
 error. --format json or jsonl prints {"token", "fingerprint", "cdata", "seq"}
 (one JSON document for one token, JSON lines for several), and csv prints
-those columns.
+those columns. TOKENAUDIT_FORMAT does not apply here: only a --format on
+the command line changes what issue prints.
 
 It fails closed: the request is recorded before the API is asked, and the
 token is recorded before it is printed. If the ledger cannot record it, the
@@ -58,6 +59,14 @@ token is revoked again, nothing is printed and the exit status is 5 (as for
 any action of the API the ledger could not record). An API error is exit
 status 6; when the API may have issued a token without answering, that is
 recorded, and "tokenaudit reconcile" finds the token.
+
+Printing a token is part of handing it out. A token whose write fails
+(a full disk, a closed pipe) is revoked again, recorded so, and the rest of
+--count is not issued: the exit status is 1, or 5 if the ledger could not
+record the revocation. When standard output is a pipe, each token counts as
+handed out once the reader has read it: a reader that goes away first
+(tokenaudit issue --count 3 | head -c 10) gets it revoked. A standard
+output that is closed or /dev/null is refused before anything is issued.
 
 Woleet tokens never expire: each one printed is a credential until
 "tokenaudit revoke" revokes it.
@@ -76,7 +85,8 @@ CSV rows with --format csv), with a progress bar on a terminal.
   tokenaudit issue --cdata "ci: deploy-bot" --format json
   tokenaudit issue --cdata load-test --count 5 > tokens.txt
   tokenaudit issue --cdata-file customers.txt --reason "onboarding batch 12" > handout.tsv`,
-		Args: noArgs,
+		Args:        noArgs,
+		Annotations: map[string]string{annotationNoEnvFormat: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkReason(reason); err != nil {
 				return err
@@ -126,10 +136,16 @@ CSV rows with --format csv), with a progress bar on a terminal.
 
 // issue issues a token for each cdata, in order, and prints each as soon as
 // it is recorded; perLine prints "cdata<TAB>token" lines (--cdata-file).
+// Printing is part of handing a token out: a token whose write fails, or
+// that the reader of a pipe never reads, is revoked again and the rest are
+// not issued (see deliver.go).
 func (a *app) issue(cmd *cobra.Command, s *auditSession, cdatas []string, reason string, perLine bool) error {
 	ctx := cmd.Context()
 	count := len(cdatas)
-	p := a.newIssuePrinter(count > 1, perLine)
+	p, err := a.newIssuePrinter(count > 1, perLine)
+	if err != nil {
+		return err
+	}
 	bar := &progressBar{w: a.stderr, enabled: perLine && a.stderrTTY, label: "issuing"}
 	defer bar.clear()
 	opaque := 0 // tokens issued that are not JWTs
@@ -149,8 +165,10 @@ func (a *app) issue(cmd *cobra.Command, s *auditSession, cdatas []string, reason
 		if recordedNotJWT(res.Event) {
 			opaque++
 		}
-		if err := p.print(res); err != nil {
-			return err
+		rec := newIssueRecord(res)
+		if werr := p.deliver(ctx, rec); werr != nil {
+			bar.clear()
+			return a.undelivered(ctx, s, rec, i, count, werr)
 		}
 		if perLine && a.stderrTTY {
 			bar.update(i+1, count)
@@ -170,26 +188,38 @@ func (a *app) issue(cmd *cobra.Command, s *auditSession, cdatas []string, reason
 // raw token is ever printed.
 type issuePrinter struct {
 	a       *app
-	cw      *csv.Writer
+	cw      *output.CSVWriter
 	many    bool // several tokens: JSON lines rather than one document
 	perLine bool // "cdata<TAB>token" lines in the default format
 }
 
-// newIssuePrinter starts the output of issued tokens (the CSV header).
-func (a *app) newIssuePrinter(many, perLine bool) *issuePrinter {
+// newIssuePrinter starts the output of issued tokens (the CSV header). It
+// refuses a standard output that leads nowhere, before anything is issued.
+func (a *app) newIssuePrinter(many, perLine bool) (*issuePrinter, error) {
+	if stdoutNowhere(a.stdoutFile) {
+		return nil, withHint(usageErrorf("%w: nothing was issued", errNowhere),
+			"redirect standard output to a file, or capture it: T=$(tokenaudit issue --cdata …)")
+	}
+	if a.ignoreSIGPIPE != nil {
+		a.ignoreSIGPIPE()
+	}
 	p := &issuePrinter{a: a, many: many, perLine: perLine}
 	if a.format == output.CSV {
-		p.cw = csv.NewWriter(a.stdout)
+		p.cw = output.NewCSVWriter(a.stdout)
 		p.cw.Write([]string{"token", "fingerprint", "cdata", "seq"})
 	}
-	return p
+	return p, nil
 }
 
-// print writes one issued token. When that fails, the token is live and
-// recorded but nobody has it: the error says how to revoke it.
-func (p *issuePrinter) print(res *audit.IssueResult) error {
+// newIssueRecord is what is printed of an issued token.
+func newIssueRecord(res *audit.IssueResult) issueRecord {
+	return issueRecord{Token: res.Token.Token, Fingerprint: res.Event.Fingerprint, CData: res.Event.CData, Seq: res.Event.Seq}
+}
+
+// deliver writes one issued token and, on a pipe, waits until it has been
+// read (see delivered). An error means the token may have reached nobody.
+func (p *issuePrinter) deliver(ctx context.Context, rec issueRecord) error {
 	a := p.a
-	rec := issueRecord{Token: res.Token.Token, Fingerprint: res.Event.Fingerprint, CData: res.Event.CData, Seq: res.Event.Seq}
 	var werr error
 	switch a.format {
 	case output.JSON:
@@ -202,8 +232,7 @@ func (p *issuePrinter) print(res *audit.IssueResult) error {
 		werr = output.WriteJSONLine(a.stdout, rec)
 	case output.CSV:
 		p.cw.Write([]string{rec.Token, rec.Fingerprint, rec.CData, strconv.FormatInt(rec.Seq, 10)})
-		p.cw.Flush()
-		werr = p.cw.Error()
+		werr = p.cw.Flush()
 	default:
 		if p.perLine {
 			_, werr = fmt.Fprintf(a.stdout, "%s\t%s\n", rec.CData, rec.Token)
@@ -211,11 +240,10 @@ func (p *issuePrinter) print(res *audit.IssueResult) error {
 			_, werr = fmt.Fprintln(a.stdout, rec.Token)
 		}
 	}
-	if werr != nil {
-		return withHint(fmt.Errorf("token sha256:%s was issued and recorded, but printing it failed: %w", shortFP(rec.Fingerprint), werr),
-			fmt.Sprintf("it is live: revoke it with \"tokenaudit revoke --fingerprint %s --yes\"", rec.Fingerprint))
+	if werr == nil {
+		werr = a.delivered(ctx)
 	}
-	return nil
+	return werr
 }
 
 // maxIssueFile bounds the lines of --cdata-file.

@@ -359,7 +359,7 @@ func TestEventsFollowThreeWriters(t *testing.T) {
 	if d := time.Since(start); d > 1500*time.Millisecond {
 		t.Errorf("the follower took %v to show an issue (process start included)", d)
 	}
-	if code := f.stop(t); code != 0 {
+	if code := f.stop(t); code != exitInterrupted {
 		t.Fatalf("follower stopped with status %d: %s", code, f.stderr.String())
 	}
 	last := f.seqs[len(f.seqs)-1]
@@ -377,7 +377,7 @@ func TestEventsFollowThreeWriters(t *testing.T) {
 	g := startFollower(t, at.env, "--after-seq", itoa(int(last)))
 	g.waitFor(t, total-len(first), 5*time.Second)
 	time.Sleep(300 * time.Millisecond) // nothing more may come
-	if code := g.stop(t); code != 0 {
+	if code := g.stop(t); code != exitInterrupted {
 		t.Fatalf("second follower stopped with status %d: %s", code, g.stderr.String())
 	}
 	var want []string

@@ -50,7 +50,8 @@ revoked a token the ledger could not record).`,
 		Example: `  tokenaudit rotate --cdata acme --dry-run
   T=$(tokenaudit rotate --cdata acme --reason "yearly rotation")
   tokenaudit rotate --cdata ci-bot --keep-newest 1 --format json`,
-		Args: noArgs,
+		Args:        noArgs,
+		Annotations: map[string]string{annotationNoEnvFormat: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !cmd.Flags().Changed("cdata") {
 				return usageErrorf("say whose tokens to rotate with --cdata")
@@ -81,8 +82,11 @@ revoked a token the ledger could not record).`,
 // rotate runs a rotation and reports it.
 func (a *app) rotate(cmd *cobra.Command, s *auditSession, opts audit.RotateOptions) error {
 	ctx := cmd.Context()
-	p := a.newIssuePrinter(a.format == output.JSONL, false)
-	opts.Deliver = p.print
+	p, err := a.newIssuePrinter(a.format == output.JSONL, false)
+	if err != nil && !opts.DryRun {
+		return err
+	}
+	opts.Deliver = func(res *audit.IssueResult) error { return p.deliver(ctx, newIssueRecord(res)) }
 	bar := &progressBar{w: a.stderr, enabled: a.stderrTTY, label: "revoking"}
 	opts.Progress = func(pr audit.RevokeProgress) { bar.update(pr.Done, pr.Total) }
 	// What the ledger knew of each old token, before.

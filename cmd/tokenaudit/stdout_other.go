@@ -7,6 +7,3 @@ import "os"
 // stdoutGone never knows, here, that standard output's reader went away:
 // a follower finds out at its next write.
 func stdoutGone(*os.File) func() bool { return nil }
-
-// catchSIGPIPE does nothing where there is no SIGPIPE to catch.
-func catchSIGPIPE() {}

@@ -4,8 +4,6 @@ package main
 
 import (
 	"os"
-	"os/signal"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -20,7 +18,3 @@ func stdoutGone(f *os.File) func() bool {
 		return err == nil && n > 0 && fds[0].Revents&(unix.POLLERR|unix.POLLHUP) != 0
 	}
 }
-
-// catchSIGPIPE makes a write to a closed pipe on standard output fail with
-// EPIPE instead of ending the process, so that a follower can stop cleanly.
-func catchSIGPIPE() { signal.Ignore(syscall.SIGPIPE) }
