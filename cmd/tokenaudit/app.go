@@ -225,8 +225,8 @@ not just issue; it identifies tokens by their SHA-256 fingerprint.
 Exit status: 0 success · 1 usage or I/O error · 2 malformed token ·
 3 signature not valid · 4 token not valid at this time (expired or not yet
 valid) · 5 ledger integrity failure · 6 API error · 7 a policy of
-"tokenaudit check" is violated · 130 interrupted (Ctrl-C) (see "tokenaudit
-help exit-codes").
+"tokenaudit check" is violated · 130 interrupted (Ctrl-C)
+(see "tokenaudit help exit-codes").
 
 Environment: WOLEET_API_URL and the credentials, WOLEET_API_TOKEN (bearer) or
 WOLEET_USERNAME and WOLEET_PASSWORD (basic); TOKENAUDIT_DB (the ledger),

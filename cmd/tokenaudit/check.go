@@ -106,10 +106,11 @@ one row per token or event (--format json prints both as one document).
   --reconcile              run a reconcile now, read-only, against the API
                            (needs the API's credentials): any difference
                            is a violation
-  --reconciled-within 24h  the last complete "reconcile --apply
-                           --record-run" is that recent (such a run
-                           records a reconciled event; a reconcile without
-                           --record-run leaves no trace when in sync)
+  --reconciled-within 24h  the last complete reconcile recorded is that
+                           recent: "reconcile --apply --record-run"
+                           records a reconciled event when it completes,
+                           and a reconcile that finds the two in sync
+                           otherwise leaves no trace
   --verify                 the ledger verifies ("tokenaudit ledger verify")
   --checkpoint-within 7d   the newest signed checkpoint stored in the
                            ledger is that recent
@@ -117,9 +118,9 @@ one row per token or event (--format json prints both as one document).
 Each policy can also come from a variable, so that a cron line stays short:
 ` + strings.Join(vars, ", ") + `
 (true or false for the switches). A flag given wins over its variable.
-Only --reconcile talks to the API; the ledger is opened read-only.
-
-` + whenHelp,
+Only --reconcile talks to the API; the ledger is opened read-only. Ages
+are a number and a unit: s, m, h, d (24 hours) or w (7 days), alone or
+combined ("90d", "36h", "1d12h").`,
 		Example: `  tokenaudit check --max-age 90d --max-live-per-cdata 3 --no-pending --verify
   TOKENAUDIT_POLICY_MAX_AGE=90d TOKENAUDIT_POLICY_VERIFY=true tokenaudit check
   tokenaudit check --reconcile --reconciled-within 24h --format json`,

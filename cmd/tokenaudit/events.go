@@ -63,7 +63,7 @@ A table shows seq, time, kind, fingerprint (first 12 hex digits), cdata,
 actor and the result (HTTP status and error); --format csv adds every other
 column of the table events, --format json and jsonl print the rows with the
 column names as keys. A table adds a "why" column when an event records a
-reason (--reason) or belongs to a rotation.
+reason (detail.reason) or belongs to a rotation.
 
 --follow prints the events as they are appended, as tail -f does, until
 Ctrl-C or SIGTERM (exit status 130, as for every command) or until the

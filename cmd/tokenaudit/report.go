@@ -54,7 +54,8 @@ func (a *app) reportCommand() *cobra.Command {
 oldest live tokens with their age; issue requests with no outcome (a token
 may exist that the ledger does not know: run "tokenaudit reconcile"); the
 most recent failures; and the most recent revocations, with who revoked
-each and why (the --reason recorded, and the rotation it belongs to). The ledger is opened read-only, and everything
+each and why (the reason recorded, detail.reason, and the rotation it
+belongs to). The ledger is opened read-only, and everything
 comes from one snapshot of it.
 
 --since (and --until) add what happened in that period: tokens issued,
