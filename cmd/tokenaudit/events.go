@@ -71,7 +71,9 @@ reader of standard output goes away (exit status 0): one JSON line per event wit
 SIEM), a CSV row with --format csv, a row per event otherwise. Events other
 processes append show within a second. Seq is the cursor: --after-seq N
 resumes exactly after event N, never skipping or repeating one, and when
-it stops the follower says on standard error which seq to resume after.
+it stops the follower says on standard error which seq to resume after:
+the last event written or, when its reader (a pipe) went away, the last
+one the reader read in full.
 It reads the ledger in short read transactions and never holds a lock a
 writer waits for.
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -46,15 +47,16 @@ func (a *app) follow(ctx context.Context, l *audit.Ledger, f audit.EventFilter) 
 			}
 		}()
 	}
+	out := &countingWriter{w: a.stdout}
 	var (
 		write func(audit.Event) error
 		cw    *csv.Writer
 	)
 	switch a.format {
 	case output.JSONL:
-		write = func(e audit.Event) error { return output.WriteJSONLine(a.stdout, e) }
+		write = func(e audit.Event) error { return output.WriteJSONLine(out, e) }
 	case output.CSV:
-		cw = csv.NewWriter(a.stdout)
+		cw = csv.NewWriter(out)
 		if err := cw.Write(eventHeader); err != nil {
 			return err
 		}
@@ -66,26 +68,28 @@ func (a *app) follow(ctx context.Context, l *audit.Ledger, f audit.EventFilter) 
 		}
 	default:
 		style := a.style()
-		if _, err := fmt.Fprintln(a.stdout, style.Dim(followRow([]string{"seq", "ts", "kind", "fingerprint", "cdata", "actor", "result", "why"}))); err != nil {
+		if _, err := fmt.Fprintln(out, style.Dim(followRow([]string{"seq", "ts", "kind", "fingerprint", "cdata", "actor", "result", "why"}))); err != nil {
 			return a.followEnd(err, f.FromSeq-1)
 		}
 		write = func(e audit.Event) error {
-			_, err := fmt.Fprintln(a.stdout, followRow(a.eventCells(e)))
+			_, err := fmt.Fprintln(out, followRow(a.eventCells(e)))
 			return err
 		}
 	}
 	last := f.FromSeq - 1
+	var written followLog
 	for e, err := range l.Follow(ctx, f, 0) {
 		if err != nil {
 			return ledgerError(err)
 		}
 		if err := write(e); err != nil {
-			return a.followEnd(err, last)
+			return a.followEnd(err, written.read(a.stdoutFile, out.n, last))
 		}
 		last = e.Seq
+		written.add(e.Seq, out.n)
 	}
 	if gone.Load() {
-		return a.followEnd(syscall.EPIPE, last)
+		return a.followEnd(syscall.EPIPE, written.read(a.stdoutFile, out.n, last))
 	}
 	if err := a.followEnd(nil, last); err != nil {
 		return err
@@ -101,11 +105,15 @@ func (a *app) followEnd(err error, last int64) error {
 	if err != nil && !errors.Is(err, syscall.EPIPE) && !errors.Is(err, io.ErrClosedPipe) {
 		return fmt.Errorf("writing the events: %w", err)
 	}
+	what := "stopped following"
+	if err != nil {
+		what = "the reader went away" // what it read in full is known when it was a pipe
+	}
 	if last < 0 {
-		fmt.Fprintln(a.stderr, "tokenaudit: stopped following before any event: resume with --after-seq -1")
+		fmt.Fprintf(a.stderr, "tokenaudit: %s before any event: resume with --after-seq -1\n", what)
 		return nil
 	}
-	fmt.Fprintf(a.stderr, "tokenaudit: stopped following after seq %d: resume with --after-seq %d\n", last, last)
+	fmt.Fprintf(a.stderr, "tokenaudit: %s after seq %d: resume with --after-seq %d\n", what, last, last)
 	return nil
 }
 
@@ -135,4 +143,52 @@ func followRow(cells []string) string {
 		b.WriteString(c)
 	}
 	return strings.TrimRight(b.String(), " ")
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// followLog remembers where each recent event's line ended in the output,
+// so that a follower whose reader went away can tell which events the
+// reader read: those that end before the bytes left unread in the pipe.
+type followLog struct {
+	seq []int64
+	end []int64
+}
+
+// followLogMax bounds the events remembered: more than a pipe holds.
+const followLogMax = 1 << 14
+
+func (w *followLog) add(seq, end int64) {
+	if len(w.seq) == followLogMax {
+		h := followLogMax / 2
+		w.seq, w.end = append(w.seq[:0], w.seq[h:]...), append(w.end[:0], w.end[h:]...)
+	}
+	w.seq, w.end = append(w.seq, seq), append(w.end, end)
+}
+
+// read returns the seq of the last event the reader of f read in full,
+// given total bytes written: last when that cannot be told (f is not a
+// pipe) or the reader read everything.
+func (w *followLog) read(f *os.File, total, last int64) int64 {
+	unread, ok := pipeUnread(f)
+	if !ok || unread == 0 || len(w.seq) == 0 {
+		return last
+	}
+	done := total - int64(unread)
+	for i := len(w.end) - 1; i >= 0; i-- {
+		if w.end[i] <= done {
+			return w.seq[i]
+		}
+	}
+	return w.seq[0] - 1
 }

@@ -414,6 +414,42 @@ func TestEventsFollowEndsWhenStdoutCloses(t *testing.T) {
 		f.cmd.Process.Kill()
 		t.Fatal("the follower did not end within 3s of its reader going away")
 	}
+
+	// A reader that reads one line and goes away: the follower says that
+	// it read up to the first event, whatever else was written to the pipe.
+	for range 3 {
+		at.issue(t, "more")
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary, "events", "--follow", "--format", "jsonl")
+	cmd.Env = append([]string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}, at.env...)
+	var stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = pw, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	time.Sleep(700 * time.Millisecond) // every event written into the pipe
+	one := make([]byte, 1)
+	var line []byte
+	for {
+		if _, err := pr.Read(one); err != nil {
+			t.Fatal(err)
+		}
+		if line = append(line, one[0]); one[0] == '\n' {
+			break
+		}
+	}
+	pr.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("follower ended with %v: %s", err, stderr.String())
+	}
+	if want := "the reader went away after seq 0: resume with --after-seq 0"; !strings.Contains(stderr.String(), want) {
+		t.Errorf("follower's stderr = %q, want %q (it read %q)", stderr.String(), want, line)
+	}
 	at.run(t, "", "events", "--follow", "--format", "json").want(t, 1, nil, []string{"use --format jsonl"})
 	at.run(t, "", "events", "--follow", "--limit", "3").want(t, 1, nil, []string{"--follow lists events until stopped"})
 }
