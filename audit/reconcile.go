@@ -472,21 +472,8 @@ func (a *Auditor) RevokeWhere(ctx context.Context, opts RevokeWhereOptions) (*Re
 	}
 	res := &RevokeWhereResult{DryRun: opts.DryRun, Matched: []ListedToken{}, Revoked: []Event{},
 		Failed: []RevokeFailure{}, NotListed: []Token{}}
-	var todo []string
-	listed := map[string]bool{}
-	for _, raw := range raws {
-		fp := jwtinspect.Fingerprint(raw)
-		if listed[fp] {
-			continue
-		}
-		listed[fp] = true
-		if !selected(raw, fp) {
-			continue
-		}
-		d := decode(raw)
-		res.Matched = append(res.Matched, ListedToken{Fingerprint: d.fingerprint, CData: d.cdata, Subject: d.subject})
-		todo = append(todo, raw)
-	}
+	matched, todo, listed := selectListed(raws, selected)
+	res.Matched = append(res.Matched, matched...)
 	filter := TokenFilter{State: StateActive, CData: opts.CData, CDataPrefix: opts.CDataPrefix, Fingerprint: opts.Fingerprint}
 	for t, err := range a.store.Tokens(ctx, filter) {
 		if err != nil {
@@ -524,6 +511,27 @@ func (a *Auditor) RevokeWhere(ctx context.Context, opts RevokeWhereOptions) (*Re
 		return res, fmt.Errorf("audit: revoke where: %d of %d revocations failed: %w", len(errs), len(todo), errors.Join(errs...))
 	}
 	return res, nil
+}
+
+// selectListed returns the tokens of a server's list that selected keeps,
+// once each and in the list's order, as the ledger would record them and as
+// their raw text, and the set of every fingerprint listed.
+func selectListed(raws []string, selected func(raw, fingerprint string) bool) (matched []ListedToken, todo []string, listed map[string]bool) {
+	listed = map[string]bool{}
+	for _, raw := range raws {
+		fp := jwtinspect.Fingerprint(raw)
+		if listed[fp] {
+			continue
+		}
+		listed[fp] = true
+		if !selected(raw, fp) {
+			continue
+		}
+		d := decode(raw)
+		matched = append(matched, ListedToken{Fingerprint: d.fingerprint, CData: d.cdata, Subject: d.subject})
+		todo = append(todo, raw)
+	}
+	return matched, todo, listed
 }
 
 // ImportOptions are the parameters of [Auditor.Import].

@@ -99,23 +99,16 @@ func (a *Auditor) Rotate(ctx context.Context, opts RotateOptions) (*RotateResult
 		at  time.Time
 		seq int64
 	}
-	var olds []old
-	listed := map[string]bool{}
-	for _, raw := range raws {
-		fp := jwtinspect.Fingerprint(raw)
-		if listed[fp] {
-			continue
+	matched, todo, listed := selectListed(raws, func(raw, _ string) bool {
+		c, _, err := jwtinspect.CData(raw)
+		return err == nil && c == opts.CData
+	})
+	olds := make([]old, len(matched))
+	for i, lt := range matched {
+		olds[i] = old{raw: todo[i], lt: lt, seq: -1}
+		if iat, ok := decode(todo[i]).detail["token_iat"].(string); ok {
+			olds[i].at, _ = parseTS(iat)
 		}
-		listed[fp] = true
-		if c, _, err := jwtinspect.CData(raw); err != nil || c != opts.CData {
-			continue
-		}
-		d := decode(raw)
-		o := old{raw: raw, lt: ListedToken{Fingerprint: d.fingerprint, CData: d.cdata, Subject: d.subject}, seq: -1}
-		if iat, ok := d.detail["token_iat"].(string); ok {
-			o.at, _ = parseTS(iat)
-		}
-		olds = append(olds, o)
 	}
 	for t, err := range a.store.Tokens(ctx, TokenFilter{State: StateActive, CData: opts.CData}) {
 		if err != nil {
