@@ -159,6 +159,7 @@ writer waits for.
 		return kindNames, cobra.ShellCompDirectiveNoFileComp
 	})
 	lf.register(cmd)
+	a.completeFromLedger(cmd, &lf, false)
 	return cmd
 }
 
@@ -275,6 +276,7 @@ Woleet tokens never expire: every active token is a working credential.
 		return []string{"active", "revoked"}, cobra.ShellCompDirectiveNoFileComp
 	})
 	lf.register(cmd)
+	a.completeFromLedger(cmd, &lf, false)
 	return cmd
 }
 
