@@ -157,6 +157,9 @@ func TestRotateWithAFailingRevoke(t *testing.T) {
 	a1, a2, a3 := at.issue(t, "acme"), at.issue(t, "acme"), at.issue(t, "acme")
 	globex := at.issue(t, "globex")
 
+	// --cdata completes from the ledger's live tokens.
+	at.run(t, "", "__complete", "rotate", "--cdata", "").want(t, 0, []string{"acme\n", "globex\n"}, nil)
+
 	// A dry run issues and revokes nothing.
 	r := at.run(t, "", "rotate", "--cdata", "acme", "--keep-newest", "1", "--dry-run")
 	r.want(t, 0, []string{short(a1), short(a2), "would revoke", short(a3), "would keep"},

@@ -76,6 +76,7 @@ revoked a token the ledger could not record).`,
 	registerReason(cmd, &reason)
 	af.register(cmd)
 	lf.register(cmd)
+	a.completeFromLedger(cmd, &lf, true)
 	return cmd
 }
 
