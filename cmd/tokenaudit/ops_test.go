@@ -569,3 +569,36 @@ func TestInspectKnowsTheLedger(t *testing.T) {
 	}
 	at.checkNoLeak(t)
 }
+
+// TestCheckNoPendingLeavesRequestsInFlight: an issue request whose process
+// died a moment ago looks like one still in flight, which its process may
+// yet answer: --no-pending leaves it alone for --in-flight, and counts it
+// with --in-flight 0.
+func TestCheckNoPendingLeavesRequestsInFlight(t *testing.T) {
+	at := newAPITest(t)
+	at.issue(t, "acme")
+	at.srv.SetLatency(10 * time.Second)
+	cmd := exec.Command(binary, "issue", "--cdata", "killed")
+	cmd.Env = append([]string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}, at.env...)
+	var out strings.Builder
+	cmd.Stdout = &out // issue refuses a standard output that leads nowhere
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Killed once its request is recorded, while the API takes its time.
+	requested := func() bool {
+		return len(queryRows(t, openSQL(t, at.db), "SELECT seq FROM events WHERE kind = 'issue_requested' AND cdata = 'killed'")) == 1
+	}
+	for deadline := time.Now().Add(5 * time.Second); !requested() && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	at.srv.SetLatency(0)
+	wantEqual(t, "pending", queryRows(t, openSQL(t, at.db),
+		"SELECT kind, cdata FROM events WHERE kind = 'issue_requested' AND seq NOT IN (SELECT request_seq FROM events WHERE request_seq IS NOT NULL)"),
+		[]string{"issue_requested|killed"})
+	at.run(t, "", "check", "--no-pending").want(t, 0, []string{"no-pending", "holds"}, nil)
+	at.run(t, "", "check", "--no-pending", "--in-flight", "0").want(t, 7, []string{"issue_requested", "killed", "has no known outcome"},
+		[]string{"1 of 1 policies violated"})
+}
