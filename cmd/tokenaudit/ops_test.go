@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"database/sql"
 	"encoding/json"
 	"io"
@@ -601,4 +602,19 @@ func TestCheckNoPendingLeavesRequestsInFlight(t *testing.T) {
 	at.run(t, "", "check", "--no-pending").want(t, 0, []string{"no-pending", "holds"}, nil)
 	at.run(t, "", "check", "--no-pending", "--in-flight", "0").want(t, 7, []string{"issue_requested", "killed", "has no known outcome"},
 		[]string{"1 of 1 policies violated"})
+}
+
+// BenchmarkLedgerMemberNull is what inspect --format jsonl adds to each
+// line without a ledger: the member "ledger": null.
+func BenchmarkLedgerMemberNull(b *testing.B) {
+	line := []byte(`{"kind":"jws","alg":"HS256","cdata":"customer-0001","fingerprint":"sha256:0123","verified":null}` + "\n")
+	buf := make([]byte, 0, 4096)
+	var k *tokenLedger
+	ctx := context.Background()
+	for b.Loop() {
+		out, err := k.addJSON(ctx, append(buf[:0], line...), 0, "t")
+		if err != nil || len(out) != len(line)+len(ledgerNull) {
+			b.Fatal(err)
+		}
+	}
 }
