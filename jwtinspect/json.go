@@ -3,9 +3,11 @@ package jwtinspect
 import (
 	"encoding/json"
 	"errors"
+	"math/bits"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // maxDepth bounds the nesting of arrays and objects, as encoding/json does.
@@ -25,6 +27,12 @@ type scanner struct {
 	// [watchStart, watchEnd) is recorded; the last occurrence wins.
 	watch                string
 	watchStart, watchEnd int
+
+	// arena, when not nil, is where str appends the strings it must
+	// decode, rather than allocate each one. It is a pointer so that the
+	// scanner's own text never flows to the heap through it (which would
+	// keep CData's text off the stack).
+	arena *[]byte
 
 	invalidUTF8 bool // some string held invalid UTF-8
 	nested      bool // skip met an object inside another value
@@ -170,8 +178,23 @@ func (p *scanner) watched(lit string) bool {
 	if strings.IndexByte(lit, '\\') < 0 {
 		return lit[1:len(lit)-1] == p.watch
 	}
-	k, _ := unquote(lit)
-	return k == p.watch
+	return unquotedEquals(lit, p.watch)
+}
+
+// unquotedEquals reports whether the string literal lit, which str
+// accepted, stands for want; it allocates nothing when want is short.
+func unquotedEquals(lit, want string) bool {
+	inner := lit[1 : len(lit)-1]
+	if len(inner) > 6*len(want) {
+		return false // each byte of the value takes at most six of the literal
+	}
+	var buf [128]byte
+	if 3*len(inner) > len(buf) {
+		v, _ := unquote(lit)
+		return v == want
+	}
+	v, _ := appendUnquote(buf[:0], inner)
+	return string(v) == want
 }
 
 // member scans a member name and its colon; with decode it returns the
@@ -329,17 +352,10 @@ func (p *scanner) str(decode bool) (string, error) {
 	s := p.s
 	start := p.i
 	i := start + 1
-	plain := true // no escape and valid UTF-8: the value is s[start+1:i]
+	plain := true    // no escape and valid UTF-8: the value is s[start+1:i]
+	invalid := false // invalid UTF-8 in this string
 	for {
-		// Fast path: printable ASCII other than '"' and '\\', eight bytes
-		// at a time, then one at a time.
-		for i+8 <= len(s) && !special8(uint64(s[i])|uint64(s[i+1])<<8|uint64(s[i+2])<<16|uint64(s[i+3])<<24|
-			uint64(s[i+4])<<32|uint64(s[i+5])<<40|uint64(s[i+6])<<48|uint64(s[i+7])<<56) {
-			i += 8
-		}
-		for i < len(s) && plainASCII[s[i]] {
-			i++
-		}
+		i = nextSpecial(s, i)
 		if i >= len(s) {
 			p.i = i
 			return "", p.fail("unterminated string")
@@ -354,8 +370,7 @@ func (p *scanner) str(decode bool) (string, error) {
 			if plain {
 				return s[start+1 : i], nil
 			}
-			v, _ := unquote(s[start:p.i])
-			return v, nil
+			return p.decodeLit(s[start:p.i], invalid), nil
 		case c == '\\':
 			plain = false
 			if i+1 >= len(s) {
@@ -378,17 +393,60 @@ func (p *scanner) str(decode bool) (string, error) {
 		case c < 0x20:
 			p.i = i
 			return "", p.fail("control character in string")
-		case c < utf8.RuneSelf:
-			i++
-		default:
+		default: // not ASCII
 			r, size := utf8.DecodeRuneInString(s[i:])
 			if r == utf8.RuneError && size == 1 {
 				p.invalidUTF8 = true
-				plain = false
+				invalid, plain = true, false
 			}
 			i += size
 		}
 	}
+}
+
+// decodeLit decodes a string literal that str accepted and that needs
+// rewriting; invalid says it holds invalid UTF-8. With an arena the value
+// is appended to it, otherwise it is a new string.
+func (p *scanner) decodeLit(lit string, invalid bool) string {
+	if p.arena == nil {
+		v, _ := unquote(lit)
+		return v
+	}
+	arena := *p.arena
+	inner := lit[1 : len(lit)-1]
+	bound := len(inner) // an escape is never shorter than what it stands for
+	if invalid {
+		bound *= 3 // but an invalid byte becomes the three bytes of U+FFFD
+	}
+	if cap(arena)-len(arena) < bound {
+		// A new chunk, with room for the rest of the text: the strings
+		// already handed out keep the old one alive, and unchanged.
+		arena = make([]byte, 0, bound+len(p.s)-p.i)
+	}
+	at := len(arena)
+	arena, _ = appendUnquote(arena, inner)
+	*p.arena = arena
+	if len(arena) == at {
+		return ""
+	}
+	// The arena is only ever appended to: these bytes never change.
+	return unsafe.String(&arena[at], len(arena)-at)
+}
+
+// nextSpecial returns the index of the first byte at or after s[i] that is
+// not printable ASCII other than '"' and '\\' (see special8), or len(s).
+func nextSpecial(s string, i int) int {
+	for ; i+8 <= len(s); i += 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		if m := special8(x); m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for i < len(s) && plainASCII[s[i]] {
+		i++
+	}
+	return i
 }
 
 // boxString returns s as an interface value; common header values come
@@ -411,13 +469,15 @@ func boxString(s string) any {
 	return s
 }
 
-// special8 reports whether any of the eight bytes in x may need a closer
-// look in a string: a control character, '"', '\\' or a non-ASCII byte. It
-// may say so wrongly for a byte after a true match, never miss one.
-func special8(x uint64) bool {
+// special8 marks, in the high bit of each of the eight bytes of x (the
+// first byte the lowest), the bytes that need a closer look in a string: a
+// control character, '"', '\\' or a non-ASCII byte. A byte after a marked
+// one may be marked wrongly; the lowest mark is always right, and no byte
+// that needs a look goes unmarked.
+func special8(x uint64) uint64 {
 	const lo, hi = 0x0101010101010101, 0x8080808080808080
 	quote, backslash := x^(lo*'"'), x^(lo*'\\')
-	return ((x-lo*0x20)&^x|(quote-lo)&^quote|(backslash-lo)&^backslash|x)&hi != 0
+	return ((x-lo*0x20)&^x | (quote-lo)&^quote | (backslash-lo)&^backslash | x) & hi
 }
 
 // plainASCII marks the bytes a string may hold as they are: printable
@@ -452,60 +512,73 @@ func hexVal(c byte) rune {
 
 // unquote decodes a JSON string literal (quotes included) that str accepted,
 // as encoding/json does: invalid UTF-8 and lone surrogates become U+FFFD.
-// invalid reports such a replacement.
+// invalid reports such a replacement. The result is a new string.
 func unquote(lit string) (v string, invalid bool) {
-	s := lit[1 : len(lit)-1]
-	var b strings.Builder
-	b.Grow(len(s))
+	inner := lit[1 : len(lit)-1]
+	b, invalid := appendUnquote(make([]byte, 0, len(inner)), inner)
+	if len(b) == 0 {
+		return "", invalid
+	}
+	// b is new, and not written again.
+	return unsafe.String(&b[0], len(b)), invalid
+}
+
+// appendUnquote appends the value of the inside of a JSON string literal
+// that str accepted to dst, as unquote decodes it.
+func appendUnquote(dst []byte, s string) (_ []byte, invalid bool) {
 	for i := 0; i < len(s); {
-		c := s[i]
-		switch {
-		case c == '\\':
-			switch s[i+1] {
-			case 'b':
-				b.WriteByte('\b')
-			case 'f':
-				b.WriteByte('\f')
-			case 'n':
-				b.WriteByte('\n')
-			case 'r':
-				b.WriteByte('\r')
-			case 't':
-				b.WriteByte('\t')
-			case 'u':
-				r := hex4(s[i+2:])
-				i += 6
-				if utf16IsSurrogate(r) {
-					r2 := rune(-1)
-					if i+6 <= len(s) && s[i] == '\\' && s[i+1] == 'u' {
-						r2 = hex4(s[i+2:])
-					}
-					if dec := utf16Decode(r, r2); dec != utf8.RuneError {
-						b.WriteRune(dec)
-						i += 6
-						continue
-					}
-					r = utf8.RuneError
-				}
-				b.WriteRune(r)
-				continue
-			default: // '"', '\\', '/'
-				b.WriteByte(s[i+1])
-			}
-			i += 2
-		case c < utf8.RuneSelf:
-			b.WriteByte(c)
-			i++
-		default:
+		// Copy the run up to the next escape or non-ASCII byte (an accepted
+		// literal holds no '"' or control character).
+		j := nextSpecial(s, i)
+		dst = append(dst, s[i:j]...)
+		if i = j; i >= len(s) {
+			break
+		}
+		if s[i] != '\\' {
 			r, size := utf8.DecodeRuneInString(s[i:])
 			if r == utf8.RuneError && size == 1 {
 				invalid = true
+				dst = utf8.AppendRune(dst, utf8.RuneError)
+			} else {
+				dst = append(dst, s[i:i+size]...)
 			}
-			b.WriteRune(r)
 			i += size
+			continue
 		}
+		switch s[i+1] {
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			r := hex4(s[i+2:])
+			i += 6
+			if utf16IsSurrogate(r) {
+				r2 := rune(-1)
+				if i+6 <= len(s) && s[i] == '\\' && s[i+1] == 'u' {
+					r2 = hex4(s[i+2:])
+				}
+				if dec := utf16Decode(r, r2); dec != utf8.RuneError {
+					dst = utf8.AppendRune(dst, dec)
+					i += 6
+					continue
+				}
+				r = utf8.RuneError
+			}
+			dst = utf8.AppendRune(dst, r)
+			continue
+		default: // '"', '\\', '/'
+			dst = append(dst, s[i+1])
+		}
+		i += 2
 	}
-	return b.String(), invalid
+	return dst, invalid
 }
 
 func hex4(s string) rune {
