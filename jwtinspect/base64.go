@@ -43,19 +43,55 @@ func decodeB64(dst []byte, src string) (n int, canonical bool, bad int) {
 	}
 	i := 0
 	// Fast path: eight characters of the URL alphabet make six bytes,
-	// written as one 8-byte store while dst has room for it.
-	for ; i+8 <= len(body) && (dst == nil || n+8 <= len(dst)); i += 8 {
+	// written as one 8-byte store while dst has room for it. The values
+	// are gathered one by one into x, and their flags into acc, so that few
+	// registers are live.
+	if dst == nil {
+		for ; i+8 <= len(body); i += 8 {
+			q := body[i : i+8]
+			if (b64Table[q[0]]|b64Table[q[1]]|b64Table[q[2]]|b64Table[q[3]]|
+				b64Table[q[4]]|b64Table[q[5]]|b64Table[q[6]]|b64Table[q[7]])&(b64Std|b64Bad) != 0 {
+				break // the quad loop below reports or handles it
+			}
+			n += 6
+		}
+	}
+	blocks := 0 // how many 8-character blocks the fast path may decode
+	if dst != nil && len(dst) >= 8 {
+		blocks = min(len(body)/8, (len(dst)-8)/6+1)
+	}
+	for ; i < 8*blocks; i += 8 {
 		q := body[i : i+8]
-		a, b, c, d := b64Table[q[0]], b64Table[q[1]], b64Table[q[2]], b64Table[q[3]]
-		e, f, g, h := b64Table[q[4]], b64Table[q[5]], b64Table[q[6]], b64Table[q[7]]
-		if (a|b|c|d|e|f|g|h)&(b64Std|b64Bad) != 0 {
+		// x gathers the eight 6-bit values, the first one highest, and
+		// acc their flags: shifting x rather than each value keeps the
+		// value in its register for acc.
+		v := uint64(b64Table[q[0]])
+		x, acc := v, v
+		v = uint64(b64Table[q[1]])
+		x = x<<6 | v
+		acc |= v
+		v = uint64(b64Table[q[2]])
+		x = x<<6 | v
+		acc |= v
+		v = uint64(b64Table[q[3]])
+		x = x<<6 | v
+		acc |= v
+		v = uint64(b64Table[q[4]])
+		x = x<<6 | v
+		acc |= v
+		v = uint64(b64Table[q[5]])
+		x = x<<6 | v
+		acc |= v
+		v = uint64(b64Table[q[6]])
+		x = x<<6 | v
+		acc |= v
+		v = uint64(b64Table[q[7]])
+		x = x<<6 | v
+		acc |= v
+		if acc&(b64Std|b64Bad) != 0 {
 			break // the quad loop below reports or handles it
 		}
-		if dst != nil {
-			x := uint64(a)<<58 | uint64(b)<<52 | uint64(c)<<46 | uint64(d)<<40 |
-				uint64(e)<<34 | uint64(f)<<28 | uint64(g)<<22 | uint64(h)<<16
-			binary.BigEndian.PutUint64(dst[n:], x)
-		}
+		binary.BigEndian.PutUint64(dst[n:], x<<16)
 		n += 6
 	}
 	for ; i+4 <= len(body); i += 4 {

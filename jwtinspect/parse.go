@@ -315,7 +315,7 @@ func (t *Token) parseCompactJWE(segs [5]segment) error {
 // the payload findings.
 func (t *Token) parsePayload(text string) {
 	p := newJSONParser(text)
-	p.watch = "cdata"
+	p.watch, p.arena = "cdata", &t.arena
 	v, err := p.document()
 	claims, isObject := v.(map[string]any)
 	switch {
