@@ -33,8 +33,14 @@ type scanner struct {
 	// keep CData's text off the stack).
 	arena *[]byte
 
+	// names, when not nil, makes skip and eachMember look for duplicate
+	// member names in every object, without a map.
+	names *nameStack
+	// nameStart and nameEnd are the span of the last member name's string
+	// literal that member scanned.
+	nameStart, nameEnd int
+
 	invalidUTF8 bool // some string held invalid UTF-8
-	nested      bool // skip met an object inside another value
 	// quiet makes every syntax error errSyntax, which costs no allocation,
 	// for callers that only need to know whether the text is valid.
 	quiet bool
@@ -42,6 +48,10 @@ type scanner struct {
 
 // errSyntax is the error of a quiet scanner.
 var errSyntax = errors.New("invalid JSON")
+
+// errDuplicate is the error of a scanner with names that met a duplicate
+// member name: only a map reads such an object exactly.
+var errDuplicate = errors.New("duplicate member name")
 
 // jsonParser builds values as encoding/json would with UseNumber: objects
 // as map[string]any, numbers as json.Number, the last of duplicate members
@@ -120,14 +130,26 @@ func (p *scanner) skip() error {
 	}
 	switch c := p.s[p.i]; {
 	case c == '{':
-		p.nested = p.nested || p.depth > 0
 		if err := p.open('{'); err != nil {
 			return err
 		}
+		base := 0
+		if p.names != nil {
+			base = len(p.names.spans)
+		}
 		for n := 0; ; n++ {
 			lit, more, err := p.nextMember(n, false)
-			if err != nil || !more {
+			if err != nil {
 				return err
+			}
+			if !more {
+				if p.names != nil && p.names.pop(p.s, base) {
+					return errDuplicate
+				}
+				return nil
+			}
+			if p.names != nil {
+				p.names.push(p.s, p.nameStart, p.nameEnd)
 			}
 			watched := p.watched(lit)
 			if watched {
@@ -209,6 +231,7 @@ func (p *scanner) member(decode bool) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	p.nameStart, p.nameEnd = start, p.i
 	if !decode {
 		k = p.s[start:p.i]
 	}
@@ -222,20 +245,26 @@ func (p *scanner) member(decode bool) (string, error) {
 
 // eachMember scans a text that must be one JSON object, and calls fn with
 // each member's name (decoded) and the JSON text of its value, which skip
-// has validated. It stops early, with no error, when fn returns false.
+// has validated. It stops early, with no error, when fn returns false. The
+// scanner must have names: the name fn gets is valid until eachMember
+// returns.
 func (p *scanner) eachMember(fn func(name, value string) bool) error {
 	p.skipWS()
 	if err := p.open('{'); err != nil {
 		return err
 	}
 	for n := 0; ; n++ {
-		name, more, err := p.nextMember(n, true)
+		_, more, err := p.nextMember(n, false)
 		if err != nil {
 			return err
 		}
 		if !more {
+			if p.names.pop(p.s, 0) {
+				return errDuplicate
+			}
 			return p.end()
 		}
+		name := p.names.push(p.s, p.nameStart, p.nameEnd)
 		start := p.i
 		if err := p.skip(); err != nil {
 			return err
