@@ -125,6 +125,11 @@ func (p *scanner) validate() error {
 // skip validates one value, recording the watched member's span.
 func (p *scanner) skip() error {
 	p.skipWS()
+	return p.skipAt()
+}
+
+// skipAt is skip with the scanner past any white space.
+func (p *scanner) skipAt() error {
 	if p.i >= len(p.s) {
 		return p.failUnexpected()
 	}
@@ -155,7 +160,7 @@ func (p *scanner) skip() error {
 			if watched {
 				p.watchStart = p.i
 			}
-			if err := p.skip(); err != nil {
+			if err := p.skipAt(); err != nil {
 				return err
 			}
 			if watched {
@@ -235,6 +240,10 @@ func (p *scanner) member(decode bool) (string, error) {
 	if !decode {
 		k = p.s[start:p.i]
 	}
+	if p.i < len(p.s) && p.s[p.i] == ':' { // the common case: no white space
+		p.i++
+		return k, nil
+	}
 	p.skipWS()
 	if p.i >= len(p.s) || p.s[p.i] != ':' {
 		return "", p.failUnexpected()
@@ -287,6 +296,11 @@ func (p *jsonParser) document() (any, error) {
 // value parses any JSON value.
 func (p *jsonParser) value() (any, error) {
 	p.skipWS()
+	return p.valueAt()
+}
+
+// valueAt is value with the parser past any white space.
+func (p *jsonParser) valueAt() (any, error) {
 	if p.i >= len(p.s) {
 		return nil, p.failUnexpected()
 	}
@@ -662,9 +676,9 @@ func utf16Decode(r1, r2 rune) rune {
 	return utf8.RuneError
 }
 
-// open consumes the opening bracket of an array or object.
+// open consumes the opening bracket of an array or object; the scanner
+// must be past any white space.
 func (p *scanner) open(c byte) error {
-	p.skipWS()
 	if p.i >= len(p.s) || p.s[p.i] != c {
 		return p.failUnexpected()
 	}
@@ -681,23 +695,23 @@ func (p *scanner) open(c byte) error {
 // consumed c) when the container ends.
 func (p *scanner) next(c byte, n int) (bool, error) {
 	p.skipWS()
-	if p.i < len(p.s) && p.s[p.i] == c && n == 0 {
-		p.i++
-		p.depth--
-		return false, nil
-	}
-	if n > 0 {
-		if p.i < len(p.s) && p.s[p.i] == c {
-			p.i++
+	if i := p.i; i < len(p.s) {
+		switch p.s[i] {
+		case c:
+			p.i = i + 1
 			p.depth--
 			return false, nil
+		case ',':
+			if n > 0 {
+				p.i = i + 1
+				return true, nil
+			}
 		}
-		if p.i >= len(p.s) || p.s[p.i] != ',' {
-			return false, p.failUnexpected()
-		}
-		p.i++
 	}
-	return true, nil
+	if n == 0 {
+		return true, nil // the first element, or a fault that it reports
+	}
+	return false, p.failUnexpected()
 }
 
 // nextMember advances to member n of an object: it returns false at the
@@ -765,7 +779,7 @@ func (p *jsonParser) object() (any, error) {
 		if watched {
 			p.watchStart = p.i
 		}
-		v, err := p.value()
+		v, err := p.valueAt()
 		if err != nil {
 			return nil, err
 		}

@@ -15,9 +15,10 @@ import (
 // already made pointing into the old one (which they keep alive).
 type valueMemory struct {
 	strs  []string // the strings and numbers that interface values point to
+	hdrs  [][]any  // the slice headers of arrays, that interface values point to
 	arrs  []any    // the backing storage of arrays
 	elems []any    // the elements of the arrays being read, innermost last
-	used  [2]int   // the values in the full chunks of strs and arrs
+	used  [3]int   // the values in the full chunks of strs, arrs and hdrs
 }
 
 // pushElem appends an element of the array being read to m.elems.
@@ -37,11 +38,13 @@ type eface struct {
 // typeWord returns the type word of an interface value.
 func typeWord(v any) unsafe.Pointer { return (*eface)(unsafe.Pointer(&v)).typ }
 
-// The type words of string and json.Number, the dynamic types of the
-// values box makes. They are computed once and never written again.
+// The type words of string, json.Number and []any, the dynamic types of
+// the values valueMemory makes. They are computed once and never written
+// again.
 var (
 	stringType = typeWord("")
 	numberType = typeWord(json.Number(""))
+	arrayType  = typeWord([]any(nil))
 )
 
 // box returns s as an interface value of the type whose type word is typ
@@ -58,26 +61,41 @@ func (m *valueMemory) box(s string, typ unsafe.Pointer, pos, textLen int) any {
 		m.strs = make([]string, 0, chunkSize(m.used[0], pos, textLen))
 	}
 	m.strs = append(m.strs, s)
+	return makeAny(typ, unsafe.Pointer(&m.strs[len(m.strs)-1]))
+}
+
+// makeAny returns the interface value of dynamic type typ whose value is
+// at data, which must never be written again.
+func makeAny(typ, data unsafe.Pointer) any {
 	var v any
 	e := (*eface)(unsafe.Pointer(&v))
-	e.typ, e.data = typ, unsafe.Pointer(&m.strs[len(m.strs)-1])
+	e.typ, e.data = typ, data
 	return v
 }
 
-// array returns a new slice with the elements of src, with its length as
-// its capacity (so that an append to it cannot reach its neighbours).
-// pos and textLen size a new chunk, as for box.
-func (m *valueMemory) array(src []any, pos, textLen int) []any {
-	if len(src) == 0 {
-		return []any{} // an empty JSON array is an empty, not nil, slice
+// array returns, as an interface value, a new slice with the elements of
+// src, with its length as its capacity (so that an append to it cannot
+// reach its neighbours). pos and textLen size a new chunk, as for box.
+//
+// Both the elements and the slice header live in chunks: any(a) would
+// allocate the header of each array.
+func (m *valueMemory) array(src []any, pos, textLen int) any {
+	a := []any{} // an empty JSON array is an empty, not nil, slice
+	if len(src) > 0 {
+		if cap(m.arrs)-len(m.arrs) < len(src) {
+			m.used[1] += len(m.arrs)
+			m.arrs = make([]any, 0, len(src)+chunkSize(m.used[1], pos, textLen))
+		}
+		at := len(m.arrs)
+		m.arrs = append(m.arrs, src...)
+		a = m.arrs[at : at+len(src) : at+len(src)]
 	}
-	if cap(m.arrs)-len(m.arrs) < len(src) {
-		m.used[1] += len(m.arrs)
-		m.arrs = make([]any, 0, len(src)+chunkSize(m.used[1], pos, textLen))
+	if len(m.hdrs) == cap(m.hdrs) {
+		m.used[2] += len(m.hdrs)
+		m.hdrs = make([][]any, 0, max(chunkSize(m.used[2], pos, textLen)/4, 4))
 	}
-	at := len(m.arrs)
-	m.arrs = append(m.arrs, src...)
-	return m.arrs[at : at+len(src) : at+len(src)]
+	m.hdrs = append(m.hdrs, a)
+	return makeAny(arrayType, unsafe.Pointer(&m.hdrs[len(m.hdrs)-1]))
 }
 
 // chunkSize returns the number of values of a new chunk, when used values

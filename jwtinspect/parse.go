@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
-	"unsafe"
 )
 
 // DefaultMaxSize is the size cap of [Parse] and [CData]: 16 MiB.
@@ -226,19 +225,16 @@ func (t *Token) parseCompact() error {
 		return t.parseCompactJWE(segs)
 	}
 	h := segs[0]
-	// One allocation holds the decoded segments and, after them, a private
-	// copy of header and payload that is read as a string: the maps' strings
-	// are substrings of it, so it must never change, and it is not reachable
-	// as a slice from outside this function.
-	size := jwsDecodedLen(segs)
-	buf := make([]byte, size+decodedLen(len(h.text))+decodedLen(len(segs[1].text)))
+	// The maps' strings are substrings of a copy of header and payload, as
+	// a string: the decoded parts are slices that the caller may change.
+	// (A copy that a string conversion makes need not be zeroed first.)
+	buf := make([]byte, jwsDecodedLen(segs))
 	nc, err := t.decodeJWS(segs, buf)
 	if err != nil {
 		return err
 	}
 	nh, np := len(t.RawHeader), len(t.Payload)
-	private := buf[size : size+copy(buf[size:], buf[:nh+np])]
-	text := unsafe.String(unsafe.SliceData(private), len(private))
+	text := string(buf[:nh+np])
 	hdr, hp, err := parseHeader(h, text[:nh])
 	if err != nil {
 		return err
