@@ -497,9 +497,10 @@ func (p *scanner) decodeLit(lit string, invalid bool) string {
 		bound *= 3 // but an invalid byte becomes the three bytes of U+FFFD
 	}
 	if cap(arena)-len(arena) < bound {
-		// A new chunk, with room for the rest of the text: the strings
-		// already handed out keep the old one alive, and unchanged.
-		arena = make([]byte, 0, bound+len(p.s)-p.i)
+		// A new chunk, twice the last one but no larger than the rest of
+		// the text: the strings already handed out keep the old one alive,
+		// and unchanged.
+		arena = make([]byte, 0, bound+min(2*cap(arena)+64, len(p.s)-p.i))
 	}
 	at := len(arena)
 	arena, _ = appendUnquote(arena, inner)
