@@ -181,6 +181,10 @@ func (p *scanner) skipAt() error {
 			}
 		}
 	case c == '"':
+		if j, stop, _ := scanRun(p.s, p.i+1); stop == stopQuote {
+			p.i = j + 1 // the common case, without str's frame
+			return nil
+		}
 		_, err := p.str(false)
 		return err
 	case c == 't':
@@ -232,8 +236,13 @@ func (p *scanner) member(decode bool) (string, error) {
 		return "", p.failUnexpected()
 	}
 	start := p.i
-	k, err := p.str(decode)
-	if err != nil {
+	var k string
+	var err error
+	if j, stop, escaped := scanRun(p.s, p.i+1); stop == stopQuote && (!decode || !escaped) {
+		// The common case, without str's frame.
+		p.i = j + 1
+		k = p.s[start+1 : j]
+	} else if k, err = p.str(decode); err != nil {
 		return "", err
 	}
 	p.nameStart, p.nameEnd = start, p.i
@@ -300,7 +309,7 @@ func (p *jsonParser) value() (any, error) {
 }
 
 // valueAt is value with the parser past any white space.
-func (p *jsonParser) valueAt() (any, error) {
+func (p *jsonParser) valueAt() (_ any, err error) {
 	if p.i >= len(p.s) {
 		return nil, p.failUnexpected()
 	}
@@ -310,8 +319,10 @@ func (p *jsonParser) valueAt() (any, error) {
 	case c == '[':
 		return p.array()
 	case c == '"':
-		s, err := p.str(true)
-		if err != nil {
+		var s string
+		if j, stop, escaped := scanRun(p.s, p.i+1); stop == stopQuote && !escaped {
+			s, p.i = p.s[p.i+1:j], j+1 // the common case, without str's frame
+		} else if s, err = p.str(true); err != nil {
 			return nil, err
 		}
 		if v, ok := boxCommon(s); ok {
@@ -395,14 +406,63 @@ func digits(s string, i int) int {
 // returns the string's value (a substring of the text when no escape or
 // invalid UTF-8 needs rewriting); otherwise it only validates.
 func (p *scanner) str(decode bool) (string, error) {
-	s := p.s
-	start := p.i
+	s, start := p.s, p.i
 	i := start + 1
 	plain := true    // no escape and valid UTF-8: the value is s[start+1:i]
 	invalid := false // invalid UTF-8 in this string
 	for {
+		j, stop, escaped := scanRun(s, i)
+		plain = plain && !escaped
+		switch stop {
+		case stopQuote:
+			p.i = j + 1
+			if !decode {
+				return "", nil
+			}
+			if plain {
+				return s[start+1 : j], nil
+			}
+			return p.decodeLit(s[start:p.i], invalid), nil
+		case stopNonASCII:
+			r, size := utf8.DecodeRuneInString(s[j:])
+			if r == utf8.RuneError && size == 1 {
+				p.invalidUTF8 = true
+				invalid, plain = true, false
+			}
+			i = j + size
+			continue
+		}
+		p.i = j
+		switch stop {
+		case stopEnd:
+			return "", p.fail("unterminated string")
+		case stopBadU:
+			return "", p.fail("invalid \\u escape")
+		case stopBadEscape:
+			return "", p.fail("invalid escape")
+		}
+		return "", p.fail("control character in string")
+	}
+}
+
+// Where scanRun stops.
+const (
+	stopQuote     = iota // at the closing quote
+	stopNonASCII         // at a byte that is not ASCII
+	stopEnd              // the text ends inside the string
+	stopBadU             // at a \u not followed by four hexadecimal digits
+	stopBadEscape        // at a backslash followed by no escape
+	stopControl          // at a control character
+)
+
+// scanRun scans the inside of a string literal from s[i]: printable ASCII
+// and valid escapes, up to the index j where it stops, and why (a fault is
+// reported at j). escaped says it met an escape. It calls nothing, so that
+// it keeps its state in registers.
+func scanRun(s string, i int) (j, stop int, escaped bool) {
+	for {
 		// Skip to the next byte that needs a look: eight bytes at a time
-		// (nextSpecial, inlined by hand), then one at a time.
+		// (as nextSpecial does), then one at a time.
 		for i+8 <= len(s) {
 			q := s[i : i+8]
 			x := uint64(q[0]) | uint64(q[1])<<8 | uint64(q[2])<<16 | uint64(q[3])<<24 |
@@ -417,50 +477,32 @@ func (p *scanner) str(decode bool) (string, error) {
 			i++
 		}
 		if i >= len(s) {
-			p.i = i
-			return "", p.fail("unterminated string")
+			return i, stopEnd, escaped
 		}
 	special:
-		c := s[i]
-		switch {
+		switch c := s[i]; {
 		case c == '"':
-			p.i = i + 1
-			if !decode {
-				return "", nil
-			}
-			if plain {
-				return s[start+1 : i], nil
-			}
-			return p.decodeLit(s[start:p.i], invalid), nil
+			return i, stopQuote, escaped
 		case c == '\\':
-			plain = false
+			escaped = true
 			if i+1 >= len(s) {
-				p.i = i + 1
-				return "", p.fail("unterminated string")
+				return i + 1, stopEnd, escaped
 			}
 			switch escapeKind[s[i+1]] {
 			case escapeSimple:
 				i += 2
 			case escapeU:
 				if i+6 > len(s) || !isHex4(s[i+2:i+6]) {
-					p.i = i
-					return "", p.fail("invalid \\u escape")
+					return i, stopBadU, escaped
 				}
 				i += 6
 			default:
-				p.i = i
-				return "", p.fail("invalid escape")
+				return i, stopBadEscape, escaped
 			}
 		case c < 0x20:
-			p.i = i
-			return "", p.fail("control character in string")
-		default: // not ASCII
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				p.invalidUTF8 = true
-				invalid, plain = true, false
-			}
-			i += size
+			return i, stopControl, escaped
+		default:
+			return i, stopNonASCII, escaped
 		}
 	}
 }
