@@ -761,6 +761,25 @@ func (p *scanner) next(c byte, n int) (bool, error) {
 // end (having consumed the '}'), or else the member's name (decoded, or its
 // literal as written) with the scanner at the value.
 func (p *scanner) nextMember(n int, decode bool) (name string, more bool, err error) {
+	// The common case, in one go: no white space around the comma and the
+	// name, and a name of printable ASCII (with no escape, if decoded).
+	if s, i := p.s, p.i; n == 0 || i < len(s) && s[i] == ',' {
+		if n > 0 {
+			i++
+		}
+		if i < len(s) && s[i] == '"' {
+			j, stop, escaped := scanRun(s, i+1)
+			if stop == stopQuote && (!decode || !escaped) && j+1 < len(s) && s[j+1] == ':' {
+				p.nameStart, p.nameEnd = i, j+1
+				p.i = j + 2
+				p.skipWS()
+				if decode {
+					return s[i+1 : j], true, nil
+				}
+				return s[i : j+1], true, nil
+			}
+		}
+	}
 	if more, err = p.next('}', n); err != nil || !more {
 		return "", false, err
 	}
