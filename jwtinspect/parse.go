@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // DefaultMaxSize is the size cap of [Parse] and [CData]: 16 MiB.
@@ -225,16 +226,19 @@ func (t *Token) parseCompact() error {
 		return t.parseCompactJWE(segs)
 	}
 	h := segs[0]
-	// The maps' strings are substrings of a copy of header and payload, as
-	// a string: the decoded parts are slices that the caller may change.
-	// (A copy that a string conversion makes need not be zeroed first.)
-	buf := make([]byte, jwsDecodedLen(segs))
-	nc, err := t.decodeJWS(segs, buf)
+	// One allocation holds the decoded segments and, after them, a private
+	// copy of header and payload that is read as a string: the maps' strings
+	// are substrings of it, so it must never change, and it is not reachable
+	// as a slice from outside this function.
+	size := jwsDecodedLen(&segs)
+	buf := make([]byte, size+decodedLen(len(h.text))+decodedLen(len(segs[1].text)))
+	nc, err := t.decodeJWS(&segs, buf)
 	if err != nil {
 		return err
 	}
 	nh, np := len(t.RawHeader), len(t.Payload)
-	text := string(buf[:nh+np])
+	private := buf[size : size+copy(buf[size:], buf[:nh+np])]
+	text := unsafe.String(unsafe.SliceData(private), len(private))
 	hdr, hp, err := parseHeader(h, text[:nh])
 	if err != nil {
 		return err
@@ -253,7 +257,7 @@ func (t *Token) parseCompact() error {
 
 // jwsDecodedLen returns room enough for the three decoded segments of a
 // compact JWS.
-func jwsDecodedLen(segs [5]segment) int {
+func jwsDecodedLen(segs *[5]segment) int {
 	return decodedLen(len(segs[0].text)) + decodedLen(len(segs[1].text)) + decodedLen(len(segs[2].text))
 }
 
@@ -261,12 +265,12 @@ func jwsDecodedLen(segs [5]segment) int {
 // other into buf, which has jwsDecodedLen bytes, sets t.RawHeader,
 // t.Payload and t.Signature to them, and returns the names of the segments
 // that are not canonical base64url.
-func (t *Token) decodeJWS(segs [5]segment, buf []byte) (nonCanonical, error) {
+func (t *Token) decodeJWS(segs *[5]segment, buf []byte) (nonCanonical, error) {
 	var nc nonCanonical
 	var ends [3]int
 	at := 0
-	for i, s := range segs[:3] {
-		n, err := nc.decode(s, buf[at:])
+	for i := range 3 {
+		n, err := nc.decode(segs[i], buf[at:])
 		if err != nil {
 			return nil, err
 		}

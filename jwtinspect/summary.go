@@ -80,11 +80,11 @@ func (s *Summary) parseFast(raw string, start int, cfg config) (bool, error) {
 	if n != 3 {
 		return false, nil
 	}
-	if size := jwsDecodedLen(segs); cap(s.buf) < size {
+	if size := jwsDecodedLen(&segs); cap(s.buf) < size {
 		s.buf = make([]byte, size)
 	}
 	t := &s.tok
-	nc, err := t.decodeJWS(segs, s.buf[:cap(s.buf)])
+	nc, err := t.decodeJWS(&segs, s.buf[:cap(s.buf)])
 	if err != nil {
 		return false, err
 	}
