@@ -209,3 +209,28 @@ func TestParseValuesIndependent(t *testing.T) {
 		t.Error("an empty array is nil")
 	}
 }
+
+func TestUnquotedEquals(t *testing.T) {
+	tests := []struct {
+		lit, want string
+		equal     bool
+	}{
+		{`"cdata"`, "cdata", true},
+		{`"\u0063data"`, "cdata", true},
+		{`"c\u0064\u0061ta"`, "cdata", true},
+		{`"xdata"`, "cdata", false},
+		{`"Cdata"`, "cdata", false},
+		{`"cdat"`, "cdata", false},
+		{`"\u0063data\u0020"`, "cdata", false},
+		{`"\u00e9t\u00e9"`, "été", true},
+		{`"été"`, "été", true},
+		{`""`, "", true},
+		{`"a"`, "", false},
+		{`"` + strings.Repeat(`\u0061`, 6) + `"`, "aaaaaa", true},
+	}
+	for _, tc := range tests {
+		if got := unquotedEquals(tc.lit, tc.want); got != tc.equal {
+			t.Errorf("unquotedEquals(%s, %q) = %v", tc.lit, tc.want, got)
+		}
+	}
+}

@@ -219,6 +219,9 @@ func unquotedEquals(lit, want string) bool {
 	if len(inner) > 6*len(want) {
 		return false // each byte of the value takes at most six of the literal
 	}
+	if len(inner) > 0 && len(want) > 0 && inner[0] != '\\' && inner[0] < utf8.RuneSelf && inner[0] != want[0] {
+		return false // an ASCII byte that is not an escape stands for itself
+	}
 	var buf [128]byte
 	if 3*len(inner) > len(buf) {
 		v, _ := unquote(lit)
