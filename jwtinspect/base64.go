@@ -42,10 +42,8 @@ func decodeB64(dst []byte, src string) (n int, canonical bool, bad int) {
 		body = body[:len(body)-1]
 	}
 	i := 0
-	// Fast path: eight characters of the URL alphabet make six bytes,
-	// written as one 8-byte store while dst has room for it. The values
-	// are gathered one by one into x, and their flags into acc, so that few
-	// registers are live.
+	// Fast paths, for the URL alphabet. Validating only (a nil dst): eight
+	// characters at a time.
 	if dst == nil {
 		for ; i+8 <= len(body); i += 8 {
 			q := body[i : i+8]
@@ -56,8 +54,12 @@ func decodeB64(dst []byte, src string) (n int, canonical bool, bad int) {
 			n += 6
 		}
 	}
-	// Two blocks at a time while dst has room for both stores: two chains
-	// of shifts that the processor runs side by side.
+	// Sixteen characters make twelve bytes, written as two 8-byte stores
+	// while dst has room for them. x and y gather the 6-bit values of each
+	// half, the first one highest, in two chains that the processor runs
+	// side by side, and acc their flags; shifting x and y rather than each
+	// value keeps the value in its register for acc. The quad loop below
+	// decodes the rest, and reports or handles any other character.
 	pairs := 0
 	if dst != nil && len(dst) >= 14 {
 		pairs = min(len(body)/16, (len(dst)-14)/12+1)
@@ -112,49 +114,11 @@ func decodeB64(dst []byte, src string) (n int, canonical bool, bad int) {
 		y = y<<6 | v
 		acc |= v
 		if acc&(b64Std|b64Bad) != 0 {
-			break // the loops below report or handle it
+			break
 		}
 		binary.BigEndian.PutUint64(dst[n:], x<<16)
 		binary.BigEndian.PutUint64(dst[n+6:], y<<16)
 		n += 12
-	}
-	blocks := 0 // how many 8-character blocks the fast path may decode
-	if dst != nil && len(dst) >= 8 {
-		blocks = min(len(body)/8, (len(dst)-8)/6+1)
-	}
-	for ; i < 8*blocks; i += 8 {
-		q := body[i : i+8]
-		// x gathers the eight 6-bit values, the first one highest, and
-		// acc their flags: shifting x rather than each value keeps the
-		// value in its register for acc.
-		v := uint64(b64Table[q[0]])
-		x, acc := v, v
-		v = uint64(b64Table[q[1]])
-		x = x<<6 | v
-		acc |= v
-		v = uint64(b64Table[q[2]])
-		x = x<<6 | v
-		acc |= v
-		v = uint64(b64Table[q[3]])
-		x = x<<6 | v
-		acc |= v
-		v = uint64(b64Table[q[4]])
-		x = x<<6 | v
-		acc |= v
-		v = uint64(b64Table[q[5]])
-		x = x<<6 | v
-		acc |= v
-		v = uint64(b64Table[q[6]])
-		x = x<<6 | v
-		acc |= v
-		v = uint64(b64Table[q[7]])
-		x = x<<6 | v
-		acc |= v
-		if acc&(b64Std|b64Bad) != 0 {
-			break // the quad loop below reports or handles it
-		}
-		binary.BigEndian.PutUint64(dst[n:], x<<16)
-		n += 6
 	}
 	for ; i+4 <= len(body); i += 4 {
 		q := body[i : i+4]
