@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -18,6 +19,7 @@ import (
 // Secrets are never flag values (flags show in ps): only a file name is.
 type apiFlags struct {
 	passwordFile string
+	apiURL       string
 	timeout      time.Duration
 }
 
@@ -29,6 +31,8 @@ func (f *apiFlags) register(cmd *cobra.Command) {
 		"read the Woleet password from this file (instead of $WOLEET_PASSWORD)")
 	cmd.Flags().DurationVar(&f.timeout, "timeout", defaultAPITimeout,
 		"give up on each API call, retries included, after this long")
+	cmd.Flags().StringVar(&f.apiURL, "api-url", "",
+		"the Woleet API's base URL (default $WOLEET_API_URL, or https://api.woleet.io/v1)")
 }
 
 // credentialsHint tells a user how to give credentials.
@@ -41,7 +45,7 @@ const credentialsHint = "set WOLEET_API_TOKEN, or WOLEET_USERNAME and WOLEET_PAS
 // --password-file (basic).
 func (a *app) apiClient(f apiFlags) (*woleet.Client, error) {
 	opts := []woleet.Option{woleet.WithUserAgent("tokenaudit/" + version())}
-	if u := a.getenv("WOLEET_API_URL"); u != "" {
+	if u := cmp.Or(f.apiURL, a.getenv("WOLEET_API_URL")); u != "" {
 		opts = append(opts, woleet.WithBaseURL(u))
 	}
 	token := strings.TrimSpace(a.getenv("WOLEET_API_TOKEN"))
@@ -93,19 +97,34 @@ func (f *ledgerFlags) register(cmd *cobra.Command) {
 
 // ledgerPath resolves the ledger's path: --db, then $TOKENAUDIT_DB, then
 // $XDG_DATA_HOME/tokenaudit/ledger.db, then ~/.local/share/tokenaudit/ledger.db.
+// A path that names a directory is a usage error (see checkLedgerPath).
 func (a *app) ledgerPath(f ledgerFlags) (string, error) {
 	if f.db != "" {
-		return f.db, nil
+		return f.db, checkLedgerPath(f.db, "--db")
 	}
 	if p := a.getenv("TOKENAUDIT_DB"); p != "" {
-		return p, nil
+		return p, checkLedgerPath(p, "TOKENAUDIT_DB")
 	}
 	if d := a.getenv("XDG_DATA_HOME"); d != "" && filepath.IsAbs(d) {
-		return filepath.Join(d, "tokenaudit", "ledger.db"), nil
+		p := filepath.Join(d, "tokenaudit", "ledger.db")
+		return p, checkLedgerPath(p, "the default ledger")
 	}
 	home := a.getenv("HOME")
 	if home == "" {
 		return "", withHint(errors.New("cannot find the ledger: HOME is not set"), "give the ledger's path with --db or TOKENAUDIT_DB")
 	}
-	return filepath.Join(home, ".local", "share", "tokenaudit", "ledger.db"), nil
+	p := filepath.Join(home, ".local", "share", "tokenaudit", "ledger.db")
+	return p, checkLedgerPath(p, "the default ledger")
+}
+
+// checkLedgerPath refuses a ledger path that names a directory: it is a
+// mistake in the command line or the environment (where says which), not
+// a damaged ledger. Whatever else is wrong with the path is for audit.Open
+// to say.
+func checkLedgerPath(path, where string) error {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return withHint(usageErrorf("%s %s is a directory, not a ledger file", where, path),
+			"name the ledger file itself, such as "+filepath.Join(path, "ledger.db"))
+	}
+	return nil
 }
