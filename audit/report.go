@@ -75,6 +75,36 @@ type Report struct {
 	RecentFailures []Event `json:"recent_failures"`
 }
 
+// The queries of Report, each run in its read snapshot; TestQueryPlans
+// checks the indexes they use.
+const (
+	// reportKindsQuery counts events by kind.
+	reportKindsQuery = "SELECT kind, count(*) FROM events GROUP BY kind"
+	// reportTokensQuery counts live and revoked tokens by cdata, in one
+	// pass over the covering index events_fp, grouped by token. With min()
+	// the only min/max aggregate, SQLite takes the bare column cdata from
+	// the row holding the minimum: the token's first birth, whose cdata
+	// the tokens view shows too. Tokens are grouped by fingerprint_key
+	// (see v3Indexes): two tokens whose hashes share the 8 bytes it holds
+	// would count as one here, though lookups and the tokens view tell
+	// them apart.
+	reportTokensQuery = `SELECT cdata, count(*) FILTER (WHERE deaths = 0), count(*) FILTER (WHERE deaths > 0)
+FROM (SELECT cdata, min(CASE WHEN kind IN ('issue', 'import') THEN seq END) AS born,
+             count(*) FILTER (WHERE kind IN ('revoke', 'revoked_elsewhere')) AS deaths
+      FROM events WHERE fingerprint_key IS NOT NULL GROUP BY fingerprint_key)
+WHERE born IS NOT NULL GROUP BY cdata`
+	// reportOldestQuery lists the oldest live tokens.
+	reportOldestQuery = "SELECT " + tokenColumns + " FROM tokens WHERE state = 'active' ORDER BY issued_seq LIMIT ?"
+	// reportPendingQuery lists the issue requests no event answers.
+	reportPendingQuery = "SELECT " + eventColumns + ` FROM events AS e
+WHERE kind = 'issue_requested'
+  AND NOT EXISTS (SELECT 1 FROM events AS o WHERE o.request_seq = e.seq)
+ORDER BY seq LIMIT ?`
+	// reportFailuresQuery lists the latest failures.
+	reportFailuresQuery = "SELECT " + eventColumns + ` FROM events
+WHERE kind IN ('issue_failed', 'revoke_failed') ORDER BY seq DESC LIMIT ?`
+)
+
 // Report builds a [Report] in one read snapshot, with indexed queries: one
 // pass over the index of tokens for the counts, and short ones for the
 // oldest live tokens, pending issue requests and recent failures.
@@ -97,7 +127,7 @@ func (l *Ledger) Report(ctx context.Context, opts ReportOptions) (*Report, error
 	if rep.Head, err = treeHead(ctx, tx); err != nil {
 		return nil, fmt.Errorf("audit: report: %w", err)
 	}
-	if err := eachRow(ctx, tx, "SELECT kind, count(*) FROM events GROUP BY kind", nil, func(rows *sql.Rows) error {
+	if err := eachRow(ctx, tx, reportKindsQuery, nil, func(rows *sql.Rows) error {
 		var k Kind
 		var n int64
 		err := rows.Scan(&k, &n)
@@ -107,15 +137,7 @@ func (l *Ledger) Report(ctx context.Context, opts ReportOptions) (*Report, error
 		return nil, fmt.Errorf("audit: report: count events: %w", err)
 	}
 
-	// One pass over the covering index events_token, grouped by token. With
-	// min() the only min/max aggregate, SQLite takes the bare column cdata
-	// from the row holding the minimum: the token's first birth, whose
-	// cdata the tokens view shows too.
-	err = eachRow(ctx, tx, `SELECT cdata, count(*) FILTER (WHERE deaths = 0), count(*) FILTER (WHERE deaths > 0)
-FROM (SELECT cdata, min(CASE WHEN kind IN ('issue', 'import') THEN seq END) AS born,
-             count(*) FILTER (WHERE kind IN ('revoke', 'revoked_elsewhere')) AS deaths
-      FROM events WHERE fingerprint > '' GROUP BY fingerprint)
-WHERE born IS NOT NULL GROUP BY cdata`, nil, func(rows *sql.Rows) error {
+	err = eachRow(ctx, tx, reportTokensQuery, nil, func(rows *sql.Rows) error {
 		var c CDataCount
 		var revoked int64
 		if err := rows.Scan(&c.CData, &c.Live, &revoked); err != nil {
@@ -138,7 +160,7 @@ WHERE born IS NOT NULL GROUP BY cdata`, nil, func(rows *sql.Rows) error {
 	if opts.TopCData > 0 && len(rep.LiveByCData) > opts.TopCData {
 		rep.LiveByCData = rep.LiveByCData[:opts.TopCData]
 	}
-	err = eachRow(ctx, tx, "SELECT "+tokenColumns+" FROM tokens WHERE state = 'active' ORDER BY issued_seq LIMIT ?",
+	err = eachRow(ctx, tx, reportOldestQuery,
 		[]any{opts.Oldest}, func(rows *sql.Rows) error {
 			t, err := scanToken(rows)
 			rep.OldestLive = append(rep.OldestLive, AgedToken{Token: t, AgeSeconds: int64(t.Age(now) / time.Second)})
@@ -155,15 +177,11 @@ WHERE born IS NOT NULL GROUP BY cdata`, nil, func(rows *sql.Rows) error {
 			return err
 		}
 	}
-	err = eachRow(ctx, tx, "SELECT "+eventColumns+` FROM events AS e
-WHERE kind = 'issue_requested'
-  AND NOT EXISTS (SELECT 1 FROM events AS o WHERE o.request_seq = e.seq)
-ORDER BY seq LIMIT ?`, []any{opts.Pending}, collect(&rep.PendingIssues))
+	err = eachRow(ctx, tx, reportPendingQuery, []any{opts.Pending}, collect(&rep.PendingIssues))
 	if err != nil {
 		return nil, fmt.Errorf("audit: report: pending issue requests: %w", err)
 	}
-	err = eachRow(ctx, tx, "SELECT "+eventColumns+` FROM events
-WHERE kind IN ('issue_failed', 'revoke_failed') ORDER BY seq DESC LIMIT ?`, []any{opts.Failures}, collect(&rep.RecentFailures))
+	err = eachRow(ctx, tx, reportFailuresQuery, []any{opts.Failures}, collect(&rep.RecentFailures))
 	if err != nil {
 		return nil, fmt.Errorf("audit: report: recent failures: %w", err)
 	}

@@ -16,15 +16,20 @@ const ApplicationID = 0x546b4175
 // SchemaVersion is the ledger schema this package writes, as
 // `PRAGMA user_version` reports it.
 // Each entry of migrations moves the schema up by one version.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // appendOnly returns the triggers that make table append-only.
 func appendOnly(table string) string {
+	return noUpdate(table) + fmt.Sprintf(`CREATE TRIGGER %[1]s_no_delete BEFORE DELETE ON %[1]s
+BEGIN SELECT RAISE(ABORT, 'tokenaudit: the ledger is append-only: %[1]s rows cannot be deleted'); END;
+`, table)
+}
+
+// noUpdate returns the trigger that refuses updates of table's rows.
+func noUpdate(table string) string {
 	return fmt.Sprintf(`
 CREATE TRIGGER %[1]s_no_update BEFORE UPDATE ON %[1]s
 BEGIN SELECT RAISE(ABORT, 'tokenaudit: the ledger is append-only: %[1]s rows cannot be updated'); END;
-CREATE TRIGGER %[1]s_no_delete BEFORE DELETE ON %[1]s
-BEGIN SELECT RAISE(ABORT, 'tokenaudit: the ledger is append-only: %[1]s rows cannot be deleted'); END;
 `, table)
 }
 
@@ -111,6 +116,33 @@ WHEN NEW.tree_size > coalesce((SELECT max(seq) + 1 FROM events), 0)
 BEGIN SELECT RAISE(ABORT, 'tokenaudit: a checkpoint cannot sign more events than the ledger holds'); END;
 ` + appendOnly("checkpoints") + `
 CREATE INDEX checkpoints_tree_size ON checkpoints (tree_size);
+`,
+	// 3: the indexes of schema_v3_indexes.go; the tokens view looks
+	// tokens up by fingerprint_key.
+	v3Indexes + `
+DROP VIEW tokens;
+CREATE VIEW tokens AS
+SELECT b.fingerprint AS fingerprint,
+       b.cdata       AS cdata,
+       b.subject     AS subject,
+       b.ts          AS issued_at,
+       b.actor       AS issued_by,
+       b.seq         AS issued_seq,
+       r.ts          AS revoked_at,
+       r.actor       AS revoked_by,
+       r.seq         AS revoked_seq,
+       CASE WHEN r.seq IS NULL THEN 'active' ELSE 'revoked' END AS state,
+       b.fingerprint_key AS fingerprint_key
+FROM events AS b
+LEFT JOIN events AS r ON r.seq = (
+    SELECT min(x.seq) FROM events AS x
+    WHERE x.fingerprint_key = b.fingerprint_key AND +x.kind IN ('revoke', 'revoked_elsewhere')
+      AND x.fingerprint = b.fingerprint)
+WHERE +b.kind IN ('issue', 'import')
+  AND NOT EXISTS (
+    SELECT 1 FROM events AS p
+    WHERE p.fingerprint_key = b.fingerprint_key AND +p.kind IN ('issue', 'import') AND p.seq < b.seq
+      AND p.fingerprint = b.fingerprint);
 `,
 }
 
