@@ -18,7 +18,7 @@ type ReportOptions struct {
 	// TopCData caps the live-tokens-per-cdata list, largest first
 	// (default 0: every cdata).
 	TopCData int
-	// Pending caps the list of issue requests with no outcome (default 100).
+	// Pending caps each list of outcomes not known yet (default 100).
 	Pending int
 }
 
@@ -65,11 +65,16 @@ type Report struct {
 	LiveByCData []CDataCount `json:"live_by_cdata"`
 	// OldestLive lists the oldest live tokens, oldest first.
 	OldestLive []AgedToken `json:"oldest_live"`
-	// PendingIssues lists issue_requested events that no issue or
-	// issue_failed event answers, oldest first: requests in flight, or
-	// whose process died; a token may exist that the ledger does not know
-	// (run reconcile).
+	// PendingIssues lists the issue outcomes not known yet, oldest first:
+	// issue_requested events nothing answers (requests in flight, or whose
+	// process died) and issue_failed events with outcome unknown that no
+	// reconcile has settled; a token may exist that the ledger does not
+	// know (run reconcile).
 	PendingIssues []Event `json:"pending_issues"`
+	// PendingRevokes lists the revoke_failed events with outcome unknown
+	// that no reconcile has settled, oldest first: the token may be
+	// revoked, or live.
+	PendingRevokes []Event `json:"pending_revokes"`
 	// RecentFailures lists the latest issue_failed and revoke_failed
 	// events, newest first.
 	RecentFailures []Event `json:"recent_failures"`
@@ -81,25 +86,29 @@ const (
 	// reportKindsQuery counts events by kind.
 	reportKindsQuery = "SELECT kind, count(*) FROM events GROUP BY kind"
 	// reportTokensQuery counts live and revoked tokens by cdata, in one
-	// pass over the covering index events_fp, grouped by token. With min()
-	// the only min/max aggregate, SQLite takes the bare column cdata from
-	// the row holding the minimum: the token's first birth, whose cdata
-	// the tokens view shows too. Tokens are grouped by fingerprint_key
+	// pass over the covering index events_fp, grouped by token: born is
+	// the seq of its first issue or import, last encodes its latest
+	// state-changing event (seq*2, plus 1 when that event revokes), so the
+	// state is last's parity, as the tokens view derives it. The token's
+	// cdata is its birth event's. Tokens are grouped by fingerprint_key
 	// (see v3Indexes): two tokens whose hashes share the 8 bytes it holds
 	// would count as one here, though lookups and the tokens view tell
 	// them apart.
-	reportTokensQuery = `SELECT cdata, count(*) FILTER (WHERE deaths = 0), count(*) FILTER (WHERE deaths > 0)
-FROM (SELECT cdata, min(CASE WHEN kind IN ('issue', 'import') THEN seq END) AS born,
-             count(*) FILTER (WHERE kind IN ('revoke', 'revoked_elsewhere')) AS deaths
-      FROM events WHERE fingerprint_key IS NOT NULL GROUP BY fingerprint_key)
-WHERE born IS NOT NULL GROUP BY cdata`
+	reportTokensQuery = `SELECT e.cdata, count(*) FILTER (WHERE t.last % 2 = 0), count(*) FILTER (WHERE t.last % 2 = 1)
+FROM (SELECT min(CASE WHEN kind IN ('issue', 'import') THEN seq END) AS born,
+             max(CASE WHEN kind IN ('issue', 'import', 'seen_live') THEN seq * 2
+                      WHEN kind IN ('revoke', 'revoked_elsewhere') THEN seq * 2 + 1 END) AS last
+      FROM events WHERE fingerprint_key IS NOT NULL GROUP BY fingerprint_key) AS t
+JOIN events AS e ON e.seq = t.born
+GROUP BY e.cdata`
 	// reportOldestQuery lists the oldest live tokens.
-	reportOldestQuery = "SELECT " + tokenColumns + " FROM tokens WHERE state = 'active' ORDER BY issued_seq LIMIT ?"
-	// reportPendingQuery lists the issue requests no event answers.
-	reportPendingQuery = "SELECT " + eventColumns + ` FROM events AS e
-WHERE kind = 'issue_requested'
-  AND NOT EXISTS (SELECT 1 FROM events AS o WHERE o.request_seq = e.seq)
-ORDER BY seq LIMIT ?`
+	reportOldestQuery = "SELECT " + tokenColumns + " FROM tokens WHERE state = 'active' ORDER BY first_seen_at, issued_seq LIMIT ?"
+	// reportPendingIssuesQuery lists the issue requests and failures
+	// whose outcome is unknown.
+	reportPendingIssuesQuery = "SELECT * FROM (" + pendingQuery + ") WHERE kind <> 'revoke_failed' LIMIT ?"
+	// reportPendingRevokesQuery lists the revocations whose outcome is
+	// unknown.
+	reportPendingRevokesQuery = "SELECT * FROM (" + pendingQuery + ") WHERE kind = 'revoke_failed' LIMIT ?"
 	// reportFailuresQuery lists the latest failures.
 	reportFailuresQuery = "SELECT " + eventColumns + ` FROM events
 WHERE kind IN ('issue_failed', 'revoke_failed') ORDER BY seq DESC LIMIT ?`
@@ -123,7 +132,7 @@ func (l *Ledger) Report(ctx context.Context, opts ReportOptions) (*Report, error
 	defer tx.Rollback()
 	now := l.now().UTC()
 	rep := &Report{GeneratedAt: now, Events: map[Kind]int64{}, LiveByCData: []CDataCount{},
-		OldestLive: []AgedToken{}, PendingIssues: []Event{}, RecentFailures: []Event{}}
+		OldestLive: []AgedToken{}, PendingIssues: []Event{}, PendingRevokes: []Event{}, RecentFailures: []Event{}}
 	if rep.Head, err = treeHead(ctx, tx); err != nil {
 		return nil, fmt.Errorf("audit: report: %w", err)
 	}
@@ -177,9 +186,15 @@ func (l *Ledger) Report(ctx context.Context, opts ReportOptions) (*Report, error
 			return err
 		}
 	}
-	err = eachRow(ctx, tx, reportPendingQuery, []any{opts.Pending}, collect(&rep.PendingIssues))
+	err = eachRow(ctx, tx, reportPendingIssuesQuery,
+		[]any{opts.Pending}, collect(&rep.PendingIssues))
 	if err != nil {
-		return nil, fmt.Errorf("audit: report: pending issue requests: %w", err)
+		return nil, fmt.Errorf("audit: report: pending issue outcomes: %w", err)
+	}
+	err = eachRow(ctx, tx, reportPendingRevokesQuery,
+		[]any{opts.Pending}, collect(&rep.PendingRevokes))
+	if err != nil {
+		return nil, fmt.Errorf("audit: report: pending revoke outcomes: %w", err)
 	}
 	err = eachRow(ctx, tx, reportFailuresQuery, []any{opts.Failures}, collect(&rep.RecentFailures))
 	if err != nil {

@@ -117,10 +117,26 @@ BEGIN SELECT RAISE(ABORT, 'tokenaudit: a checkpoint cannot sign more events than
 ` + appendOnly("checkpoints") + `
 CREATE INDEX checkpoints_tree_size ON checkpoints (tree_size);
 `,
-	// 3: the indexes of schema_v3_indexes.go; the tokens view looks
-	// tokens up by fingerprint_key.
+	// 3: a token's state follows its latest state-changing event (a token
+	// seen live after a revocation is active again); the tokens view also
+	// shows the API the token came from and the token's own iat. Events
+	// get fingerprint_key, and the indexes are chosen for what the queries
+	// need (schema_v3_indexes.go), before the view that uses them.
 	v3Indexes + `
 DROP VIEW tokens;
+` + tokensViewV3,
+}
+
+// tokensViewV3 is the tokens view of schema version 3. A token is born by
+// its first issue or import event; its state is that of its latest
+// state-changing event: issue, import and seen_live make it active, revoke
+// and revoked_elsewhere make it revoked. token_iat is the token's own iat
+// claim when it was plausible (see the package documentation), and
+// first_seen_at the earliest evidence of the token's existence: the
+// earlier of issued_at and token_iat. fingerprint_key is the token's key
+// (see v3Indexes), by which lookups find its events; +kind keeps SQLite
+// from looking them up by kind instead (TestQueryPlans).
+const tokensViewV3 = `
 CREATE VIEW tokens AS
 SELECT b.fingerprint AS fingerprint,
        b.cdata       AS cdata,
@@ -128,23 +144,27 @@ SELECT b.fingerprint AS fingerprint,
        b.ts          AS issued_at,
        b.actor       AS issued_by,
        b.seq         AS issued_seq,
-       r.ts          AS revoked_at,
-       r.actor       AS revoked_by,
-       r.seq         AS revoked_seq,
-       CASE WHEN r.seq IS NULL THEN 'active' ELSE 'revoked' END AS state,
+       CASE WHEN s.kind IN ('revoke', 'revoked_elsewhere') THEN s.ts END    AS revoked_at,
+       CASE WHEN s.kind IN ('revoke', 'revoked_elsewhere') THEN s.actor END AS revoked_by,
+       CASE WHEN s.kind IN ('revoke', 'revoked_elsewhere') THEN s.seq END   AS revoked_seq,
+       CASE WHEN s.kind IN ('revoke', 'revoked_elsewhere') THEN 'revoked' ELSE 'active' END AS state,
+       b.api_url     AS api_url,
+       json_extract(b.detail, '$.token_iat') AS token_iat,
+       min(b.ts, coalesce(json_extract(b.detail, '$.token_iat'), b.ts)) AS first_seen_at,
+       s.seq         AS state_seq,
        b.fingerprint_key AS fingerprint_key
 FROM events AS b
-LEFT JOIN events AS r ON r.seq = (
-    SELECT min(x.seq) FROM events AS x
-    WHERE x.fingerprint_key = b.fingerprint_key AND +x.kind IN ('revoke', 'revoked_elsewhere')
+JOIN events AS s ON s.seq = (
+    SELECT max(x.seq) FROM events AS x
+    WHERE x.fingerprint_key = b.fingerprint_key
+      AND +x.kind IN ('issue', 'import', 'seen_live', 'revoke', 'revoked_elsewhere')
       AND x.fingerprint = b.fingerprint)
 WHERE +b.kind IN ('issue', 'import')
   AND NOT EXISTS (
     SELECT 1 FROM events AS p
     WHERE p.fingerprint_key = b.fingerprint_key AND +p.kind IN ('issue', 'import') AND p.seq < b.seq
       AND p.fingerprint = b.fingerprint);
-`,
-}
+`
 
 // migrate brings the schema to SchemaVersion inside one BEGIN IMMEDIATE
 // transaction (the writer's DSN sets _txlock=immediate). It re-reads

@@ -229,7 +229,7 @@ func TestInspectMalformed(t *testing.T) {
 func TestInspectStreamWithBadLines(t *testing.T) {
 	a := woleetStyle(`{"cdata":"alpha"}`)
 	b := woleetStyle(`{"cdata":"beta"}`)
-	in := "# issued today\n" + a + "\n\nnot-a-token\n  Authorization: Bearer " + b + "  \n"
+	in := "# issued today\n" + a + "\n\nnot-a.token\n  Authorization: Bearer " + b + "  \n"
 	r := cli(t, in, nil, "inspect", "--format", "jsonl", "-")
 	if r.code != 2 {
 		t.Errorf("exit %d, want 2 (a malformed line)", r.code)

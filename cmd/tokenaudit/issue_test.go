@@ -75,7 +75,7 @@ func TestIssueInspectRevokeReportSQLVerify(t *testing.T) {
 	r.want(t, 0, []string{"Ledger " + at.db + ": 5 events, root hash " + rep.Head.Hash,
 		"Tokens by state", "│ active  │ 1      │", "│ revoked │ 1      │", "│ total   │ 2      │",
 		"Live tokens per cdata", "│ globex │ 1    │", "Oldest live tokens", short(globex),
-		"Issue requests with no outcome\n(none)", "Recent failures\n(none)"}, nil)
+		"Requests with no known outcome\n(none)", "Recent failures\n(none)"}, nil)
 	r = at.run(t, "", "report", "--format", "markdown")
 	r.want(t, 0, []string{"## Token ledger report", "### Tokens by state", "| state | tokens |", "| active | 1 |"}, nil)
 

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -54,9 +55,9 @@ to programs (counts, lists, the tree head). CSV holds one table: use
 				if err := a.writeReport(a.stdout, l.Path(), rep); err != nil {
 					return err
 				}
-				if len(rep.PendingIssues) > 0 && !a.format.Structured() {
-					fmt.Fprintf(a.stderr, "tokenaudit: hint: %d issue request(s) have no outcome: "+
-						"run \"tokenaudit reconcile\" to find any token they issued\n", len(rep.PendingIssues))
+				if n := len(rep.PendingIssues) + len(rep.PendingRevokes); n > 0 && !a.format.Structured() {
+					fmt.Fprintf(a.stderr, "tokenaudit: hint: %d request(s) have no known outcome: "+
+						"run \"tokenaudit reconcile --apply\" to settle them\n", n)
 				}
 				return nil
 			})
@@ -97,14 +98,14 @@ func reportSheets(rep *audit.Report, format output.Format) []*output.Sheet {
 		perCData.Append(c.CData, strconv.FormatInt(c.Live, 10))
 	}
 
-	oldest := &output.Sheet{Title: "Oldest live tokens", Header: []string{"fingerprint", "cdata", "issued_at", "age", "issued_by"}}
+	oldest := &output.Sheet{Title: "Oldest live tokens", Header: []string{"fingerprint", "cdata", "issued_at", "first_seen_at", "age", "issued_by"}}
 	for _, t := range rep.OldestLive {
-		oldest.Append(shortFP(t.Fingerprint), t.CData, formatTime(t.IssuedAt), formatAge(t.Age()), t.IssuedBy)
+		oldest.Append(shortFP(t.Fingerprint), t.CData, formatTime(t.IssuedAt), formatTime(t.FirstSeenAt), formatAge(t.Age()), t.IssuedBy)
 	}
 
-	pending := &output.Sheet{Title: "Issue requests with no outcome", Header: []string{"seq", "ts", "cdata", "actor"}}
-	for _, e := range rep.PendingIssues {
-		pending.Append(strconv.FormatInt(e.Seq, 10), formatTime(e.TS), e.CData, e.Actor)
+	pending := &output.Sheet{Title: "Requests with no known outcome", Header: []string{"seq", "ts", "kind", "fingerprint", "cdata", "actor"}}
+	for _, e := range slices.Concat(rep.PendingIssues, rep.PendingRevokes) {
+		pending.Append(strconv.FormatInt(e.Seq, 10), formatTime(e.TS), string(e.Kind), shortFP(e.Fingerprint), e.CData, e.Actor)
 	}
 
 	failures := &output.Sheet{Title: "Recent failures", Header: []string{"seq", "ts", "kind", "fingerprint", "cdata", "result"}}
