@@ -86,21 +86,23 @@ const (
 	// reportKindsQuery counts events by kind.
 	reportKindsQuery = "SELECT kind, count(*) FROM events GROUP BY kind"
 	// reportTokensQuery counts live and revoked tokens by cdata, in one
-	// pass over the covering index events_fp, grouped by token: born is
-	// the seq of its first issue or import, last encodes its latest
-	// state-changing event (seq*2, plus 1 when that event revokes), so the
-	// state is last's parity, as the tokens view derives it. The token's
-	// cdata is its birth event's. Tokens are grouped by fingerprint_key
-	// (see v3Indexes): two tokens whose hashes share the 8 bytes it holds
-	// would count as one here, though lookups and the tokens view tell
-	// them apart.
-	reportTokensQuery = `SELECT e.cdata, count(*) FILTER (WHERE t.last % 2 = 0), count(*) FILTER (WHERE t.last % 2 = 1)
-FROM (SELECT min(CASE WHEN kind IN ('issue', 'import') THEN seq END) AS born,
+	// pass over the covering index events_fp, in its order (the window is
+	// a token's events, which are together in the index: no sorting):
+	// born is the seq of a token's first issue or import, last encodes its
+	// latest state-changing event (seq*2, plus 1 when that event revokes),
+	// so the state is last's parity, as the tokens view derives it. Only
+	// the birth row is kept, for its cdata, so nothing is read from the
+	// table. Tokens are told apart by fingerprint_key (see v3Indexes): two
+	// tokens whose hashes share the 8 bytes it holds would count as one
+	// here, though lookups and the tokens view tell them apart.
+	reportTokensQuery = `SELECT cdata, count(*) FILTER (WHERE last % 2 = 0), count(*) FILTER (WHERE last % 2 = 1)
+FROM (SELECT cdata, seq,
+             min(CASE WHEN kind IN ('issue', 'import') THEN seq END) OVER token AS born,
              max(CASE WHEN kind IN ('issue', 'import', 'seen_live') THEN seq * 2
-                      WHEN kind IN ('revoke', 'revoked_elsewhere') THEN seq * 2 + 1 END) AS last
-      FROM events WHERE fingerprint_key IS NOT NULL GROUP BY fingerprint_key) AS t
-JOIN events AS e ON e.seq = t.born
-GROUP BY e.cdata`
+                      WHEN kind IN ('revoke', 'revoked_elsewhere') THEN seq * 2 + 1 END) OVER token AS last
+      FROM events WHERE fingerprint_key IS NOT NULL
+      WINDOW token AS (PARTITION BY fingerprint_key))
+WHERE seq = born GROUP BY cdata`
 	// reportOldestQuery lists the oldest live tokens.
 	reportOldestQuery = "SELECT " + tokenColumns + " FROM tokens WHERE state = 'active' ORDER BY first_seen_at, issued_seq LIMIT ?"
 	// reportPendingIssuesQuery lists the issue requests and failures
