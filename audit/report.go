@@ -20,6 +20,11 @@ type ReportOptions struct {
 	TopCData int
 	// Pending caps each list of outcomes not known yet (default 100).
 	Pending int
+	// Since, when not zero, adds a [PeriodSummary] of the events recorded
+	// from Since to Until (default: the ledger clock's now).
+	Since, Until time.Time
+	// Listed caps each list of events in the period summary (default 100).
+	Listed int
 }
 
 // StateCounts counts tokens by state.
@@ -78,6 +83,9 @@ type Report struct {
 	// RecentFailures lists the latest issue_failed and revoke_failed
 	// events, newest first.
 	RecentFailures []Event `json:"recent_failures"`
+	// Period summarizes the period of ReportOptions.Since and Until; nil
+	// without Since.
+	Period *PeriodSummary `json:"period,omitempty"`
 }
 
 // The queries of Report, each run in its read snapshot; TestQueryPlans
@@ -123,6 +131,7 @@ func (l *Ledger) Report(ctx context.Context, opts ReportOptions) (*Report, error
 	opts.Oldest = cmp.Or(opts.Oldest, 10)
 	opts.Failures = cmp.Or(opts.Failures, 20)
 	opts.Pending = cmp.Or(opts.Pending, 100)
+	opts.Listed = cmp.Or(opts.Listed, 100)
 	r, err := l.reader()
 	if err != nil {
 		return nil, err
@@ -201,6 +210,15 @@ func (l *Ledger) Report(ctx context.Context, opts ReportOptions) (*Report, error
 	err = eachRow(ctx, tx, reportFailuresQuery, []any{opts.Failures}, collect(&rep.RecentFailures))
 	if err != nil {
 		return nil, fmt.Errorf("audit: report: recent failures: %w", err)
+	}
+	if !opts.Since.IsZero() {
+		until := opts.Until
+		if until.IsZero() {
+			until = now.Add(time.Microsecond) // include an event recorded this instant
+		}
+		if rep.Period, err = periodSummary(ctx, tx, opts.Since, until, now, opts.Listed); err != nil {
+			return nil, fmt.Errorf("audit: report: %w", err)
+		}
 	}
 	return rep, nil
 }

@@ -47,22 +47,26 @@ func (c *Client) invalidAnswer(k *call, status int, body []byte, problem string)
 // or what is wrong with the answer. The token is returned as sent, white
 // space and all: the API issued it, so it is a token in hand.
 func decodeToken(body []byte) (token, problem string) {
-	m, problem := readObject(body, "token")
-	if problem != "" {
+	found, problem := readObject(body, "token", func(dec *json.Decoder) string {
+		t, err := dec.Token()
+		if err != nil {
+			return invalidJSON
+		}
+		s, ok := t.(string)
+		switch {
+		case !ok:
+			return `"token" is ` + tokenKind(t) + `, not a string`
+		case s == "":
+			return `"token" is an empty string, not a token`
+		}
+		token = s
+		return ""
+	})
+	switch {
+	case problem != "":
 		return "", problem
-	}
-	raw, ok := m["token"]
-	if !ok {
+	case !found:
 		return "", `the member "token" is missing`
-	}
-	if k := jsonKind(raw); k != "a string" {
-		return "", `"token" is ` + k + `, not a string`
-	}
-	if err := json.Unmarshal(raw, &token); err != nil {
-		return "", `"token" is not a valid JSON string`
-	}
-	if token == "" {
-		return "", `"token" is an empty string, not a token`
 	}
 	return token, ""
 }
@@ -70,98 +74,114 @@ func decodeToken(body []byte) (token, problem string) {
 // decodeTokens reads the answer of GET /user/tokens (model "tokens"): the
 // tokens, never nil, or what is wrong with the answer.
 func decodeTokens(body []byte) (tokens []string, problem string) {
-	m, problem := readObject(body, "tokens")
-	if problem != "" {
+	found, problem := readObject(body, "tokens", func(dec *json.Decoder) string {
+		t, err := dec.Token()
+		if err != nil {
+			return invalidJSON
+		}
+		if t != json.Delim('[') {
+			return `"tokens" is ` + tokenKind(t) + `, not an array of strings`
+		}
+		tokens = []string{}
+		for i := 0; dec.More(); i++ {
+			t, err := dec.Token()
+			if err != nil {
+				return invalidJSON
+			}
+			s, ok := t.(string)
+			switch {
+			case !ok:
+				return fmt.Sprintf(`"tokens"[%d] is %s, not a string`, i, tokenKind(t))
+			case s == "":
+				return fmt.Sprintf(`"tokens"[%d] is an empty string, not a token`, i)
+			}
+			tokens = append(tokens, s)
+		}
+		if t, err := dec.Token(); err != nil || t != json.Delim(']') {
+			return invalidJSON
+		}
+		return ""
+	})
+	switch {
+	case problem != "":
 		return nil, problem
-	}
-	raw, ok := m["tokens"]
-	if !ok {
+	case !found:
 		return nil, `the required member "tokens" is missing`
-	}
-	if k := jsonKind(raw); k != "an array" {
-		return nil, `"tokens" is ` + k + `, not an array of strings`
-	}
-	var items []json.RawMessage
-	if err := json.Unmarshal(raw, &items); err != nil {
-		return nil, `"tokens" is not a valid JSON array`
-	}
-	tokens = make([]string, 0, len(items))
-	for i, item := range items {
-		var s string
-		if k := jsonKind(item); k != "a string" {
-			return nil, fmt.Sprintf(`"tokens"[%d] is %s, not a string`, i, k)
-		}
-		if err := json.Unmarshal(item, &s); err != nil {
-			return nil, fmt.Sprintf(`"tokens"[%d] is not a valid JSON string`, i)
-		}
-		if s == "" {
-			return nil, fmt.Sprintf(`"tokens"[%d] is an empty string, not a token`, i)
-		}
-		tokens = append(tokens, s)
 	}
 	return tokens, ""
 }
 
-// readObject reads body as exactly one JSON object and returns its
-// members by exact name, or what is wrong with it. A member given twice,
-// or whose name is one of names in another letter case, is wrong.
-func readObject(body []byte, names ...string) (map[string]json.RawMessage, string) {
+// invalidJSON is the problem of an answer that is not valid JSON.
+const invalidJSON = "the answer is not valid JSON"
+
+// readObject reads body as exactly one JSON object, streaming: the value
+// of the member called name is read from dec by read, which returns what
+// is wrong with it or ""; the other members are skipped. found says
+// whether the member was there; problem says what is wrong with the
+// answer. A member given twice, or named name in another letter case, is
+// wrong.
+func readObject(body []byte, name string, read func(dec *json.Decoder) string) (found bool, problem string) {
 	if !utf8.Valid(body) {
-		return nil, "the answer is not valid UTF-8"
+		return false, "the answer is not valid UTF-8"
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber() // any number is a number, even one beyond float64
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return nil, "the answer is not a JSON object"
+		return false, "the answer is not a JSON object"
 	}
-	m := map[string]json.RawMessage{}
+	seen := map[string]bool{}
 	for dec.More() {
 		t, err := dec.Token()
 		if err != nil {
-			return nil, "the answer is not valid JSON"
+			return false, invalidJSON
 		}
-		name, _ := t.(string)
-		if _, dup := m[name]; dup {
-			return nil, fmt.Sprintf("the member %q is given twice", name)
-		}
-		for _, want := range names {
-			if name != want && strings.EqualFold(name, want) {
-				return nil, fmt.Sprintf("a member is named %q: the specification's name is %q (names are case-sensitive)", name, want)
+		key, _ := t.(string)
+		switch {
+		case seen[key]:
+			return false, fmt.Sprintf("the member %q is given twice", key)
+		case key != name && strings.EqualFold(key, name):
+			return false, fmt.Sprintf("a member is named %q: the specification's name is %q (names are case-sensitive)", key, name)
+		case key == name:
+			if problem := read(dec); problem != "" {
+				return false, problem
+			}
+			found = true
+		default:
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return false, invalidJSON
 			}
 		}
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, "the answer is not valid JSON"
-		}
-		m[name] = v
+		seen[key] = true
 	}
 	if t, err := dec.Token(); err != nil || t != json.Delim('}') {
-		return nil, "the answer is not valid JSON"
+		return false, invalidJSON
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, "the answer has more after its JSON object"
+		return false, "the answer has more after its JSON object"
 	}
-	return m, ""
+	return found, ""
 }
 
-// jsonKind names the kind of a JSON value, as "a string", "null", …
-func jsonKind(v json.RawMessage) string {
-	v = bytes.TrimSpace(v)
-	if len(v) == 0 {
-		return "nothing"
-	}
-	switch v[0] {
-	case 'n':
+// tokenKind names the kind of a JSON value from its first token, as "a
+// string", "null", …
+func tokenKind(t json.Token) string {
+	switch t := t.(type) {
+	case nil:
 		return "null"
-	case '"':
+	case string:
 		return "a string"
-	case '[':
-		return "an array"
-	case '{':
-		return "an object"
-	case 't', 'f':
+	case bool:
 		return "a boolean"
+	case json.Number, float64:
+		return "a number"
+	case json.Delim:
+		if t == '[' {
+			return "an array"
+		}
+		return "an object"
 	}
-	return "a number"
+	return "a value"
 }
 
 // describeBody says what a server sent, for an error message, in at most

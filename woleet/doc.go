@@ -52,5 +52,6 @@
 //
 // Package [github.com/tokenaudit/tokenaudit/woleet/woleettest] is an
 // in-process fake of the API, shaped like net/http/httptest, with fault
-// injection (429, 5xx, latency, lost answers).
+// injection (429, 5xx, latency, lost answers, any answer at all) and
+// opaque tokens.
 package woleet

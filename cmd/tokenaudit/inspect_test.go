@@ -276,7 +276,9 @@ func TestCDataAndFingerprint(t *testing.T) {
 	if r.stdout != fingerprintOf(a)+"\n" || r.code != 0 {
 		t.Errorf("fingerprint = %q (exit %d)", r.stdout, r.code)
 	}
-	cli(t, "", nil, "fingerprint", "garbage").want(t, 2, nil, []string{"wrong number of parts"})
+	cli(t, "", nil, "fingerprint", "garbage.txt").want(t, 2, nil, []string{"wrong number of parts"})
+	// One word could be an opaque token: fingerprinted, not silently.
+	cli(t, "", nil, "fingerprint", "garbage").want(t, 0, []string{fingerprintOf("garbage")}, []string{"1 token is not a JWT (not-a-jwt)"})
 }
 
 func TestInputForms(t *testing.T) {
@@ -306,5 +308,5 @@ func TestOversizedInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := cli(t, "", nil, "cdata", "@"+file)
-	r.want(t, 2, []string{"after\n"}, []string{"big.txt line 1: line is longer than the 16777216-byte limit"})
+	r.want(t, 2, []string{"after\n"}, []string{"big.txt line 1: token is longer than the 64KiB limit: raise it with --max-token-size"})
 }

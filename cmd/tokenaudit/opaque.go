@@ -16,8 +16,9 @@ import (
 
 // This file holds what the commands do with a token that is not a JWT. The
 // API's specification types a token as a string, so a token the API issues
-// is a token whatever its text: issue records it, and revoke, import and
-// inspect take any input that is plausibly an opaque token (see
+// is a token whatever its text: issue records it, and revoke, import,
+// inspect, cdata and fingerprint take any input that is plausibly an
+// opaque token (see
 // tokentext.Opaque: printable ASCII without white space or dots, not
 // shaped like a JWT), by its fingerprint alone. Text shaped like a JWT that
 // does not parse stays malformed (exit 2). Each command warns once, on

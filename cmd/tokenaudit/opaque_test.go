@@ -73,8 +73,9 @@ func TestReconcileRefusesSchemaInvalidList(t *testing.T) {
 }
 
 // TestOpaqueTokensEndToEnd: with an API that issues tokens that are not
-// JWTs, issue, revoke (standard input), import and inspect all take them,
-// by fingerprint, and each warns once; a mangled JWT is still malformed.
+// JWTs, issue, revoke (standard input), import, inspect, fingerprint and
+// cdata all take them, by fingerprint, and each warns once; a mangled JWT
+// or text with white space is still malformed.
 func TestOpaqueTokensEndToEnd(t *testing.T) {
 	at := newAPITest(t, woleettest.WithOpaqueTokens())
 	r := at.run(t, "", "issue", "--cdata", "opaque", "--count", "2")
@@ -120,6 +121,13 @@ func TestOpaqueTokensEndToEnd(t *testing.T) {
 		`"times":{"iat":null,"nbf":null,"exp":null,"status":"unknown"},"findings":[{"id":"not-a-jwt","severity":"medium"`}, nil)
 	wantWarnedOnce(t, "inspect --format jsonl", r.stderr, 2)
 
+	r = at.run(t, "", "fingerprint", outside[0])
+	r.want(t, 0, []string{fingerprintOf(outside[0]) + "\n"}, nil)
+	wantWarnedOnce(t, "fingerprint", r.stderr, 1)
+	r = at.run(t, "", "cdata", "--format", "jsonl", outside[0])
+	r.want(t, 0, []string{`{"cdata":null,"fingerprint":"` + fingerprintOf(outside[0]) + `"}`}, nil)
+	wantWarnedOnce(t, "cdata", r.stderr, 1)
+
 	// Reconcile agrees with the API: the tokens match by fingerprint.
 	r = at.run(t, "", "reconcile")
 	r.want(t, 0, []string{"The API lists 3 live tokens;", "In sync.\n"}, nil)
@@ -127,7 +135,7 @@ func TestOpaqueTokensEndToEnd(t *testing.T) {
 	// Text shaped like a JWT that does not parse, and text with white
 	// space, are not tokens.
 	for _, bad := range []string{"eyJhbGciOiJIUzI1NiJ9.eyJzdWIi.x!", "eyJhbGciOiJIUzI1NiJ9", "not a token", "a.b"} {
-		for _, cmd := range []string{"inspect", "revoke", "import"} {
+		for _, cmd := range []string{"inspect", "revoke", "import", "fingerprint", "cdata"} {
 			r = at.run(t, bad+"\n", cmd)
 			if r.code != exitMalformed || strings.Contains(r.stderr, "not-a-jwt") {
 				t.Errorf("%s %q: exit %d, want %d without the warning; stderr:\n%s", cmd, bad, r.code, exitMalformed, r.stderr)

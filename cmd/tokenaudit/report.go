@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -12,16 +13,39 @@ import (
 	"github.com/tokenaudit/tokenaudit/internal/output"
 )
 
-// reportRecord is the JSON form of "tokenaudit report".
+// reportRecord is the JSON form of "tokenaudit report": the report's
+// members after "ledger".
 type reportRecord struct {
-	Ledger string `json:"ledger"`
+	Ledger string
 	*audit.Report
+}
+
+// MarshalJSON writes "ledger" and then the members of the report as
+// audit.Report's own MarshalJSON writes them (which an embedded Report
+// would otherwise write alone).
+func (r reportRecord) MarshalJSON() ([]byte, error) {
+	ledger, err := json.Marshal(r.Ledger)
+	if err != nil {
+		return nil, err
+	}
+	b := append([]byte(`{"ledger":`), ledger...)
+	if r.Report == nil {
+		return append(b, '}'), nil
+	}
+	rep, err := json.Marshal(r.Report)
+	if err != nil {
+		return nil, err
+	}
+	return append(append(b, ','), rep[1:]...), nil // rep is an object with members
 }
 
 func (a *app) reportCommand() *cobra.Command {
 	var (
-		lf   ledgerFlags
-		opts audit.ReportOptions
+		lf                   ledgerFlags
+		vf                   verifierFlags
+		opts                 audit.ReportOptions
+		since, until, maxAge string
+		verify               bool
 	)
 	cmd := &cobra.Command{
 		Use:   "report",
@@ -32,12 +56,25 @@ may exist that the ledger does not know: run "tokenaudit reconcile"); and
 the most recent failures. The ledger is opened read-only, and everything
 comes from one snapshot of it.
 
+--since (and --until) add what happened in that period: tokens issued,
+revoked and seen live again per day (per week past 120 days), live tokens
+over time and by age, and the period's revocations (with their reasons),
+rotations, failures and reconcile findings.
+
 --format markdown pastes into a ticket; --format json gives the same data
-to programs (counts, lists, the tree head). CSV holds one table: use
-"tokenaudit tokens --format csv" for a listing.`,
+to programs (counts, lists, the tree head, "period"). CSV holds one table:
+use "tokenaudit tokens --format csv" for a listing.
+
+--format html writes one self-contained page with charts for people (the
+period defaults to the last 90 days): no script, nothing loaded from
+anywhere, every text from the ledger escaped. --verify adds ledger verify's
+result to it (exit 5 if the ledger is damaged); the newest signed checkpoint
+is checked with --verifier (or $TOKENAUDIT_CHECKPOINT_VERIFIER); --max-age
+draws an age policy on the age chart.`,
 		Example: `  tokenaudit report
   tokenaudit report --format markdown > audit-2026-03.md
-  tokenaudit report --format json | jq .tokens`,
+  tokenaudit report --format json | jq .tokens
+  tokenaudit report --format html --since 90d --verify > report-2026-q1.html`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.Oldest < 1 || opts.Failures < 1 || opts.TopCData < 0 {
@@ -47,10 +84,43 @@ to programs (counts, lists, the tree head). CSV holds one table: use
 				return withHint(usageErrorf("the report has several tables and CSV holds one"),
 					`use --format json, markdown or table, or "tokenaudit tokens --format csv"`)
 			}
+			now := a.now()
+			html := htmlOptions{verify: verify, by: audit.LocalActor()}
+			if since == "" && a.format == output.HTML {
+				since = "90d"
+			}
+			if since != "" {
+				var err error
+				if opts.Since, err = parseWhen(since, now); err != nil {
+					return usageErrorf("--since: %v", err)
+				}
+			}
+			if until != "" {
+				if since == "" {
+					return usageErrorf("--until needs --since")
+				}
+				var err error
+				if opts.Until, err = parseWhen(until, now); err != nil {
+					return usageErrorf("--until: %v", err)
+				}
+			}
+			if maxAge != "" {
+				var err error
+				if html.maxAge, err = parseAge(maxAge); err != nil {
+					return usageErrorf("--max-age: %v", err)
+				}
+			}
+			var err error
+			if html.verifiers, _, err = a.verifiers(vf); err != nil {
+				return err
+			}
 			return a.readLedger(lf, func(l *audit.Ledger) error {
 				rep, err := l.Report(cmd.Context(), opts)
 				if err != nil {
 					return ledgerError(err)
+				}
+				if a.format == output.HTML {
+					return a.writeHTMLReport(cmd.Context(), a.stdout, l, rep, html)
 				}
 				if err := a.writeReport(a.stdout, l.Path(), rep); err != nil {
 					return err
@@ -66,6 +136,11 @@ to programs (counts, lists, the tree head). CSV holds one table: use
 	cmd.Flags().IntVar(&opts.Oldest, "oldest", 10, "list this many of the oldest live tokens")
 	cmd.Flags().IntVar(&opts.Failures, "failures", 20, "list this many of the most recent failures")
 	cmd.Flags().IntVar(&opts.TopCData, "top", 0, "list only this many cdata with the most live tokens (0: all)")
+	cmd.Flags().StringVar(&since, "since", "", "also summarize the period from this time or age (default 90d for --format html)")
+	cmd.Flags().StringVar(&until, "until", "", "end the period at this time or age (default now)")
+	cmd.Flags().StringVar(&maxAge, "max-age", "", "with --format html, draw this age policy on the age chart (e.g. 90d)")
+	cmd.Flags().BoolVar(&verify, "verify", false, "with --format html, verify the ledger and show the result (exit 5 if damaged)")
+	vf.register(cmd)
 	lf.register(cmd)
 	return cmd
 }

@@ -185,8 +185,8 @@ type fault struct {
 	drop   bool
 	status int
 	header http.Header
-	body   []byte // nil: a JSON message for the status
-	answer bool   // AnswerNext: body as given
+	answer bool   // AnswerNext: send status, header and body as given
+	body   []byte // AnswerNext's body
 }
 
 // FailNext answers the next n requests, whatever their path and before
