@@ -23,7 +23,8 @@ package audit
 // computed from), and the expression would cost every append: in SQL,
 // without unhex() (which a sqlite3 older than 3.41, Debian 12's 3.40,
 // lacks, and could then not read the table), it takes 16 substr() and
-// instr() calls, about 2.5 µs per event here (BenchmarkIndexExperiment).
+// instr() calls, 3 to 8 µs per event here (raw_generated_key against
+// raw_indexes in BenchmarkIndexCost).
 // This migration computes it once for the events already recorded, with
 // that expression: each hex digit is the position of its character in
 // '123456789abcdef' (0 for '0'); << works on the 64-bit pattern, so the
