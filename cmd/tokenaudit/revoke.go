@@ -170,6 +170,7 @@ is 130.
 	cmd.Flags().BoolVar(&f.force, "force", false, "send the revocation of a given token even when the ledger has it as revoked")
 	f.api.register(cmd)
 	f.ledger.register(cmd)
+	a.completeFromLedger(cmd, &f.ledger, true)
 	return cmd
 }
 
