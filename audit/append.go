@@ -181,27 +181,41 @@ func (rw *rowWriter) chunk(i, j int) error {
 			rw.blobs = append(rw.blobs, h[:]...)
 		}
 		ends[k-i] = len(rw.blobs)
-		var status, reqSeq driver.Value
-		if e.HTTPStatus != 0 {
-			status = int64(e.HTTPStatus)
-		}
-		if e.RequestSeq != nil {
-			reqSeq = *e.RequestSeq
-		}
-		for _, v := range [...]driver.Value{e.Seq, row[1], row[2], row[3], row[4], row[5], row[6], row[7],
-			status, reqSeq, row[10], row[11], nil} { // leaf_hash: below, once blobs stops growing
-			rw.ev = append(rw.ev, driver.NamedValue{Ordinal: len(rw.ev) + 1, Value: v})
-		}
+		rw.ev = appendEventArgs(rw.ev, e, &row, nil) // leaf_hash: below, once blobs stops growing
 		rw.h = append(rw.h, driver.NamedValue{Ordinal: len(rw.h) + 1, Value: e.Seq}, driver.NamedValue{Ordinal: len(rw.h) + 2})
 	}
 	start := 0
 	for k := range j - i {
 		b := rw.blobs[start:ends[k]:ends[k]]
-		rw.ev[13*k+12].Value = b[:tlog.HashSize]
+		rw.ev[insertArgs*k+12].Value = b[:tlog.HashSize]
 		rw.h[2*k+1].Value = b
 		start = ends[k]
 	}
 	return nil
+}
+
+// appendEventArgs appends to dst the arguments of e's row in an INSERT of
+// insertColumns, numbered on from len(dst): row holds e's column texts
+// (see [Event.row]) and leaf its leaf hash.
+func appendEventArgs(dst []driver.NamedValue, e *Event, row *leafRow, leaf []byte) []driver.NamedValue {
+	var status, reqSeq, leafHash, key driver.Value
+	if e.HTTPStatus != 0 {
+		status = int64(e.HTTPStatus)
+	}
+	if e.RequestSeq != nil {
+		reqSeq = *e.RequestSeq
+	}
+	if leaf != nil {
+		leafHash = leaf
+	}
+	if e.Fingerprint != "" {
+		key = fingerprintKey(e.Fingerprint)
+	}
+	for _, v := range [...]driver.Value{e.Seq, row[1], row[2], row[3], row[4], row[5], row[6], row[7],
+		status, reqSeq, row[10], row[11], leafHash, key} {
+		dst = append(dst, driver.NamedValue{Ordinal: len(dst) + 1, Value: v})
+	}
+	return dst
 }
 
 // frontierAt returns a frontier holding the stored hashes that appending
@@ -239,6 +253,9 @@ func frontierAt(ctx context.Context, q queryer, n int64) (*frontier, error) {
 // statement cost about 35,000 cpu-ns/event, 8, 16 or 32 rows about 27,000 to
 // 30,000, within the noise of one another.
 const insertChunk = 16
+
+// insertArgs is the number of insertColumns.
+const insertArgs = 14
 
 // insertSQL returns an INSERT of rows rows into table, cols columns each.
 func insertSQL(table, columns string, cols, rows int) string {
@@ -290,7 +307,7 @@ func insertRows(ctx context.Context, conn *sql.Conn, rw *rowWriter) error {
 			if k := min(insertChunk, len(rw.events)-i); k != n {
 				n = k
 				var err error
-				if evStmt, err = prepare(insertSQL("events", eventColumns, 13, n)); err != nil {
+				if evStmt, err = prepare(insertSQL("events", insertColumns, insertArgs, n)); err != nil {
 					return err
 				}
 				if hStmt, err = prepare(insertSQL("hashes", "seq, hashes", 2, n)); err != nil {

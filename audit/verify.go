@@ -97,7 +97,7 @@ func (l *Ledger) Verify(ctx context.Context) (*VerifyReport, error) {
 // returns the first problem, or nil. It fills rep.Verified and rep.Head.
 func verifyEvents(ctx context.Context, tx *sql.Tx, rep *VerifyReport) (*IntegrityError, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT seq, ts, kind, fingerprint, cdata, subject, actor, api_url,
-    ifnull(CAST(http_status AS TEXT), ''), ifnull(CAST(request_seq AS TEXT), ''), error, detail, leaf_hash
+    ifnull(CAST(http_status AS TEXT), ''), ifnull(CAST(request_seq AS TEXT), ''), error, detail, leaf_hash, fingerprint_key
 FROM events ORDER BY seq`)
 	if err != nil {
 		return nil, classify(err)
@@ -114,6 +114,7 @@ FROM events ORDER BY seq`)
 		n, seq  int64
 		cols    [len(leafColumns) - 1]sql.RawBytes // all but seq
 		stored  sql.RawBytes
+		key     sql.NullInt64
 		leaf    []byte
 		hseq    int64
 		hstored sql.RawBytes
@@ -123,7 +124,7 @@ FROM events ORDER BY seq`)
 	for i := range cols {
 		dest = append(dest, &cols[i])
 	}
-	dest = append(dest, &stored)
+	dest = append(dest, &stored, &key)
 	bad := func(format string, args ...any) *IntegrityError {
 		return &IntegrityError{Seq: n, Problem: fmt.Sprintf(format, args...)}
 	}
@@ -144,6 +145,10 @@ FROM events ORDER BY seq`)
 		rh := tlog.RecordHash(leaf)
 		if !bytes.Equal(stored, rh[:]) {
 			problem = bad("the row does not match its leaf_hash: a column was changed")
+			break
+		}
+		if fp := string(cols[2]); key.Valid != (fp != "") || fp != "" && (!validFingerprint(fp) || key.Int64 != fingerprintKey(fp)) {
+			problem = bad("fingerprint_key does not match the fingerprint: lookups by fingerprint would miss the event")
 			break
 		}
 		hashes, err := tlog.StoredHashesForRecordHash(n, rh, fr)
