@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -89,12 +90,105 @@ func appendTx(ctx context.Context, conn *sql.Conn, tx *sql.Tx, events []Event, n
 	if err := tx.QueryRowContext(ctx, sizeQuery).Scan(&size); err != nil {
 		return fmt.Errorf("audit: append: read tree size: %w", classify(err))
 	}
+	if err := checkTail(ctx, tx, size); err != nil {
+		return fmt.Errorf("audit: append: %w", err)
+	}
 	fr, err := frontierAt(ctx, tx, size)
 	if err != nil {
 		return fmt.Errorf("audit: append: %w", err)
 	}
 	rw := rowWriter{events: events, size: size, fr: fr, now: now}
-	return insertRows(ctx, conn, &rw)
+	if err := insertRows(ctx, conn, &rw); err != nil {
+		return err
+	}
+	if err := confirmRows(ctx, tx, events); err != nil {
+		return fmt.Errorf("audit: append: %w", err)
+	}
+	return nil
+}
+
+// checkTail refuses to append to a ledger of size events whose last event
+// does not match its leaf hash, or whose last stored hashes are not what
+// that event and the stored hashes before it give, or which holds stored
+// hashes beyond its last event: a ledger [Ledger.Verify] calls damaged at
+// its end. It reads two rows and the few stored hashes the last row builds
+// on, so it costs each append transaction about as much as one small
+// append.
+func checkTail(ctx context.Context, q queryer, size int64) error {
+	n := size - 1
+	var cols [len(leafColumns) - 1][]byte
+	var stored, hashes []byte
+	var hmax sql.NullInt64
+	dest := []any{}
+	for i := range cols {
+		dest = append(dest, &cols[i])
+	}
+	dest = append(dest, &stored, &hashes, &hmax)
+	err := q.QueryRowContext(ctx, "SELECT "+leafTextColumns+`, leaf_hash,
+    (SELECT hashes FROM hashes WHERE seq = ?1), (SELECT max(seq) FROM hashes)
+FROM (SELECT 1) LEFT JOIN events ON seq = ?1`, n).Scan(dest...)
+	if err != nil {
+		return fmt.Errorf("check the ledger's last event: %w", classify(err))
+	}
+	damaged := func(seq int64, format string, args ...any) error {
+		return fmt.Errorf("refusing to append to a damaged ledger (run tokenaudit ledger verify): %w",
+			&IntegrityError{Seq: seq, Problem: fmt.Sprintf(format, args...)})
+	}
+	if hmax.Valid && hmax.Int64 > n {
+		return damaged(hmax.Int64, "there are stored hashes for seq %d, beyond the last event: events were removed from the end", hmax.Int64)
+	}
+	if size == 0 {
+		return nil
+	}
+	rh := tlog.RecordHash(appendRowLeaf(nil, n, cols[:]))
+	if !bytes.Equal(stored, rh[:]) {
+		return damaged(n, "the row does not match its leaf_hash: a column was changed")
+	}
+	want, err := tlog.StoredHashesForRecordHash(n, rh, dbHashReader{ctx, q})
+	if err != nil {
+		return fmt.Errorf("check the ledger's last stored hashes: %w", err)
+	}
+	if hashes == nil {
+		return damaged(n, "the stored hashes of seq %d are missing", n)
+	}
+	if len(hashes) != len(want)*tlog.HashSize {
+		return damaged(n, "the stored hashes of seq %d are %d bytes, not %d", n, len(hashes), len(want)*tlog.HashSize)
+	}
+	base := tlog.StoredHashIndex(0, n)
+	for j, h := range want {
+		if !bytes.Equal(hashes[j*tlog.HashSize:(j+1)*tlog.HashSize], h[:]) {
+			return damaged(n, "%s does not match the events", describeHash(base+int64(j)))
+		}
+	}
+	return nil
+}
+
+// confirmRows checks, in the append's transaction, that the rows of events
+// (just inserted) are there as written: as many events and stored-hash
+// rows as were inserted from the first seq on, ending at the last seq,
+// whose leaf hash is the one computed. A trigger that drops a row
+// (RAISE(IGNORE)) or deletes or rewrites it must not let an append report
+// success for an event that was not recorded.
+func confirmRows(ctx context.Context, q queryer, events []Event) error {
+	first, last := events[0].Seq, events[len(events)-1].Seq
+	var nEvents, nHashes int64
+	var maxEvent, maxHash sql.NullInt64
+	var leaf []byte
+	err := q.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM events WHERE seq >= ?1), (SELECT max(seq) FROM events),
+    (SELECT leaf_hash FROM events WHERE seq = ?2), (SELECT count(*) FROM hashes WHERE seq >= ?1), (SELECT max(seq) FROM hashes)`,
+		first, last).Scan(&nEvents, &maxEvent, &leaf, &nHashes, &maxHash)
+	if err != nil {
+		return fmt.Errorf("read back the appended events: %w", classify(err))
+	}
+	want := int64(len(events))
+	if nEvents != want || nHashes != want || maxEvent.Int64 != last || maxHash.Int64 != last ||
+		hex.EncodeToString(leaf) != events[len(events)-1].LeafHash {
+		return &IntegrityError{Seq: first, Problem: fmt.Sprintf(
+			"the ledger did not keep what was appended (%d of %d events and %d stored-hash rows found from seq %d, last seq %d): "+
+				"something in its schema (a trigger) drops or changes rows; nothing was recorded",
+			nEvents, want, nHashes, first, maxEvent.Int64)}
+	}
+	return nil
 }
 
 // rowWriter computes the rows of events, a chunk at a time, into buffers

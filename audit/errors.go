@@ -13,6 +13,14 @@ var (
 	// SQLite database, or a SQLite database of another application). Open
 	// leaves such a file untouched.
 	ErrNotALedger = errors.New("audit: not a tokenaudit ledger")
+	// ErrLedgerEmpty: the ledger file is empty (zero bytes, with no
+	// write-ahead log holding its pages): a ledger that was truncated, or a
+	// file that never was one. It comes wrapped with [ErrNotALedger]: no
+	// command that writes turns such a file into a ledger; [Create] does,
+	// when asked to.
+	ErrLedgerEmpty = errors.New("audit: the ledger file is empty: it was truncated, or is not a ledger")
+	// ErrLedgerExists: [Create] was given the path of a ledger.
+	ErrLedgerExists = errors.New("audit: a ledger already exists there")
 	// ErrNewerSchema: the ledger was written by a newer tokenaudit whose
 	// schema this version does not know. Open leaves the file untouched.
 	ErrNewerSchema = errors.New("audit: the ledger's schema is newer than this tokenaudit")
@@ -74,4 +82,11 @@ func classify(err error) error {
 		}
 	}
 	return err
+}
+
+// isCorrupt reports whether err says that SQLite found the database file
+// damaged.
+func isCorrupt(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && (se.Code == sqlite3.ErrCorrupt || se.Code == sqlite3.ErrNotADB)
 }

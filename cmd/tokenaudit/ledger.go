@@ -43,9 +43,73 @@ and "ledger prove" and "ledger check-proof" prove one event offline.`,
 // defined in other files (checkpoints, proofs) are added to this list.
 func (a *app) ledgerSubcommands() []*cobra.Command {
 	return append([]*cobra.Command{
+		a.ledgerInitCommand(),
 		a.ledgerVerifyCommand(),
 		a.ledgerInfoCommand(),
 	}, a.checkpointCommands()...)
+}
+
+// ledgerInitCommand returns "tokenaudit ledger init [PATH]".
+func (a *app) ledgerInitCommand() *cobra.Command {
+	var lf ledgerFlags
+	cmd := &cobra.Command{
+		Use:   "init [PATH]",
+		Short: "Create a new, empty ledger",
+		Long: `Create a new ledger at PATH (default --db, $TOKENAUDIT_DB, or the default
+ledger): a file of mode 0600, built whole beside PATH and then moved into place.
+
+The first issue, revoke, import or reconcile creates a ledger at a path where
+nothing is; "ledger init" is needed only to start over where an empty file is
+(a ledger truncated to 0 bytes, or a file made empty by another tool): no
+command that writes turns an empty file into a ledger, as that could hide
+a ledger's loss. A -wal file left beside an empty or missing ledger is
+removed when it is empty and refused when it is not (move it away first).
+
+Exit status 0 when the ledger was created; 1 when PATH is already a ledger;
+5 when PATH holds something else, left untouched.`,
+		Example: `  tokenaudit ledger init /srv/tokenaudit/ledger.db
+  TOKENAUDIT_DB=/srv/tokenaudit/ledger.db tokenaudit ledger init`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return &usageError{err: fmt.Errorf("%s takes at most one PATH, got %d arguments", cmd.CommandPath(), len(args)), cmd: cmd}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				if lf.db != "" {
+					return usageErrorf("give the ledger's path as PATH or with --db, not both")
+				}
+				lf.db = args[0]
+			}
+			return a.ledgerInit(cmd.Context(), lf)
+		},
+	}
+	lf.register(cmd)
+	return cmd
+}
+
+// ledgerInit creates the ledger lf names and says so.
+func (a *app) ledgerInit(ctx context.Context, lf ledgerFlags) error {
+	path, err := a.ledgerPath(lf)
+	if err != nil {
+		return err
+	}
+	l, err := audit.Create(path, audit.WithNow(a.now), audit.WithBusyTimeout(lf.lockTimeout))
+	if errors.Is(err, audit.ErrLedgerExists) {
+		return withHint(tidy(err), "nothing was changed: a ledger is never started over while it holds events")
+	}
+	if err != nil {
+		return ledgerError(err)
+	}
+	defer l.Close()
+	info, err := l.Info(ctx)
+	if err != nil {
+		return ledgerError(err)
+	}
+	fmt.Fprintf(a.stderr, "tokenaudit: created the ledger %s (ledger id %s, schema version %d)\n",
+		output.Clean(info.Path), info.LedgerID, info.SchemaVersion)
+	return nil
 }
 
 // verifyCheck is a further check of "ledger verify", run once the ledger's

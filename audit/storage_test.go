@@ -1,0 +1,185 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// indexLedger writes a closed ledger of a few tokens, issued and some
+// revoked, whose pages are all in the database file (none in its -wal),
+// and returns its path and the fingerprints.
+func indexLedger(t *testing.T) (string, []string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	l, err := Open(path, WithNow(newClock().Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fps []string
+	var batch []Event
+	for i := range 12 {
+		fps = append(fps, fp(1000+i))
+		batch = append(batch, Event{Kind: KindIssue, Fingerprint: fps[i], CData: fmt.Sprintf("cust-%d", i%3)})
+		if i%4 == 0 {
+			batch = append(batch, Event{Kind: KindRevoke, Fingerprint: fps[i]})
+		}
+	}
+	if _, err := l.AppendBatch(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil { // copies the WAL into the file
+		t.Fatal(err)
+	}
+	return path, fps
+}
+
+// indexPage returns the offset and bytes of the root page of index, which
+// must be a leaf page (the whole index), read from the file at path.
+func indexPage(t *testing.T, path, index string) (int, []byte) {
+	t.Helper()
+	db := rawDB(t, path)
+	var root, size int
+	if err := db.QueryRow("SELECT rootpage, (SELECT page_size FROM pragma_page_size) FROM sqlite_schema WHERE name = ?", index).Scan(&root, &size); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := (root - 1) * size
+	page := b[off : off+size]
+	if page[0] != 0x0a {
+		t.Fatalf("index %s: root page %d is of type %#x, not a leaf index page", index, root, page[0])
+	}
+	return off, page
+}
+
+// withByte writes a copy of the file at path, with the byte at off
+// changed to v, and returns the copy's path.
+func withByte(t *testing.T, path string, off int, v byte) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[off] = v
+	out := filepath.Join(t.TempDir(), "edited.db")
+	if err := os.WriteFile(out, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// wantDamagedIndex fails unless Verify of the ledger at path reports an
+// integrity problem that names index.
+func wantDamagedIndex(t *testing.T, path, index, what string) {
+	t.Helper()
+	l, err := Open(path, WithReadOnly())
+	if err != nil {
+		if errors.Is(err, ErrNotALedger) {
+			return // refused outright: not said intact
+		}
+		t.Fatalf("%s: Open: %v", what, err)
+	}
+	defer l.Close()
+	rep, err := l.Verify(context.Background())
+	var ie *IntegrityError
+	if !errors.As(err, &ie) {
+		t.Fatalf("%s: Verify = %v, want an integrity failure", what, err)
+	}
+	for _, p := range rep.Problems {
+		if strings.Contains(p.Problem, index) {
+			return
+		}
+	}
+	t.Errorf("%s: no problem names %s: %v", what, index, rep.Problems)
+}
+
+func TestVerifyChecksIndexes(t *testing.T) {
+	path, fps := indexLedger(t)
+	ctx := context.Background()
+	off, page := indexPage(t, path, "events_token")
+
+	// One hex digit of a revoked token's fingerprint, changed in one of its
+	// two index entries: lookups, which read the index, no longer find
+	// that event; the rows are untouched.
+	target := []byte(fps[4])
+	changed := 0
+	for _, at := range []int{bytes.Index(page, target), bytes.LastIndex(page, target)} {
+		if at < 0 {
+			t.Fatal("the fingerprint is not in the index page")
+		}
+		at += len(target) - 1
+		edited := withByte(t, path, off+at, page[at]^0x20) // a digit made upper case
+		l, err := Open(edited, WithReadOnly())
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := 0
+		for _, err := range l.Events(ctx, EventFilter{Fingerprint: fps[4]}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			found++
+		}
+		l.Close()
+		if found != 2 {
+			changed++
+		}
+		wantDamagedIndex(t, edited, "events_token", "one fingerprint digit")
+	}
+	if changed == 0 {
+		t.Error("neither edit changed what the ledger answers")
+	}
+
+	// For every index of events: every byte of the page header and the
+	// cell pointers, and of the first cells, changed one at a time.
+	db := rawDB(t, path)
+	var indexes []string
+	rows, err := db.Query("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'events' ORDER BY name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var name string
+		rows.Scan(&name)
+		indexes = append(indexes, name)
+	}
+	rows.Close()
+	db.Close()
+	if len(indexes) == 0 {
+		t.Fatal("no index on events")
+	}
+	for _, index := range indexes {
+		off, page := indexPage(t, path, index)
+		cells := int(binary.BigEndian.Uint16(page[3:5]))
+		content := int(binary.BigEndian.Uint16(page[5:7])) // where the cells start
+		var offsets []int
+		for i := range 8 + 2*cells {
+			offsets = append(offsets, i)
+		}
+		for i := content; i < min(len(page), content+60); i++ {
+			offsets = append(offsets, i)
+		}
+		for k, i := range offsets {
+			if testing.Short() && k%5 != 0 {
+				continue
+			}
+			wantDamagedIndex(t, withByte(t, path, off+i, page[i]^0x5a), index, fmt.Sprintf("%s: byte %d of the page", index, i))
+		}
+	}
+
+	// The intact ledger still verifies, indexes included.
+	l := openAt(t, path, WithReadOnly())
+	if _, err := l.Verify(ctx); err != nil {
+		t.Fatalf("intact ledger: %v", err)
+	}
+}
