@@ -48,8 +48,11 @@ var (
 
 // IntegrityError reports that the ledger fails verification: a row was
 // changed, removed, inserted or reordered outside the library, the Merkle
-// hashes do not match the rows, or the schema (triggers, view) was altered.
-// [Ledger.Verify] returns the first one it finds.
+// hashes do not match the rows, the schema (triggers, view) was altered,
+// or the file or an index is damaged. [Ledger.Verify] returns the first one
+// it finds; a writable [Open] returns one for a schema it would not trust,
+// and [Ledger.AppendBatch] for a ledger whose last event or stored hashes
+// are wrong, or that did not keep what it was given.
 type IntegrityError struct {
 	// Seq is the first event sequence number that is wrong, or -1 when the
 	// problem is not tied to one event (a dropped trigger, an altered view).

@@ -73,6 +73,10 @@ type Ledger struct {
 	closed        atomic.Bool
 	autoSigner    note.Signer // see WithAutoCheckpoint; nil for none
 	autoEvery     int64
+	// verifying holds a token per running Verify, each of which uses two
+	// read connections: so that concurrent Verifies cannot each hold one
+	// and wait for another.
+	verifying chan struct{}
 }
 
 // Option configures [Open].
@@ -209,7 +213,7 @@ func Open(path string, opts ...Option) (*Ledger, error) {
 		return nil, fmt.Errorf("audit: open ledger %s: %w", path, err)
 	}
 	l := &Ledger{path: abs, now: cfg.now, actor: cfg.actor, schemaVersion: version,
-		autoSigner: cfg.autoSigner, autoEvery: cfg.autoEvery}
+		autoSigner: cfg.autoSigner, autoEvery: cfg.autoEvery, verifying: make(chan struct{}, readers/2)}
 	if !cfg.readOnly {
 		if l.w, err = openWriter(ctx, abs, cfg.busy); err != nil {
 			return nil, fmt.Errorf("audit: open ledger %s: %w", path, err)

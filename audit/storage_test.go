@@ -183,3 +183,24 @@ func TestVerifyChecksIndexes(t *testing.T) {
 		t.Fatalf("intact ledger: %v", err)
 	}
 }
+
+// TestConcurrentVerifies runs more Verifies at once than there are read
+// connections: each uses two, so without a bound they would wait on one
+// another for ever.
+func TestConcurrentVerifies(t *testing.T) {
+	l := openTest(t)
+	appendN(t, l, 50)
+	const n = 3 * readers
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := l.Verify(context.Background())
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -33,7 +33,10 @@ func (r *VerifyReport) OK() bool { return len(r.Problems) == 0 }
 // 0, and that every stored Merkle hash is what RFC 6962 gives for the leaves
 // before it, with none missing and none extra; and it checks that the
 // schema (tables, triggers, indexes, the tokens view) is the one this
-// package creates. It stops at the first bad seq. Each stored checkpoint
+// package creates. It stops at the first bad seq. It also checks the file:
+// SQLite's PRAGMA quick_check, and every index of events against the table
+// (see storage.go), naming a damaged table or index; a page that cannot be
+// read is a problem, not an error. Each stored checkpoint
 // (see [Ledger.Checkpoint]) must sign a prefix of the events: same root
 // hash at its size, and no more events than the ledger holds; signatures
 // are not checked (that needs the verifier key: see [OpenCheckpoint]).
@@ -56,6 +59,12 @@ func (l *Ledger) Verify(ctx context.Context) (*VerifyReport, error) {
 	want, err := expectedSchema(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("audit: verify: %w", err)
+	}
+	select {
+	case l.verifying <- struct{}{}:
+		defer func() { <-l.verifying }()
+	case <-ctx.Done():
+		return nil, fmt.Errorf("audit: verify: %w", ctx.Err())
 	}
 	tx, err := r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {

@@ -20,7 +20,8 @@ func (a *app) ledgerCommand() *cobra.Command {
 		Short: "Check and describe the ledger itself",
 		Long: `Commands about the ledger file itself: "ledger verify" checks that no event
 was changed, removed, inserted or reordered; "ledger info" says where it is,
-its schema version, how many events it holds and its root hash.
+its schema version, how many events it holds and its root hash; "ledger init"
+starts a new ledger where an empty file is.
 
 Signed checkpoints catch what verify alone cannot, a ledger rewritten whole
 with every hash recomputed: "ledger keygen" makes a signing key, "ledger
@@ -156,7 +157,10 @@ func (a *app) ledgerVerifyCommand() *cobra.Command {
 recompute every event's leaf hash from its row, check that seq is dense from
 0, that every stored Merkle tree hash (RFC 6962) is right, and that the
 schema (tables, triggers refusing UPDATE and DELETE, the tokens view) is the
-one tokenaudit creates. The ledger is opened read-only.
+one tokenaudit creates. It checks the file too: SQLite's quick_check, and each
+index of the events against the table (lookups, the tokens view and the report
+read the indexes), naming a damaged table or index. The ledger is opened
+read-only.
 
 Every checkpoint the ledger stored must sign a prefix of its events.
 
@@ -168,7 +172,10 @@ holds, unchanged, every event it signs. With --verifier, the signatures of
 the stored checkpoints are checked too.
 
 Exit status 0 when it is intact, 5 when anything fails, naming the first bad
-seq, or the checkpoint the ledger no longer extends.`,
+seq, the damaged table or index, or the checkpoint the ledger no longer
+extends; 5 also for an empty file ("the ledger file is empty: it was
+truncated, or is not a ledger") or a file that is not a ledger, and 1 when
+there is no file at all.`,
 		Example: `  tokenaudit ledger verify
   tokenaudit ledger verify --db /srv/tokenaudit/ledger.db --format json
   tokenaudit ledger verify --checkpoint checkpoint-2025-06-01.txt --verifier verifier.pub`,
