@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -81,19 +82,13 @@ func (l *Ledger) AppendBatch(ctx context.Context, events []Event) ([]Event, erro
 }
 
 // appendTx assigns seq, ts and leaf hash to each event and inserts it with
-// its stored hashes, inside tx, which is open on conn: it reads the tree
-// size and the stored hashes the new ones build on in tx, then computes and
-// inserts the rows insertChunk at a time through conn's driver connection
-// (see insertRows).
+// its stored hashes, inside tx, which is open on conn: it checks the
+// ledger's last event and reads the stored hashes the new ones build on in
+// tx (see tailFrontier), then computes and inserts the rows insertChunk at
+// a time through conn's driver connection (see insertRows), and reads back
+// what it wrote (see confirmRows).
 func appendTx(ctx context.Context, conn *sql.Conn, tx *sql.Tx, events []Event, now func() time.Time) error {
-	var size int64
-	if err := tx.QueryRowContext(ctx, sizeQuery).Scan(&size); err != nil {
-		return fmt.Errorf("audit: append: read tree size: %w", classify(err))
-	}
-	if err := checkTail(ctx, tx, size); err != nil {
-		return fmt.Errorf("audit: append: %w", err)
-	}
-	fr, err := frontierAt(ctx, tx, size)
+	size, fr, err := tailFrontier(ctx, tx)
 	if err != nil {
 		return fmt.Errorf("audit: append: %w", err)
 	}
@@ -107,60 +102,74 @@ func appendTx(ctx context.Context, conn *sql.Conn, tx *sql.Tx, events []Event, n
 	return nil
 }
 
-// checkTail refuses to append to a ledger of size events whose last event
-// does not match its leaf hash, or whose last stored hashes are not what
-// that event and the stored hashes before it give, or which holds stored
-// hashes beyond its last event: a ledger [Ledger.Verify] calls damaged at
-// its end. It reads two rows and the few stored hashes the last row builds
-// on, so it costs each append transaction about as much as one small
-// append.
-func checkTail(ctx context.Context, q queryer, size int64) error {
-	n := size - 1
+// tailFrontier returns the tree size and the frontier appending to it
+// needs (see frontierAt), having checked the ledger's end: it refuses to
+// append to a ledger whose last event does not match its leaf hash, whose
+// last stored hashes are not what that event and the stored hashes before
+// it give, or which holds stored hashes beyond its last event (a ledger
+// [Ledger.Verify] calls damaged at its end). It reads the last event with
+// its stored hashes, and the frontier before it, which with the last
+// event's hashes is the frontier after it: about what reading that
+// frontier alone costs.
+func tailFrontier(ctx context.Context, q queryer) (int64, *frontier, error) {
+	var last sql.NullInt64
 	var cols [len(leafColumns) - 1][]byte
 	var stored, hashes []byte
 	var hmax sql.NullInt64
-	dest := []any{}
+	dest := []any{&last}
 	for i := range cols {
 		dest = append(dest, &cols[i])
 	}
 	dest = append(dest, &stored, &hashes, &hmax)
-	err := q.QueryRowContext(ctx, "SELECT "+leafTextColumns+`, leaf_hash,
-    (SELECT hashes FROM hashes WHERE seq = ?1), (SELECT max(seq) FROM hashes)
-FROM (SELECT 1) LEFT JOIN events ON seq = ?1`, n).Scan(dest...)
+	err := q.QueryRowContext(ctx, "SELECT seq, "+leafTextColumns+`, leaf_hash,
+    (SELECT h.hashes FROM hashes AS h WHERE h.seq = events.seq), (SELECT max(seq) FROM hashes)
+FROM events WHERE seq = (SELECT max(seq) FROM events)`).Scan(dest...)
+	if errors.Is(err, sql.ErrNoRows) { // no events
+		err = q.QueryRowContext(ctx, "SELECT max(seq) FROM hashes").Scan(&hmax)
+	}
 	if err != nil {
-		return fmt.Errorf("check the ledger's last event: %w", classify(err))
+		return 0, nil, fmt.Errorf("read the ledger's last event: %w", classify(err))
+	}
+	n := int64(-1)
+	if last.Valid {
+		n = last.Int64
 	}
 	damaged := func(seq int64, format string, args ...any) error {
 		return fmt.Errorf("refusing to append to a damaged ledger (run tokenaudit ledger verify): %w",
 			&IntegrityError{Seq: seq, Problem: fmt.Sprintf(format, args...)})
 	}
 	if hmax.Valid && hmax.Int64 > n {
-		return damaged(hmax.Int64, "there are stored hashes for seq %d, beyond the last event: events were removed from the end", hmax.Int64)
+		return 0, nil, damaged(hmax.Int64, "there are stored hashes for seq %d, beyond the last event: events were removed from the end", hmax.Int64)
 	}
-	if size == 0 {
-		return nil
+	if n < 0 {
+		return 0, newFrontier(nil), nil
 	}
 	rh := tlog.RecordHash(appendRowLeaf(nil, n, cols[:]))
 	if !bytes.Equal(stored, rh[:]) {
-		return damaged(n, "the row does not match its leaf_hash: a column was changed")
+		return 0, nil, damaged(n, "the row does not match its leaf_hash: a column was changed")
 	}
-	want, err := tlog.StoredHashesForRecordHash(n, rh, dbHashReader{ctx, q})
+	fr, err := frontierAt(ctx, q, n)
 	if err != nil {
-		return fmt.Errorf("check the ledger's last stored hashes: %w", err)
+		return 0, nil, err
+	}
+	want, err := tlog.StoredHashesForRecordHash(n, rh, fr)
+	if err != nil {
+		return 0, nil, fmt.Errorf("compute the stored hashes of seq %d: %w", n, err)
 	}
 	if hashes == nil {
-		return damaged(n, "the stored hashes of seq %d are missing", n)
+		return 0, nil, damaged(n, "the stored hashes of seq %d are missing", n)
 	}
 	if len(hashes) != len(want)*tlog.HashSize {
-		return damaged(n, "the stored hashes of seq %d are %d bytes, not %d", n, len(hashes), len(want)*tlog.HashSize)
+		return 0, nil, damaged(n, "the stored hashes of seq %d are %d bytes, not %d", n, len(hashes), len(want)*tlog.HashSize)
 	}
 	base := tlog.StoredHashIndex(0, n)
 	for j, h := range want {
 		if !bytes.Equal(hashes[j*tlog.HashSize:(j+1)*tlog.HashSize], h[:]) {
-			return damaged(n, "%s does not match the events", describeHash(base+int64(j)))
+			return 0, nil, damaged(n, "%s does not match the events", describeHash(base+int64(j)))
 		}
 	}
-	return nil
+	fr.add(n, want)
+	return n + 1, fr, nil
 }
 
 // confirmRows checks, in the append's transaction, that the rows of events
