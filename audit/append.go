@@ -35,6 +35,38 @@ func (l *Ledger) Append(ctx context.Context, e Event) (Event, error) {
 // on error, none. It returns them as stored (see [Ledger.Append]). One
 // commit for many events makes it the way to record imports.
 func (l *Ledger) AppendBatch(ctx context.Context, events []Event) ([]Event, error) {
+	return l.appendBatch(ctx, events, nil)
+}
+
+// AppendIf appends, in one transaction, the entries whose conditions hold,
+// each decided inside that transaction after the entries before it (see
+// [Cond]). It returns the events appended, as stored, and for each entry
+// whether it was. Nothing is appended on error.
+func (l *Ledger) AppendIf(ctx context.Context, entries []Guarded) (appended []Event, applied []bool, err error) {
+	events := make([]Event, len(entries))
+	for i, g := range entries {
+		events[i] = g.Event
+	}
+	applied = make([]bool, len(entries))
+	appended, err = l.appendBatch(ctx, events, func(q queryer) ([]Event, error) {
+		c := &condChecker{ctx: ctx, q: q, tokens: map[string]tokenState{}, answered: map[int64]bool{}}
+		normalized := make([]Guarded, len(entries))
+		for i, g := range entries {
+			normalized[i] = Guarded{Event: events[i], If: g.If}
+		}
+		kept, ok, err := c.filter(normalized)
+		copy(applied, ok)
+		return kept, err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return appended, applied, nil
+}
+
+// appendBatch is AppendBatch and AppendIf: when choose is set, it picks,
+// inside the write transaction, which of the (normalized) events to append.
+func (l *Ledger) appendBatch(ctx context.Context, events []Event, choose func(queryer) ([]Event, error)) ([]Event, error) {
 	w, err := l.writer()
 	if err != nil {
 		return nil, err
@@ -42,8 +74,11 @@ func (l *Ledger) AppendBatch(ctx context.Context, events []Event) ([]Event, erro
 	if len(events) == 0 {
 		return nil, nil
 	}
-	out := make([]Event, len(events))
-	copy(out, events)
+	out := events
+	if choose == nil {
+		out = make([]Event, len(events))
+		copy(out, events)
+	}
 	for i := range out {
 		e := &out[i]
 		if e.Actor == "" {
@@ -69,6 +104,14 @@ func (l *Ledger) AppendBatch(ctx context.Context, events []Event) ([]Event, erro
 		return nil, fmt.Errorf("audit: append: begin: %w", classify(err))
 	}
 	defer tx.Rollback()
+	if choose != nil {
+		if out, err = choose(tx); err != nil {
+			return nil, fmt.Errorf("audit: append: %w", err)
+		}
+		if len(out) == 0 {
+			return []Event{}, nil
+		}
+	}
 	if err := appendTx(ctx, conn, tx, out, l.now); err != nil {
 		return nil, err
 	}

@@ -258,6 +258,16 @@ func BenchmarkMillion(b *testing.B) {
 			}
 		}
 	})
+	// The period summary of the HTML report over the whole history: every
+	// event of the ledger is in the period, the worst case.
+	b.Run("ReportWholeHistory", func(b *testing.B) {
+		for b.Loop() {
+			rep, err := l.Report(ctx, ReportOptions{Since: time.Date(2022, 12, 1, 0, 0, 0, 0, time.UTC)})
+			if err != nil || rep.Period == nil || rep.Period.Buckets[len(rep.Period.Buckets)-1].Live != rep.Tokens.Active {
+				b.Fatal(rep, err)
+			}
+		}
+	})
 	b.Run("TokensByCData", func(b *testing.B) {
 		i := 0
 		for b.Loop() {

@@ -633,7 +633,7 @@ func TestMigrateToCheckpoints(t *testing.T) {
 		t.Errorf("read-only Open of a version 1 ledger = %v, want ErrOlderSchema", err)
 	}
 	l = openAt(t, path)
-	if l.SchemaVersion() != 2 {
+	if l.SchemaVersion() != SchemaVersion {
 		t.Errorf("schema version %d after migration", l.SchemaVersion())
 	}
 	ctx := context.Background()

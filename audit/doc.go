@@ -25,9 +25,11 @@
 //     index), ts (RFC 3339 UTC with six fractional digits, so text order
 //     is time order), kind (see [Kind]), fingerprint ("sha256:" + 64 hex
 //     digits, or empty), cdata, subject, actor ("USER@HOST via IDENTITY"),
-//     api_url, http_status (NULL when none), request_seq (for issue and
-//     issue_failed: the issue_requested answered), error, detail (a JSON
-//     object: claims, outcome, source), leaf_hash (32 bytes).
+//     api_url, http_status (NULL when none), request_seq (the event whose
+//     outcome this one records: the issue_requested an issue or
+//     issue_failed answers, the pending event a reconcile settles), error,
+//     detail (a JSON object: claims, outcome, source, token_iat),
+//     leaf_hash (32 bytes).
 //   - Table hashes: the Merkle tree's stored hashes, one row per event:
 //     hashes is tlog.StoredHashes for that seq (the leaf hash, then one
 //     interior hash per subtree the event completes), 32 bytes each.
@@ -37,14 +39,30 @@
 //     was signed), tree_size, root_hash (32 bytes), signer ("name+hash"
 //     of the key), note (the signed note). A trigger refuses a checkpoint
 //     of more events than the ledger holds.
-//   - View tokens: one row per fingerprint, from its first issue or import
-//     event and its first revoke or revoked_elsewhere event: fingerprint,
-//     cdata, subject, issued_at, issued_by, issued_seq, revoked_at,
-//     revoked_by, revoked_seq, state ('active' or 'revoked').
+//   - View tokens (schema version 3): one row per fingerprint, born by its
+//     first issue or import event, in the state of its latest
+//     state-changing event (issue, import and seen_live: active; revoke
+//     and revoked_elsewhere: revoked): fingerprint, cdata, subject,
+//     issued_at, issued_by, issued_seq, revoked_at, revoked_by,
+//     revoked_seq, state ('active' or 'revoked'), api_url, token_iat (the
+//     token's own plausible iat), first_seen_at (the earlier of issued_at
+//     and token_iat: ages count from it), state_seq.
 //
 // No raw token is ever stored: only fingerprints (jwtinspect.Fingerprint),
 // cdata, sub and the claims without the signature. [Ledger.Append] refuses
 // text that looks like a compact JWT, in any field.
+//
+// # Untrusted text
+//
+// Text taken from a token never stops a fact from being recorded. cdata and
+// sub are kept as they are when they are valid UTF-8 with no NUL, nothing
+// JWT-shaped and at most 4 KiB; otherwise JWT-shaped parts become
+// "[token sha256:<12 hex>]", NUL and bytes that are not UTF-8 become the
+// escape \xNN, the text is cut to 4 KiB, and the detail's
+// "cdata_original" (or "subject_original") holds the SHA-256 and length of
+// the original. Claims are kept in the detail up to 64 KiB of compact JSON
+// (JWT-shaped text in them replaced likewise), and beyond that as
+// "claims_sha256" and "claims_size".
 //
 // # Tamper evidence
 //
@@ -104,7 +122,14 @@
 // [Auditor.Issue] commits issue_requested before asking the API and records
 // issue before returning the token; if it cannot, it revokes the token and
 // returns an *[UnrecordedError]. [Auditor.Revoke], [Auditor.Reconcile],
-// [Auditor.RevokeWhere] and [Auditor.Import] record every outcome.
+// [Auditor.RevokeWhere] and [Auditor.Import] record every outcome; an
+// outcome that is not known (a request that may or may not have reached
+// the server) is recorded as unknown and settled by the next complete
+// reconcile. Decisions such as "is this token already known?" are taken
+// inside the write transaction that records their answer ([Ledger.AppendIf],
+// [Cond]), so that racing processes record one event per fact. A ledger
+// belongs to the API its tokens came from: [Auditor.Reconcile] compares
+// only the tokens recorded for the API it talks to.
 //
 // # Errors
 //

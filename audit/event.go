@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/tokenaudit/tokenaudit/internal/tokentext"
 	"github.com/tokenaudit/tokenaudit/jwtinspect"
 )
 
@@ -41,19 +42,31 @@ const (
 	// held as active missing from the server's list: it was revoked by
 	// someone or something other than tokenaudit.
 	KindRevokedElsewhere Kind = "revoked_elsewhere"
+	// KindSeenLive records that reconcile found a token the ledger held as
+	// revoked in the server's list of live tokens: it works, and the
+	// tokens view shows it active again.
+	KindSeenLive Kind = "seen_live"
+	// KindSettled records what a complete reconcile found about an
+	// outcome that was unknown: request_seq names the event left pending
+	// (an issue_requested with no answer, or an issue_failed or
+	// revoke_failed with outcome unknown) and the detail says what was
+	// found ("outcome"). A pending revoke the server no longer lists is
+	// settled by a revoke event instead, and a pending issue whose token
+	// reconcile found by an import event, each with that request_seq.
+	KindSettled Kind = "settled"
 )
 
 // Kinds lists every event kind the ledger accepts, in a stable order.
 func Kinds() []Kind {
 	return []Kind{KindIssueRequested, KindIssue, KindIssueFailed, KindRevoke,
-		KindRevokeFailed, KindImport, KindRevokedElsewhere}
+		KindRevokeFailed, KindImport, KindRevokedElsewhere, KindSeenLive, KindSettled}
 }
 
 // Valid reports whether k is one of [Kinds].
 func (k Kind) Valid() bool {
 	switch k {
 	case KindIssueRequested, KindIssue, KindIssueFailed, KindRevoke,
-		KindRevokeFailed, KindImport, KindRevokedElsewhere:
+		KindRevokeFailed, KindImport, KindRevokedElsewhere, KindSeenLive, KindSettled:
 		return true
 	}
 	return false
@@ -62,7 +75,7 @@ func (k Kind) Valid() bool {
 // needsFingerprint reports whether events of kind k are about one token.
 func (k Kind) needsFingerprint() bool {
 	switch k {
-	case KindIssue, KindRevoke, KindRevokeFailed, KindImport, KindRevokedElsewhere:
+	case KindIssue, KindRevoke, KindRevokeFailed, KindImport, KindRevokedElsewhere, KindSeenLive:
 		return true
 	}
 	return false
@@ -126,6 +139,18 @@ func (e *Event) normalize() error {
 	}
 	e.Detail = buf.Bytes()
 	return nil
+}
+
+// recordable reports whether Append would accept e, as far as that can be
+// told before it has a seq: the checks of validate, on a normalized copy.
+func (e Event) recordable() error {
+	c := e
+	c.Seq, c.RequestSeq = 0, nil
+	c.Detail = append(json.RawMessage(nil), e.Detail...)
+	if err := c.normalize(); err != nil {
+		return err
+	}
+	return c.validate()
 }
 
 // validate checks what the ledger requires of an event before it is
@@ -200,65 +225,11 @@ func truncate(s string, n int) string {
 }
 
 // containsJWT reports whether s contains something shaped like a compact JWS
-// or JWE (see findJWT). It is the ledger's last line of defence against a
-// credential being written into it.
-func containsJWT(s string) bool {
-	start, _ := findJWT(s)
-	return start >= 0
-}
+// or JWE (see [tokentext.Find]). It is the ledger's last line of defence
+// against a credential being written into it.
+func containsJWT(s string) bool { return tokentext.Contains(s) }
 
-// findJWT returns the byte span [start, end) of the first thing in s shaped
-// like a compact JWS or JWE: a Base64url segment starting "eyJ" (an encoded
-// '{"'), then at least one more non-empty segment and a second dot (the
-// signature may be empty, as for alg "none"). It returns -1, -1 when there
-// is none.
-func findJWT(s string) (start, end int) {
-	for i := 0; ; {
-		j := strings.Index(s[i:], "eyJ")
-		if j < 0 {
-			return -1, -1
-		}
-		start = i + j
-		p, seg, dots := start, 0, 0
-		for ; p < len(s); p++ {
-			c := s[p]
-			if isB64URL(c) {
-				seg++
-			} else if c == '.' && seg > 0 {
-				dots++
-				seg = 0
-			} else {
-				break
-			}
-		}
-		if dots >= 2 {
-			return start, p
-		}
-		i = start + 3
-	}
-}
-
-// redactJWTs replaces everything in s shaped like a token (see findJWT) by
-// "[token sha256:…]" with its short fingerprint, so that a message can be
-// recorded without the credential in it.
-func redactJWTs(s string) string {
-	var b strings.Builder
-	for {
-		start, end := findJWT(s)
-		if start < 0 {
-			if b.Len() == 0 {
-				return s
-			}
-			b.WriteString(s)
-			return b.String()
-		}
-		b.WriteString(s[:start])
-		b.WriteString("[token sha256:" + jwtinspect.ShortFingerprint(jwtinspect.Fingerprint(s[start:end])) + "]")
-		s = s[end:]
-	}
-}
-
-// isB64URL reports whether c is in the Base64url alphabet.
-func isB64URL(c byte) bool {
-	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'
-}
+// redactJWTs replaces everything in s shaped like a token by
+// "[token sha256:…]" with its short fingerprint ([tokentext.Redact]), so
+// that a message can be recorded without the credential in it.
+func redactJWTs(s string) string { return tokentext.Redact(s) }

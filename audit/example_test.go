@@ -40,7 +40,7 @@ func ExampleOpen() {
 		log.Fatal(err)
 	}
 	fmt.Println(e.Seq, e.Kind, e.CData, ledger.SchemaVersion(), head.Size)
-	// Output: 0 issue_requested customer-42 2 1
+	// Output: 0 issue_requested customer-42 3 1
 }
 
 func ExampleAuditor_Issue() {

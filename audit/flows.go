@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/tokenaudit/tokenaudit/internal/tokentext"
 	"github.com/tokenaudit/tokenaudit/jwtinspect"
 	"github.com/tokenaudit/tokenaudit/woleet"
 )
@@ -31,8 +32,13 @@ type Store interface {
 	Append(ctx context.Context, e Event) (Event, error)
 	// AppendBatch records events in one transaction, all or none.
 	AppendBatch(ctx context.Context, events []Event) ([]Event, error)
+	// AppendIf records, in one transaction, the events whose conditions
+	// hold inside it (see [Cond]).
+	AppendIf(ctx context.Context, entries []Guarded) (appended []Event, applied []bool, err error)
 	// Tokens streams the tokens the filter selects.
 	Tokens(ctx context.Context, f TokenFilter) iter.Seq2[Token, error]
+	// Pending streams the events whose outcome is not known yet.
+	Pending(ctx context.Context) iter.Seq2[Event, error]
 }
 
 // Auditor runs the audited flows: every token handed out, revoked, found
@@ -176,41 +182,52 @@ type decoded struct {
 }
 
 // decode fingerprints a raw token and reads its cdata, sub and claims.
-// A token that does not parse still gets its fingerprint, and the parse
-// error (which never quotes the token) goes in the detail.
+// A token that does not parse as a JWT (an opaque token: the API's
+// specification types a token as a string) is a token all the same: it
+// gets its fingerprint, and the detail says why it has no claims, with
+// the finding "not-a-jwt" and the parse error (which never quotes the
+// token): {"decode_error": "…", "findings": ["not-a-jwt"]}.
 func decode(raw string) decoded {
 	tok, err := jwtinspect.Parse(raw)
 	if err != nil {
 		return decoded{fingerprint: jwtinspect.Fingerprint(raw),
-			detail: map[string]any{"decode_error": redactJWTs(err.Error())}}
+			detail: map[string]any{"decode_error": redactJWTs(err.Error()), "findings": []string{tokentext.FindingNotAJWT}}}
 	}
 	return decodeParsed(tok)
 }
 
-// decodeParsed is decode for a token already parsed.
+// decodeParsed is decode for a token already parsed. Text from the token
+// is kept in the form [recordableText] gives, the claims as
+// [recordableClaims] does, and a plausible iat as "token_iat".
 func decodeParsed(tok *jwtinspect.Token) decoded {
 	d := decoded{fingerprint: tok.Fingerprint(), detail: map[string]any{}}
-	d.cdata, _ = tok.CData()
-	d.subject, _ = tok.Subject()
+	cdata, _ := tok.CData()
+	subject, _ := tok.Subject()
+	var changed bool
+	if d.cdata, changed = recordableText(cdata); changed {
+		d.detail["cdata_original"] = textOrigin(cdata)
+	}
+	if d.subject, changed = recordableText(subject); changed {
+		d.detail["subject_original"] = textOrigin(subject)
+	}
 	if tok.Claims != nil {
-		d.detail["claims"] = tok.Claims
+		recordableClaims(tok.Claims, d.detail)
+	}
+	if iat := tok.Times.IssuedAt; plausibleIAT(iat, time.Now()) {
+		d.detail["token_iat"] = formatTS(*iat)
 	}
 	return d
 }
 
-// detailJSON renders a detail object. Claims that look like they hold a
-// token are left out rather than written down.
+// detailJSON renders a detail object. Should anything in it still look
+// like a token, it is redacted (see redactJWTs), never written down.
 func detailJSON(m map[string]any) json.RawMessage {
 	b, err := json.Marshal(m)
-	if err != nil || containsJWT(string(b)) {
-		if _, ok := m["claims"]; ok {
-			delete(m, "claims")
-			m["claims_omitted"] = "a claim looks like a token"
-			b, err = json.Marshal(m)
-		}
-		if err != nil || containsJWT(string(b)) {
-			return json.RawMessage(`{"detail_omitted":"not recordable"}`)
-		}
+	if err != nil {
+		return json.RawMessage(`{"detail_omitted":"not recordable"}`)
+	}
+	if containsJWT(string(b)) {
+		b = []byte(redactJWTs(string(b)))
 	}
 	return b
 }
@@ -268,7 +285,12 @@ func (a *Auditor) Issue(ctx context.Context, opts IssueOptions) (*IssueResult, e
 		return nil, fmt.Errorf("audit: issue: cdata must be valid UTF-8 of at most %d code points", woleet.MaxCDataLength)
 	}
 	actor := a.actor()
-	req, err := a.store.Append(ctx, Event{Kind: KindIssueRequested, CData: opts.CData, Actor: actor, APIURL: a.apiURL})
+	reqCData, changed := recordableText(opts.CData)
+	var reqDetail json.RawMessage
+	if changed {
+		reqDetail = detailJSON(map[string]any{"cdata_original": textOrigin(opts.CData)})
+	}
+	req, err := a.store.Append(ctx, Event{Kind: KindIssueRequested, CData: reqCData, Actor: actor, APIURL: a.apiURL, Detail: reqDetail})
 	if err != nil {
 		return nil, fmt.Errorf("audit: issue: the ledger could not record the request, so no token was requested: %w", err)
 	}
@@ -281,7 +303,7 @@ func (a *Auditor) Issue(ctx context.Context, opts IssueOptions) (*IssueResult, e
 		apiErr = fmt.Errorf("%w: the API answered without a token", woleet.ErrOutcomeUnknown)
 	}
 	if apiErr != nil {
-		_, lerr := a.store.Append(rec, Event{Kind: KindIssueFailed, CData: opts.CData, Actor: actor, APIURL: a.apiURL,
+		_, lerr := a.store.Append(rec, Event{Kind: KindIssueFailed, CData: reqCData, Actor: actor, APIURL: a.apiURL,
 			HTTPStatus: apiStatus(apiErr), RequestSeq: &reqSeq, Error: redactJWTs(apiErr.Error()),
 			Detail: detailJSON(map[string]any{"outcome": outcome(apiErr)})})
 		if lerr != nil {
@@ -294,11 +316,11 @@ func (a *Auditor) Issue(ctx context.Context, opts IssueOptions) (*IssueResult, e
 	}
 
 	d := decode(tok.Token)
-	if d.cdata != opts.CData {
-		d.detail["requested_cdata"] = opts.CData
+	if d.cdata != reqCData {
+		d.detail["requested_cdata"] = reqCData
 	}
 	if d.cdata == "" {
-		d.cdata = opts.CData
+		d.cdata = reqCData
 	}
 	issue := Event{Kind: KindIssue, Fingerprint: d.fingerprint, CData: d.cdata, Subject: d.subject,
 		Actor: actor, APIURL: a.apiURL, RequestSeq: &reqSeq, Detail: detailJSON(d.detail)}
@@ -322,38 +344,50 @@ func (a *Auditor) Issue(ctx context.Context, opts IssueOptions) (*IssueResult, e
 }
 
 // Revoke revokes a token through the API and records the result: revoke,
-// or revoke_failed (with detail {"outcome": "unknown"} when it may have
-// taken effect anyway). A token the ledger never saw is recorded as an
-// import first, in the same transaction as its revocation, so that the
-// tokens view shows it. When the API revoked the token but the ledger
-// cannot record it, Revoke returns an *[UnrecordedError] saying exactly that.
+// or revoke_failed (with detail {"outcome": "unknown"} when the request was
+// sent and may have taken effect: the next complete [Auditor.Reconcile]
+// settles it). A request that was never sent (woleet.ErrNotSent: the
+// context ended first, or no connection could be made) records nothing. A
+// token the ledger never saw is recorded as an import first (detail
+// "source": "revoke"), in the same transaction as the revocation or its
+// unknown outcome, so that the tokens view and reconcile know it; whether
+// the ledger knows it is decided inside that transaction. When the API
+// revoked the token but the ledger cannot record it, Revoke returns an
+// *[UnrecordedError] saying exactly that.
 func (a *Auditor) Revoke(ctx context.Context, token string) (Event, error) {
 	if a.api == nil {
 		return Event{}, errNoAPI
 	}
 	raw := jwtinspect.Normalize(token)
 	d := decode(raw)
-	known, lookupErr := a.known(ctx, d.fingerprint)
 	actor := a.actor()
 	rec := context.WithoutCancel(ctx)
+	d.detail["source"] = "revoke"
+	birth := Guarded{Event: Event{Kind: KindImport, Fingerprint: d.fingerprint, CData: d.cdata, Subject: d.subject,
+		Actor: actor, APIURL: a.apiURL, Detail: detailJSON(d.detail)}, If: []Cond{IfUnknown(d.fingerprint)}}
 	if err := a.api.RevokeToken(ctx, raw); err != nil {
-		_, lerr := a.store.Append(rec, Event{Kind: KindRevokeFailed, Fingerprint: d.fingerprint, CData: d.cdata,
+		if errors.Is(err, woleet.ErrNotSent) {
+			return Event{}, fmt.Errorf("audit: revoke %s: %w (nothing was sent, nothing recorded)", short(d.fingerprint), err)
+		}
+		failed := Guarded{Event: Event{Kind: KindRevokeFailed, Fingerprint: d.fingerprint, CData: d.cdata,
 			Subject: d.subject, Actor: actor, APIURL: a.apiURL, HTTPStatus: apiStatus(err),
-			Error: redactJWTs(err.Error()), Detail: detailJSON(map[string]any{"outcome": outcome(err)})})
-		if lerr != nil {
+			Error: redactJWTs(err.Error()), Detail: detailJSON(map[string]any{"outcome": outcome(err)})}}
+		entries := []Guarded{failed}
+		if outcome(err) == "unknown" {
+			// The token may be revoked, or live: either way it exists.
+			entries = []Guarded{birth, failed}
+		}
+		if _, _, lerr := a.store.AppendIf(rec, entries); lerr != nil {
 			return Event{}, fmt.Errorf("audit: revoke %s: %w (and the ledger could not record the failure: %w)", short(d.fingerprint), err, lerr)
+		}
+		if outcome(err) == "unknown" {
+			return Event{}, fmt.Errorf("audit: revoke %s: %w; the token may be revoked: run reconcile to settle it", short(d.fingerprint), err)
 		}
 		return Event{}, fmt.Errorf("audit: revoke %s: %w", short(d.fingerprint), err)
 	}
-	revoke := Event{Kind: KindRevoke, Fingerprint: d.fingerprint, CData: d.cdata, Subject: d.subject,
-		Actor: actor, APIURL: a.apiURL}
-	batch := []Event{revoke}
-	if !known && lookupErr == nil {
-		d.detail["source"] = "revoke"
-		batch = []Event{{Kind: KindImport, Fingerprint: d.fingerprint, CData: d.cdata, Subject: d.subject,
-			Actor: actor, APIURL: a.apiURL, Detail: detailJSON(d.detail)}, revoke}
-	}
-	got, err := a.store.AppendBatch(rec, batch)
+	revoke := Guarded{Event: Event{Kind: KindRevoke, Fingerprint: d.fingerprint, CData: d.cdata, Subject: d.subject,
+		Actor: actor, APIURL: a.apiURL}}
+	got, _, err := a.store.AppendIf(rec, []Guarded{birth, revoke})
 	if err != nil {
 		return Event{}, &UnrecordedError{Op: "revoke", Fingerprint: d.fingerprint, Err: err}
 	}

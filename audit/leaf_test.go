@@ -123,22 +123,3 @@ func FuzzParseLeaf(f *testing.F) {
 		}
 	})
 }
-
-func TestContainsJWT(t *testing.T) {
-	for s, want := range map[string]bool{
-		"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig":        true,
-		"token=eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0. rest": true,
-		"a.eyJ.b.c":                            true,
-		"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0": false,
-		"eyJ":                                  false,
-		"eyJ..":                                false,
-		"eyJhbGciOiJIUzI1NiJ9 eyJzdWIiOiIxIn0.sig":            false,
-		"plain cdata, acme-prod":                              false,
-		"sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b": false,
-		"eyJeyJeyJ.x.": true,
-	} {
-		if got := containsJWT(s); got != want {
-			t.Errorf("containsJWT(%q) = %v, want %v", s, got, want)
-		}
-	}
-}

@@ -51,16 +51,18 @@ type State string
 
 // The token states.
 const (
-	// StateActive: issued or imported, and not revoked as far as the
-	// ledger knows. Tokens never expire: an active token works.
+	// StateActive: the token's latest state-changing event is its issue or
+	// import, or a seen_live event (the server listed it after it was
+	// recorded revoked). Tokens never expire: an active token works.
 	StateActive State = "active"
-	// StateRevoked: a revoke (or revoked_elsewhere) event was recorded.
+	// StateRevoked: the token's latest state-changing event is a revoke or
+	// revoked_elsewhere event.
 	StateRevoked State = "revoked"
 )
 
-// Token is one row of the view tokens: a token the ledger knows, from its
-// first issue or import event and its first revoke or revoked_elsewhere
-// event. The JSON names are the column names.
+// Token is one row of the view tokens: a token the ledger knows, born by
+// its first issue or import event, in the state of its latest
+// state-changing event (see [State]). The JSON names are the column names.
 type Token struct {
 	// Fingerprint identifies the token.
 	Fingerprint string `json:"fingerprint"`
@@ -82,10 +84,31 @@ type Token struct {
 	RevokedSeq *int64 `json:"revoked_seq,omitempty"`
 	// State is active or revoked.
 	State State `json:"state"`
+	// APIURL is the API the token came from, as its issue or import event
+	// recorded it ("" when unknown, as for a file import without an API).
+	APIURL string `json:"api_url"`
+	// TokenIAT is the token's own iat claim, when it had a plausible one.
+	TokenIAT time.Time `json:"token_iat,omitzero"`
+	// FirstSeenAt is the earliest evidence of the token: the earlier of
+	// IssuedAt and TokenIAT. Ages are counted from it.
+	FirstSeenAt time.Time `json:"first_seen_at"`
+	// StateSeq is the seq of the event that set the token's state.
+	StateSeq int64 `json:"state_seq"`
 }
 
-// Age returns how long ago the token was issued, at time now.
-func (t Token) Age(now time.Time) time.Duration { return now.Sub(t.IssuedAt) }
+// APIIdentity returns the API identity of the token's issue or import
+// event, as recorded in its actor ("USER@HOST via IDENTITY"), or "".
+func (t Token) APIIdentity() string { return actorIdentity(t.IssuedBy) }
+
+// actorIdentity returns the IDENTITY of an actor "USER@HOST via IDENTITY".
+func actorIdentity(actor string) string {
+	_, id, _ := strings.Cut(actor, " via ")
+	return id
+}
+
+// Age returns how long the token has existed at time now, counted from
+// the earliest evidence of it (FirstSeenAt).
+func (t Token) Age(now time.Time) time.Duration { return now.Sub(t.FirstSeenAt) }
 
 // TokenFilter selects tokens for [Ledger.Tokens]. The zero value selects
 // every token, in the order they were recorded. Fields combine with AND.
@@ -106,9 +129,14 @@ type TokenFilter struct {
 	IssuedBefore time.Time
 	// IssuedSince keeps tokens issued at or after it, when not zero.
 	IssuedSince time.Time
-	// MinAge keeps tokens issued at least this long ago by the ledger's
-	// clock (see [WithNow]), when positive: "older than 90 days".
+	// MinAge keeps tokens at least this old by the ledger's clock (see
+	// [WithNow]), when positive: "older than 90 days". Age counts from the
+	// earliest evidence of the token (first_seen_at: the earlier of the
+	// ledger's record and the token's own iat).
 	MinAge time.Duration
+	// MaxAge keeps tokens younger than this (first_seen_at after now-MaxAge),
+	// when positive: "newer than 7 days".
+	MaxAge time.Duration
 	// Limit caps the number of tokens; 0 means no limit.
 	Limit int
 	// Newest lists the most recently issued tokens first.
@@ -279,18 +307,18 @@ func (l *Ledger) Events(ctx context.Context, f EventFilter) iter.Seq2[Event, err
 }
 
 // tokenColumns are the columns of the view tokens, in scanToken's order.
-const tokenColumns = "fingerprint, cdata, subject, issued_at, issued_by, issued_seq, revoked_at, revoked_by, revoked_seq, state"
+const tokenColumns = "fingerprint, cdata, subject, issued_at, issued_by, issued_seq, revoked_at, revoked_by, revoked_seq, state, api_url, token_iat, first_seen_at, state_seq"
 
 // scanToken reads one row of tokenColumns.
 func scanToken(rows *sql.Rows) (Token, error) {
 	var (
-		t                  Token
-		issued             string
-		revoked, revokedBy sql.NullString
-		revokedSeq         sql.NullInt64
+		t                            Token
+		issued, firstSeen            string
+		revoked, revokedBy, tokenIAT sql.NullString
+		revokedSeq                   sql.NullInt64
 	)
 	if err := rows.Scan(&t.Fingerprint, &t.CData, &t.Subject, &issued, &t.IssuedBy, &t.IssuedSeq,
-		&revoked, &revokedBy, &revokedSeq, &t.State); err != nil {
+		&revoked, &revokedBy, &revokedSeq, &t.State, &t.APIURL, &tokenIAT, &firstSeen, &t.StateSeq); err != nil {
 		return Token{}, err
 	}
 	var err error
@@ -301,6 +329,14 @@ func scanToken(rows *sql.Rows) (Token, error) {
 		if t.RevokedAt, err = parseTS(revoked.String); err != nil {
 			return Token{}, fmt.Errorf("token revoked at seq %d: %w", revokedSeq.Int64, err)
 		}
+	}
+	if tokenIAT.Valid {
+		if t.TokenIAT, err = parseTS(tokenIAT.String); err != nil {
+			return Token{}, fmt.Errorf("token issued at seq %d: token_iat: %w", t.IssuedSeq, err)
+		}
+	}
+	if t.FirstSeenAt, err = parseTS(firstSeen); err != nil {
+		return Token{}, fmt.Errorf("token issued at seq %d: first_seen_at: %w", t.IssuedSeq, err)
 	}
 	t.RevokedBy = revokedBy.String
 	if revokedSeq.Valid {
@@ -327,13 +363,14 @@ func tokenQuery(f TokenFilter, now time.Time) (string, []any, error) {
 	w.addText("cdata", f.CData, f.CDataPrefix)
 	w.addText("subject", f.Subject, false)
 	before := f.IssuedBefore
-	if f.MinAge > 0 {
-		if b := now.Add(-f.MinAge); before.IsZero() || b.Before(before) {
-			before = b
-		}
-	}
 	if !before.IsZero() {
 		w.add("issued_at < ?", formatTS(before))
+	}
+	if f.MinAge > 0 {
+		w.add("first_seen_at < ?", formatTS(now.Add(-f.MinAge)))
+	}
+	if f.MaxAge > 0 {
+		w.add("first_seen_at > ?", formatTS(now.Add(-f.MaxAge)))
 	}
 	if !f.IssuedSince.IsZero() {
 		w.add("issued_at >= ?", formatTS(f.IssuedSince))

@@ -284,7 +284,7 @@ func TestReportAgreesWithTheView(t *testing.T) {
 		{Kind: KindImport, Fingerprint: fp(0x20), CData: "zeta"},
 		{Kind: KindImport, Fingerprint: fp(0x20), CData: "alpha"},       // a second birth: ignored
 		{Kind: KindRevoke, Fingerprint: fp(0x21), CData: "ghost"},       // a death with no birth
-		{Kind: KindImport, Fingerprint: fp(0x21), CData: "late"},        // born after its death: revoked
+		{Kind: KindImport, Fingerprint: fp(0x21), CData: "late"},        // born after its death: active (its latest event)
 		{Kind: KindRevokeFailed, Fingerprint: fp(0x20), CData: "other"}, // not a death
 		{Kind: KindRevoke, Fingerprint: fp(0x22), CData: "nobody"},      // never born
 		{Kind: KindImport, Fingerprint: fp(0x23)},                       // no cdata
@@ -329,7 +329,7 @@ func TestReportAgreesWithTheView(t *testing.T) {
 	if !slices.Equal(gotOldest, oldest) {
 		t.Errorf("oldest live %v, view %v", gotOldest, oldest)
 	}
-	if live["zeta"] != 1 || live["late"] != 0 || live[""] != 1 {
+	if live["zeta"] != 1 || live["late"] != 1 || live[""] != 1 {
 		t.Errorf("live = %v", live)
 	}
 }

@@ -8,8 +8,11 @@ import (
 	"iter"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/tokenaudit/tokenaudit/internal/tokentext"
 	"github.com/tokenaudit/tokenaudit/jwtinspect"
+	"github.com/tokenaudit/tokenaudit/woleet"
 )
 
 // applyBatch is how many events Reconcile and Import commit at once.
@@ -28,29 +31,98 @@ type ListedToken struct {
 
 // ReconcileOptions are the parameters of [Auditor.Reconcile].
 type ReconcileOptions struct {
-	// Apply records what reconcile finds: an import event for each token
-	// the server lists that the ledger never saw, and a revoked_elsewhere
-	// event for each token the ledger holds active that the server no
-	// longer lists. Without Apply, Reconcile only reports.
+	// Apply records what reconcile finds (see [Auditor.Reconcile]).
+	// Without Apply, Reconcile only reports.
 	Apply bool
+	// Yes allows Apply to record revoked_elsewhere for more than half of
+	// the live tokens compared (and more than MassRevocationFloor) in one
+	// run. Without it such a run records nothing and fails with a
+	// *[MassRevocationError]: a wrong API URL or account looks exactly
+	// like that.
+	Yes bool
+	// InFlight is how recent an unanswered issue request must be to count
+	// as still in flight (its process may yet record the token): tokens
+	// with its cdata are not imported and the request is not settled
+	// (default DefaultInFlight; negative: none counts as in flight).
+	InFlight time.Duration
+	// RevokeSettle is how long Apply waits, when the server no longer lists
+	// a token the ledger holds live, before it records that token revoked
+	// elsewhere (default DefaultRevokeSettle; negative: no wait). A revoke
+	// by tokenaudit records its outcome a moment after the server answers
+	// it; the condition checked when recording (the token still active)
+	// then sees that revoke, and no revoked_elsewhere is recorded for it.
+	RevokeSettle time.Duration
+}
+
+// DefaultRevokeSettle is [ReconcileOptions.RevokeSettle]'s default.
+const DefaultRevokeSettle = time.Second
+
+// DefaultInFlight is [ReconcileOptions.InFlight]'s default: twice the
+// woleet client's request timeout.
+const DefaultInFlight = 2 * woleet.DefaultTimeout
+
+// MassRevocationFloor is the number of revoked_elsewhere events one
+// reconcile may record without [ReconcileOptions.Yes] whatever the share
+// of live tokens they are.
+const MassRevocationFloor = 3
+
+// MassRevocationError reports that a reconcile would record as revoked
+// elsewhere more than half of the live tokens it compared: nothing was
+// recorded. The result returned with it lists them (Missing).
+type MassRevocationError struct {
+	// Missing is how many live tokens the server no longer lists.
+	Missing int
+	// Compared is how many live tokens of this API the ledger holds.
+	Compared int
+}
+
+// Error says what was refused and how to go on.
+func (e *MassRevocationError) Error() string {
+	return fmt.Sprintf("audit: reconcile: the server no longer lists %d of the %d live tokens recorded for this API; "+
+		"nothing was recorded: check the API URL and account, and confirm to record them as revoked elsewhere", e.Missing, e.Compared)
+}
+
+// LeftOut counts the ledger's live tokens a reconcile did not compare,
+// because they were recorded for another API (URL or identity) than the
+// one it talked to.
+type LeftOut struct {
+	// OtherAPI counts tokens recorded for another API URL or identity.
+	OtherAPI int `json:"other_api"`
+	// NoAPI counts tokens recorded with no API (imported from a file
+	// without one configured).
+	NoAPI int `json:"no_api"`
 }
 
 // ReconcileResult compares the server's live tokens with the ledger's.
 type ReconcileResult struct {
+	// APIURL and APIIdentity name the API compared with.
+	APIURL      string `json:"api_url"`
+	APIIdentity string `json:"api_identity"`
 	// Listed is the number of distinct tokens the server lists.
 	Listed int `json:"listed"`
-	// LedgerActive is the number of tokens the ledger holds active.
+	// LedgerActive is the number of tokens the ledger holds active for
+	// this API: the ones compared.
 	LedgerActive int `json:"ledger_active"`
+	// LeftOut counts the live tokens not compared, and why.
+	LeftOut LeftOut `json:"left_out"`
 	// Unknown lists tokens the server lists that the ledger never saw:
 	// issued behind its back, or whose issue was lost (outcome unknown).
 	Unknown []ListedToken `json:"unknown"`
+	// InFlight lists unknown tokens not imported because an issue request
+	// with their cdata is still in flight (see ReconcileOptions.InFlight).
+	InFlight []ListedToken `json:"in_flight"`
 	// Missing lists tokens the ledger holds active that the server no
-	// longer lists: revoked by someone else.
+	// longer lists: revoked by someone else (or by a revoke whose outcome
+	// was unknown).
 	Missing []Token `json:"missing"`
 	// RevokedButListed lists tokens the ledger records as revoked that the
 	// server still lists as live. They work: revoke them again. Apply
-	// records nothing for them.
+	// records a seen_live event for each, which makes them active again.
 	RevokedButListed []ListedToken `json:"revoked_but_listed"`
+	// Pending lists the events whose outcome was unknown before this
+	// reconcile (issue requests with no answer, issue and revoke failures
+	// with outcome unknown). Apply settles each (see Auditor.Reconcile).
+	Pending []Event `json:"pending"`
 	// Recorded lists the events Apply appended.
 	Recorded []Event `json:"recorded"`
 }
@@ -60,35 +132,96 @@ func (r *ReconcileResult) InSync() bool {
 	return len(r.Unknown) == 0 && len(r.Missing) == 0 && len(r.RevokedButListed) == 0
 }
 
+// pendingQuery selects the events whose outcome is unknown and that
+// nothing answers yet: issue requests with no answer, and issue or revoke
+// failures with outcome unknown.
+const pendingQuery = "SELECT " + eventColumns + ` FROM events AS e
+WHERE (kind = 'issue_requested' OR (kind IN ('issue_failed', 'revoke_failed') AND json_extract(detail, '$.outcome') = 'unknown'))
+  AND NOT EXISTS (SELECT 1 FROM events AS o WHERE o.request_seq = e.seq)
+ORDER BY seq`
+
+// Pending lists the events whose outcome is not known yet, oldest first:
+// issue requests with no answer, and issue or revoke failures with outcome
+// unknown, that no later event settles. [Auditor.Reconcile] settles them.
+func (l *Ledger) Pending(ctx context.Context) iter.Seq2[Event, error] {
+	return stream(ctx, l, "pending outcomes", pendingQuery, nil, scanEvent)
+}
+
 // Reconcile compares the tokens the server lists (ListTokens) with the
-// ledger's, by fingerprint, and with opts.Apply records the differences
-// (see [ReconcileOptions]). The ledger is read before the server is asked,
-// so that a token issued meanwhile is never taken for one revoked
-// elsewhere.
+// ledger's, by fingerprint, and with opts.Apply records the differences.
+// Only tokens recorded for the API the Auditor talks to (the same API URL
+// and identity) are compared; the result counts the others (LeftOut).
+//
+// With Apply, inside one write transaction whose conditions are checked
+// against the ledger as it is then (so racing processes record one event
+// per fact):
+//   - a listed token the ledger never saw gets an import event (unless an
+//     issue request with its cdata is still in flight); if an older issue
+//     request with its cdata is pending, the import answers it
+//     (request_seq);
+//   - a live token the server no longer lists gets a revoked_elsewhere
+//     event, or, when a revoke of it had an unknown outcome, a revoke
+//     event answering that revoke_failed;
+//   - a listed token the ledger holds revoked gets a seen_live event;
+//   - every other pending outcome gets a settled event saying what the
+//     server's list showed.
+//
+// More than half of the compared live tokens (and more than
+// MassRevocationFloor) missing at once is refused without opts.Yes: the
+// result comes back with a *[MassRevocationError] and nothing recorded.
+// The ledger is read before the server is asked, so that a token issued
+// meanwhile is never taken for one revoked elsewhere.
 func (a *Auditor) Reconcile(ctx context.Context, opts ReconcileOptions) (*ReconcileResult, error) {
 	if a.api == nil {
 		return nil, errNoAPI
 	}
-	active := map[string]Token{}
-	revoked := map[string]bool{}
+	inFlight := cmp.Or(opts.InFlight, DefaultInFlight)
+	res := &ReconcileResult{APIURL: a.apiURL, APIIdentity: a.identity, Unknown: []ListedToken{}, InFlight: []ListedToken{},
+		Missing: []Token{}, RevokedButListed: []ListedToken{}, Pending: []Event{}, Recorded: []Event{}}
+	known := map[string]Token{}
 	for t, err := range a.store.Tokens(ctx, TokenFilter{}) {
 		if err != nil {
 			return nil, fmt.Errorf("audit: reconcile: read the ledger: %w", err)
 		}
-		if t.State == StateActive {
-			active[t.Fingerprint] = t
-		} else {
-			revoked[t.Fingerprint] = true
+		known[t.Fingerprint] = t
+		switch {
+		case t.State != StateActive:
+		case t.APIURL == "":
+			res.LeftOut.NoAPI++
+		case !a.sameAPI(t):
+			res.LeftOut.OtherAPI++
+		default:
+			res.LedgerActive++
 		}
 	}
+	pendingRevoke := map[string]Event{} // by fingerprint
+	var pendingIssues []Event
+	for e, err := range a.store.Pending(ctx) {
+		if err != nil {
+			return nil, fmt.Errorf("audit: reconcile: read the pending outcomes: %w", err)
+		}
+		if e.APIURL != a.apiURL || actorIdentity(e.Actor) != a.identity {
+			continue
+		}
+		res.Pending = append(res.Pending, e)
+		if e.Kind == KindRevokeFailed {
+			pendingRevoke[e.Fingerprint] = e
+		} else {
+			pendingIssues = append(pendingIssues, e)
+		}
+	}
+	started := time.Now()
 	raws, err := a.api.ListTokens(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("audit: reconcile: list the server's tokens: %w", err)
 	}
-	res := &ReconcileResult{LedgerActive: len(active), Unknown: []ListedToken{}, Missing: []Token{},
-		RevokedButListed: []ListedToken{}, Recorded: []Event{}}
+	recent := started.Add(-inFlight)
+	if opts.InFlight < 0 {
+		recent = started.Add(time.Hour) // nothing is that recent
+	}
+	var entries []Guarded
+	answered := map[int64]bool{}
 	listed := map[string]bool{}
-	var imports []Event
 	for _, raw := range raws {
 		d := decode(raw)
 		if listed[d.fingerprint] {
@@ -96,43 +229,119 @@ func (a *Auditor) Reconcile(ctx context.Context, opts ReconcileOptions) (*Reconc
 		}
 		listed[d.fingerprint] = true
 		lt := ListedToken{Fingerprint: d.fingerprint, CData: d.cdata, Subject: d.subject}
+		t, isKnown := known[d.fingerprint]
 		switch {
-		case revoked[d.fingerprint]:
-			res.RevokedButListed = append(res.RevokedButListed, lt)
-		case active[d.fingerprint].Fingerprint == "":
+		case !isKnown:
+			if slices.ContainsFunc(pendingIssues, func(e Event) bool {
+				return e.Kind == KindIssueRequested && e.CData == d.cdata && !e.TS.Before(recent)
+			}) {
+				res.InFlight = append(res.InFlight, lt)
+				continue
+			}
 			res.Unknown = append(res.Unknown, lt)
 			d.detail["source"] = "reconcile"
-			imports = append(imports, Event{Kind: KindImport, Fingerprint: d.fingerprint, CData: d.cdata,
-				Subject: d.subject, Actor: a.actor(), APIURL: a.apiURL, Detail: detailJSON(d.detail)})
+			imp := Guarded{Event: Event{Kind: KindImport, Fingerprint: d.fingerprint, CData: d.cdata,
+				Subject: d.subject, Actor: a.actor(), APIURL: a.apiURL},
+				If: []Cond{IfUnknown(d.fingerprint), IfNoIssueInFlight(d.cdata, recent)}}
+			// The oldest pending issue with this cdata is answered by it.
+			if i := slices.IndexFunc(pendingIssues, func(e Event) bool { return e.CData == d.cdata && !answered[e.Seq] }); i >= 0 {
+				seq := pendingIssues[i].Seq
+				answered[seq] = true
+				imp.Event.RequestSeq = &seq
+				imp.If = append(imp.If, IfUnanswered(seq))
+				d.detail["settles"] = "the issue request's token"
+			}
+			imp.Event.Detail = detailJSON(d.detail)
+			entries = append(entries, imp)
+		case t.State == StateRevoked:
+			if !a.sameAPI(t) {
+				continue
+			}
+			res.RevokedButListed = append(res.RevokedButListed, lt)
+			entries = append(entries, Guarded{Event: Event{Kind: KindSeenLive, Fingerprint: t.Fingerprint, CData: t.CData,
+				Subject: t.Subject, Actor: a.actor(), APIURL: a.apiURL,
+				Detail: detailJSON(map[string]any{"source": "reconcile", "revoked_seq": t.RevokedSeq})},
+				If: []Cond{IfRevoked(t.Fingerprint)}})
+		default:
+			if p, ok := pendingRevoke[t.Fingerprint]; ok {
+				seq := p.Seq
+				answered[seq] = true
+				entries = append(entries, Guarded{Event: Event{Kind: KindSettled, Fingerprint: t.Fingerprint, CData: t.CData,
+					Subject: t.Subject, Actor: a.actor(), APIURL: a.apiURL, RequestSeq: &seq,
+					Detail: detailJSON(map[string]any{"source": "reconcile", "outcome": "not revoked: the server still lists the token"})},
+					If: []Cond{IfUnanswered(seq)}})
+			}
 		}
 	}
 	res.Listed = len(listed)
-	var gone []Event
-	for _, t := range active {
-		if !listed[t.Fingerprint] {
+	for _, t := range known {
+		if t.State == StateActive && t.APIURL != "" && a.sameAPI(t) && !listed[t.Fingerprint] {
 			res.Missing = append(res.Missing, t)
 		}
 	}
 	slices.SortFunc(res.Missing, func(x, y Token) int { return cmp.Compare(x.IssuedSeq, y.IssuedSeq) })
 	for _, t := range res.Missing {
-		gone = append(gone, Event{Kind: KindRevokedElsewhere, Fingerprint: t.Fingerprint, CData: t.CData,
+		g := Guarded{Event: Event{Kind: KindRevokedElsewhere, Fingerprint: t.Fingerprint, CData: t.CData,
 			Subject: t.Subject, Actor: a.actor(), APIURL: a.apiURL,
-			Detail: detailJSON(map[string]any{"source": "reconcile", "issued_seq": t.IssuedSeq})})
+			Detail: detailJSON(map[string]any{"source": "reconcile", "issued_seq": t.IssuedSeq})},
+			If: []Cond{IfActive(t.Fingerprint)}}
+		if p, ok := pendingRevoke[t.Fingerprint]; ok {
+			// The revoke whose outcome was unknown took effect.
+			seq := p.Seq
+			answered[seq] = true
+			g.Event.Kind, g.Event.RequestSeq = KindRevoke, &seq
+			g.Event.Actor = p.Actor
+			g.Event.Detail = detailJSON(map[string]any{"source": "reconcile", "settled_by": a.actor(),
+				"outcome": "revoked: the server no longer lists the token"})
+			g.If = append(g.If, IfUnanswered(seq))
+		}
+		entries = append(entries, g)
+	}
+	for _, p := range res.Pending {
+		if answered[p.Seq] || (p.Kind == KindIssueRequested && !p.TS.Before(recent)) {
+			continue
+		}
+		outcome := "no token found: the server lists no token with this cdata that the ledger did not know"
+		if p.Kind == KindRevokeFailed {
+			// Neither live nor missing: a later event records it revoked.
+			outcome = "revoked: a later event records the revocation"
+		}
+		seq := p.Seq
+		entries = append(entries, Guarded{Event: Event{Kind: KindSettled, Fingerprint: p.Fingerprint, CData: p.CData,
+			Subject: p.Subject, Actor: a.actor(), APIURL: a.apiURL, RequestSeq: &seq,
+			Detail: detailJSON(map[string]any{"source": "reconcile", "outcome": outcome, "listed": res.Listed})},
+			If: []Cond{IfUnanswered(seq)}})
 	}
 	if !opts.Apply {
 		return res, nil
 	}
-	events := append(imports, gone...)
-	for len(events) > 0 {
-		n := min(len(events), applyBatch)
-		got, err := a.store.AppendBatch(ctx, events[:n])
+	if n := len(res.Missing); n > MassRevocationFloor && 2*n > res.LedgerActive && !opts.Yes {
+		return res, &MassRevocationError{Missing: n, Compared: res.LedgerActive}
+	}
+	if wait := cmp.Or(opts.RevokeSettle, DefaultRevokeSettle); len(res.Missing) > 0 && wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return res, fmt.Errorf("audit: reconcile: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+	for len(entries) > 0 {
+		n := min(len(entries), applyBatch)
+		got, _, err := a.store.AppendIf(ctx, entries[:n])
 		if err != nil {
 			return res, fmt.Errorf("audit: reconcile: record %d events: %w", n, err)
 		}
 		res.Recorded = append(res.Recorded, got...)
-		events = events[n:]
+		entries = entries[n:]
 	}
 	return res, nil
+}
+
+// sameAPI reports whether t was recorded for the API the Auditor talks to.
+func (a *Auditor) sameAPI(t Token) bool {
+	return t.APIURL == a.apiURL && t.APIIdentity() == a.identity
 }
 
 // RevokeWhereOptions are the parameters of [Auditor.RevokeWhere].
@@ -343,18 +552,26 @@ type ImportResult struct {
 }
 
 // Import records tokens issued outside tokenaudit as import events, with
-// their fingerprint, cdata, sub and claims (never the token text). Tokens
-// the ledger already has, or that appeared earlier in the input, are
-// skipped; text that does not parse as a token is rejected (and counted).
-// Events are committed in batches; on error, the batches before it stay
-// recorded and the result counts them.
+// their fingerprint, cdata, sub and claims (never the token text), and the
+// Auditor's API URL and identity when it has them. Tokens the ledger
+// already has, or that appeared earlier in the input, are skipped; whether
+// the ledger has a token is decided inside the transaction that records it,
+// so concurrent imports record each token once. A token that is not a JWT
+// but is plausibly an opaque token (at most 8 KiB of printable ASCII
+// without white space or dots, that does not start like a JWT) is imported
+// by its fingerprint, with the finding "not-a-jwt" in the detail. Other
+// text is rejected (and counted), text shaped like a JWT that does not
+// parse included, and so is a token whose event cannot be recorded: one
+// bad token never ends the stream. Events are committed in batches; on
+// error, the batches before it stay recorded and the result counts them.
 func (a *Auditor) Import(ctx context.Context, tokens iter.Seq[string], opts ImportOptions) (*ImportResult, error) {
 	source := cmp.Or(opts.Source, "import")
 	res := &ImportResult{}
 	seen := map[string]bool{}
 	var (
-		batch []Event
+		batch []Guarded
 		items []ImportItem
+		slots []int // the index in items of each batch entry
 	)
 	report := func(it ImportItem) {
 		if opts.Progress != nil {
@@ -363,15 +580,31 @@ func (a *Auditor) Import(ctx context.Context, tokens iter.Seq[string], opts Impo
 	}
 	flush := func() error {
 		if len(batch) > 0 && !opts.DryRun {
-			if _, err := a.store.AppendBatch(ctx, batch); err != nil {
+			_, applied, err := a.store.AppendIf(ctx, batch)
+			if err != nil {
 				return fmt.Errorf("audit: import: record %d tokens: %w", len(batch), err)
 			}
+			for i, ok := range applied {
+				if !ok {
+					// Recorded meanwhile by another process.
+					items[slots[i]].Status = ImportKnown
+				}
+			}
 		}
-		res.Imported += len(batch)
 		for _, it := range items {
+			switch it.Status {
+			case ImportImported:
+				res.Imported++
+			case ImportKnown:
+				res.Known++
+			case ImportRepeated:
+				res.Repeated++
+			case ImportRejected:
+				res.Rejected++
+			}
 			report(it)
 		}
-		batch, items = batch[:0], items[:0]
+		batch, items, slots = batch[:0], items[:0], slots[:0]
 		return nil
 	}
 	for raw := range tokens {
@@ -380,14 +613,16 @@ func (a *Auditor) Import(ctx context.Context, tokens iter.Seq[string], opts Impo
 		}
 		res.Read++
 		it := ImportItem{Index: res.Read}
-		tok, err := jwtinspect.Parse(raw)
-		if err != nil {
+		var d decoded
+		if tok, err := jwtinspect.Parse(raw); err == nil {
+			d = decodeParsed(tok)
+		} else if tokentext.Opaque(jwtinspect.Normalize(raw)) {
+			d = decode(raw) // an opaque token: "findings": ["not-a-jwt"]
+		} else {
 			it.Status, it.Err = ImportRejected, err
-			res.Rejected++
 			items = append(items, it)
 			continue
 		}
-		d := decodeParsed(tok)
 		it.ListedToken = ListedToken{Fingerprint: d.fingerprint, CData: d.cdata, Subject: d.subject}
 		known, err := a.known(ctx, d.fingerprint)
 		switch {
@@ -395,15 +630,23 @@ func (a *Auditor) Import(ctx context.Context, tokens iter.Seq[string], opts Impo
 			return res, fmt.Errorf("audit: import: token %d: %w", it.Index, err)
 		case seen[d.fingerprint]:
 			it.Status = ImportRepeated
-			res.Repeated++
 		case known:
 			it.Status = ImportKnown
-			res.Known++
 		default:
-			it.Status = ImportImported
 			d.detail["source"] = source
-			batch = append(batch, Event{Kind: KindImport, Fingerprint: d.fingerprint, CData: d.cdata,
-				Subject: d.subject, Actor: a.local, Detail: detailJSON(d.detail)})
+			actor := a.local
+			if a.apiURL != "" {
+				actor = a.actor()
+			}
+			e := Event{Kind: KindImport, Fingerprint: d.fingerprint, CData: d.cdata,
+				Subject: d.subject, Actor: actor, APIURL: a.apiURL, Detail: detailJSON(d.detail)}
+			if err := e.recordable(); err != nil {
+				it.Status, it.Err = ImportRejected, fmt.Errorf("the token cannot be recorded: %w", err)
+				break
+			}
+			it.Status = ImportImported
+			slots = append(slots, len(items))
+			batch = append(batch, Guarded{Event: e, If: []Cond{IfUnknown(d.fingerprint)}})
 		}
 		seen[d.fingerprint] = true
 		items = append(items, it)

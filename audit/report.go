@@ -18,8 +18,13 @@ type ReportOptions struct {
 	// TopCData caps the live-tokens-per-cdata list, largest first
 	// (default 0: every cdata).
 	TopCData int
-	// Pending caps the list of issue requests with no outcome (default 100).
+	// Pending caps each list of outcomes not known yet (default 100).
 	Pending int
+	// Since, when not zero, adds a [PeriodSummary] of the events recorded
+	// from Since to Until (default: the ledger clock's now).
+	Since, Until time.Time
+	// Listed caps each list of events in the period summary (default 100).
+	Listed int
 }
 
 // StateCounts counts tokens by state.
@@ -65,14 +70,22 @@ type Report struct {
 	LiveByCData []CDataCount `json:"live_by_cdata"`
 	// OldestLive lists the oldest live tokens, oldest first.
 	OldestLive []AgedToken `json:"oldest_live"`
-	// PendingIssues lists issue_requested events that no issue or
-	// issue_failed event answers, oldest first: requests in flight, or
-	// whose process died; a token may exist that the ledger does not know
-	// (run reconcile).
+	// PendingIssues lists the issue outcomes not known yet, oldest first:
+	// issue_requested events nothing answers (requests in flight, or whose
+	// process died) and issue_failed events with outcome unknown that no
+	// reconcile has settled; a token may exist that the ledger does not
+	// know (run reconcile).
 	PendingIssues []Event `json:"pending_issues"`
+	// PendingRevokes lists the revoke_failed events with outcome unknown
+	// that no reconcile has settled, oldest first: the token may be
+	// revoked, or live.
+	PendingRevokes []Event `json:"pending_revokes"`
 	// RecentFailures lists the latest issue_failed and revoke_failed
 	// events, newest first.
 	RecentFailures []Event `json:"recent_failures"`
+	// Period summarizes the period of ReportOptions.Since and Until; nil
+	// without Since.
+	Period *PeriodSummary `json:"period,omitempty"`
 }
 
 // Report builds a [Report] in one read snapshot, with indexed queries: one
@@ -82,6 +95,7 @@ func (l *Ledger) Report(ctx context.Context, opts ReportOptions) (*Report, error
 	opts.Oldest = cmp.Or(opts.Oldest, 10)
 	opts.Failures = cmp.Or(opts.Failures, 20)
 	opts.Pending = cmp.Or(opts.Pending, 100)
+	opts.Listed = cmp.Or(opts.Listed, 100)
 	r, err := l.reader()
 	if err != nil {
 		return nil, err
@@ -93,7 +107,7 @@ func (l *Ledger) Report(ctx context.Context, opts ReportOptions) (*Report, error
 	defer tx.Rollback()
 	now := l.now().UTC()
 	rep := &Report{GeneratedAt: now, Events: map[Kind]int64{}, LiveByCData: []CDataCount{},
-		OldestLive: []AgedToken{}, PendingIssues: []Event{}, RecentFailures: []Event{}}
+		OldestLive: []AgedToken{}, PendingIssues: []Event{}, PendingRevokes: []Event{}, RecentFailures: []Event{}}
 	if rep.Head, err = treeHead(ctx, tx); err != nil {
 		return nil, fmt.Errorf("audit: report: %w", err)
 	}
@@ -107,15 +121,18 @@ func (l *Ledger) Report(ctx context.Context, opts ReportOptions) (*Report, error
 		return nil, fmt.Errorf("audit: report: count events: %w", err)
 	}
 
-	// One pass over the covering index events_token, grouped by token. With
-	// min() the only min/max aggregate, SQLite takes the bare column cdata
-	// from the row holding the minimum: the token's first birth, whose
-	// cdata the tokens view shows too.
-	err = eachRow(ctx, tx, `SELECT cdata, count(*) FILTER (WHERE deaths = 0), count(*) FILTER (WHERE deaths > 0)
-FROM (SELECT cdata, min(CASE WHEN kind IN ('issue', 'import') THEN seq END) AS born,
-             count(*) FILTER (WHERE kind IN ('revoke', 'revoked_elsewhere')) AS deaths
-      FROM events WHERE fingerprint > '' GROUP BY fingerprint)
-WHERE born IS NOT NULL GROUP BY cdata`, nil, func(rows *sql.Rows) error {
+	// One pass over the index of tokens, grouped by token: born is the
+	// seq of its first issue or import, last encodes its latest
+	// state-changing event (seq*2, plus 1 when that event revokes), so the
+	// state is last's parity, as the tokens view derives it. The token's
+	// cdata is its birth event's.
+	err = eachRow(ctx, tx, `SELECT e.cdata, count(*) FILTER (WHERE t.last % 2 = 0), count(*) FILTER (WHERE t.last % 2 = 1)
+FROM (SELECT min(CASE WHEN kind IN ('issue', 'import') THEN seq END) AS born,
+             max(CASE WHEN kind IN ('issue', 'import', 'seen_live') THEN seq * 2
+                      WHEN kind IN ('revoke', 'revoked_elsewhere') THEN seq * 2 + 1 END) AS last
+      FROM events WHERE fingerprint > '' GROUP BY fingerprint) AS t
+JOIN events AS e ON e.seq = t.born
+GROUP BY e.cdata`, nil, func(rows *sql.Rows) error {
 		var c CDataCount
 		var revoked int64
 		if err := rows.Scan(&c.CData, &c.Live, &revoked); err != nil {
@@ -138,7 +155,7 @@ WHERE born IS NOT NULL GROUP BY cdata`, nil, func(rows *sql.Rows) error {
 	if opts.TopCData > 0 && len(rep.LiveByCData) > opts.TopCData {
 		rep.LiveByCData = rep.LiveByCData[:opts.TopCData]
 	}
-	err = eachRow(ctx, tx, "SELECT "+tokenColumns+" FROM tokens WHERE state = 'active' ORDER BY issued_seq LIMIT ?",
+	err = eachRow(ctx, tx, "SELECT "+tokenColumns+" FROM tokens WHERE state = 'active' ORDER BY first_seen_at, issued_seq LIMIT ?",
 		[]any{opts.Oldest}, func(rows *sql.Rows) error {
 			t, err := scanToken(rows)
 			rep.OldestLive = append(rep.OldestLive, AgedToken{Token: t, AgeSeconds: int64(t.Age(now) / time.Second)})
@@ -155,17 +172,29 @@ WHERE born IS NOT NULL GROUP BY cdata`, nil, func(rows *sql.Rows) error {
 			return err
 		}
 	}
-	err = eachRow(ctx, tx, "SELECT "+eventColumns+` FROM events AS e
-WHERE kind = 'issue_requested'
-  AND NOT EXISTS (SELECT 1 FROM events AS o WHERE o.request_seq = e.seq)
-ORDER BY seq LIMIT ?`, []any{opts.Pending}, collect(&rep.PendingIssues))
+	err = eachRow(ctx, tx, "SELECT * FROM ("+pendingQuery+") WHERE kind <> 'revoke_failed' LIMIT ?",
+		[]any{opts.Pending}, collect(&rep.PendingIssues))
 	if err != nil {
-		return nil, fmt.Errorf("audit: report: pending issue requests: %w", err)
+		return nil, fmt.Errorf("audit: report: pending issue outcomes: %w", err)
+	}
+	err = eachRow(ctx, tx, "SELECT * FROM ("+pendingQuery+") WHERE kind = 'revoke_failed' LIMIT ?",
+		[]any{opts.Pending}, collect(&rep.PendingRevokes))
+	if err != nil {
+		return nil, fmt.Errorf("audit: report: pending revoke outcomes: %w", err)
 	}
 	err = eachRow(ctx, tx, "SELECT "+eventColumns+` FROM events
 WHERE kind IN ('issue_failed', 'revoke_failed') ORDER BY seq DESC LIMIT ?`, []any{opts.Failures}, collect(&rep.RecentFailures))
 	if err != nil {
 		return nil, fmt.Errorf("audit: report: recent failures: %w", err)
+	}
+	if !opts.Since.IsZero() {
+		until := opts.Until
+		if until.IsZero() {
+			until = now.Add(time.Microsecond) // include an event recorded this instant
+		}
+		if rep.Period, err = periodSummary(ctx, tx, opts.Since, until, now, opts.Listed); err != nil {
+			return nil, fmt.Errorf("audit: report: %w", err)
+		}
 	}
 	return rep, nil
 }

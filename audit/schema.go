@@ -17,7 +17,7 @@ const ApplicationID = 0x546b4175
 // SchemaVersion is the ledger schema this package writes, as
 // `PRAGMA user_version` reports it.
 // Each entry of migrations moves the schema up by one version.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // appendOnly returns the triggers that make table append-only.
 func appendOnly(table string) string {
@@ -113,7 +113,47 @@ BEGIN SELECT RAISE(ABORT, 'tokenaudit: a checkpoint cannot sign more events than
 ` + appendOnly("checkpoints") + `
 CREATE INDEX checkpoints_tree_size ON checkpoints (tree_size);
 `,
+	// 3: a token's state follows its latest state-changing event (a token
+	// seen live after a revocation is active again); the tokens view also
+	// shows the API the token came from and the token's own iat.
+	`
+DROP VIEW tokens;
+` + tokensViewV3,
 }
+
+// tokensViewV3 is the tokens view of schema version 3. A token is born by
+// its first issue or import event; its state is that of its latest
+// state-changing event: issue, import and seen_live make it active, revoke
+// and revoked_elsewhere make it revoked. token_iat is the token's own iat
+// claim when it was plausible (see the package documentation), and
+// first_seen_at the earliest evidence of the token's existence: the
+// earlier of issued_at and token_iat.
+const tokensViewV3 = `
+CREATE VIEW tokens AS
+SELECT b.fingerprint AS fingerprint,
+       b.cdata       AS cdata,
+       b.subject     AS subject,
+       b.ts          AS issued_at,
+       b.actor       AS issued_by,
+       b.seq         AS issued_seq,
+       CASE WHEN s.kind IN ('revoke', 'revoked_elsewhere') THEN s.ts END    AS revoked_at,
+       CASE WHEN s.kind IN ('revoke', 'revoked_elsewhere') THEN s.actor END AS revoked_by,
+       CASE WHEN s.kind IN ('revoke', 'revoked_elsewhere') THEN s.seq END   AS revoked_seq,
+       CASE WHEN s.kind IN ('revoke', 'revoked_elsewhere') THEN 'revoked' ELSE 'active' END AS state,
+       b.api_url     AS api_url,
+       json_extract(b.detail, '$.token_iat') AS token_iat,
+       min(b.ts, coalesce(json_extract(b.detail, '$.token_iat'), b.ts)) AS first_seen_at,
+       s.seq         AS state_seq
+FROM events AS b
+JOIN events AS s ON s.seq = (
+    SELECT max(x.seq) FROM events AS x
+    WHERE x.fingerprint = b.fingerprint
+      AND +x.kind IN ('issue', 'import', 'seen_live', 'revoke', 'revoked_elsewhere'))
+WHERE +b.kind IN ('issue', 'import')
+  AND NOT EXISTS (
+    SELECT 1 FROM events AS p
+    WHERE p.fingerprint = b.fingerprint AND +p.kind IN ('issue', 'import') AND p.seq < b.seq);
+`
 
 // migrate brings the schema to SchemaVersion inside one BEGIN IMMEDIATE
 // transaction (the writer's DSN sets _txlock=immediate). It re-reads

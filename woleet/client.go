@@ -229,8 +229,8 @@ func (c *Client) redactor(k *call) redactor {
 }
 
 // do runs call k with the rate limit and the retry policy and returns the
-// body of a 2xx answer.
-func (c *Client) do(ctx context.Context, k *call) ([]byte, error) {
+// body and status of a 2xx answer.
+func (c *Client) do(ctx context.Context, k *call) ([]byte, int, error) {
 	u := *c.baseURL
 	u.Path += k.path
 	u.RawQuery = k.rawQuery
@@ -238,21 +238,24 @@ func (c *Client) do(ctx context.Context, k *call) ([]byte, error) {
 	for _, a := range k.logAttrs {
 		log = log.With(a)
 	}
-	body, err := c.retryLoop(ctx, k, &u, log)
+	a, err := c.retryLoop(ctx, k, &u, log)
 	if err != nil {
 		err = fmt.Errorf("woleet: %s: %w", k.op, err)
 		log.LogAttrs(ctx, slog.LevelDebug, "woleet request failed", slog.String("error", err.Error()))
 	}
-	return body, err
+	return a.body, a.status, err
 }
 
 // retryLoop makes up to MaxAttempts attempts; see the methods' docs for
 // what is retried.
-func (c *Client) retryLoop(ctx context.Context, k *call, u *url.URL, log *slog.Logger) ([]byte, error) {
+func (c *Client) retryLoop(ctx context.Context, k *call, u *url.URL, log *slog.Logger) (attempt, error) {
 	mayReached := false // an earlier attempt may have reached the server
 	for n := 1; ; n++ {
 		if err := c.waitTurn(ctx); err != nil {
-			return nil, c.settle(k, mayReached, err)
+			return attempt{}, c.settle(k, mayReached, err)
+		}
+		if err := ctx.Err(); err != nil {
+			return attempt{}, c.settle(k, mayReached, err)
 		}
 		start := time.Now()
 		a := c.send(ctx, k, u)
@@ -267,17 +270,20 @@ func (c *Client) retryLoop(ctx context.Context, k *call, u *url.URL, log *slog.L
 
 		err, retry, retryAfter := c.classify(ctx, k, u, a)
 		if err == nil {
-			return a.body, nil
+			return a, nil
 		}
 		if !k.idempotent && a.mayReached && !retry {
 			// GenerateToken: anything but a definite answer after
 			// sending leaves the outcome unknown.
 			if a.status == 0 || a.status >= 500 || a.err != nil {
-				return nil, fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
+				return attempt{}, fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
 			}
 		}
 		if !retry || n >= c.retry.MaxAttempts {
-			return nil, c.settle(k, mayReached, err)
+			// This attempt may have acted if it was sent and no
+			// answer came back, or the server failed.
+			last := a.mayReached && (a.status == 0 || a.status >= 500)
+			return attempt{}, c.settle(k, mayReached || last, err)
 		}
 		if a.mayReached && a.status != http.StatusTooManyRequests {
 			mayReached = true
@@ -285,18 +291,18 @@ func (c *Client) retryLoop(ctx context.Context, k *call, u *url.URL, log *slog.L
 		delay := c.retry.backoff(n, c.jitter)
 		if retryAfter >= 0 {
 			if retryAfter > c.retry.MaxDelay {
-				return nil, c.settle(k, mayReached, err)
+				return attempt{}, c.settle(k, mayReached, err)
 			}
 			delay = retryAfter
 		}
 		if deadline, ok := ctx.Deadline(); ok && delay > time.Until(deadline) {
 			// Waiting would outlive the caller's context: give up now.
-			return nil, c.settle(k, mayReached, err)
+			return attempt{}, c.settle(k, mayReached, err)
 		}
 		log.LogAttrs(ctx, slog.LevelWarn, "woleet retry",
 			slog.Int("attempt", n), slog.Duration("delay", delay), slog.String("reason", err.Error()))
 		if serr := c.sleep(ctx, delay); serr != nil {
-			return nil, c.settle(k, mayReached, fmt.Errorf("%w while waiting to retry after: %w", serr, err))
+			return attempt{}, c.settle(k, mayReached, fmt.Errorf("%w while waiting to retry after: %w", serr, err))
 		}
 	}
 }
@@ -344,9 +350,16 @@ func (c *Client) classify(ctx context.Context, k *call, u *url.URL, a attempt) (
 // settle wraps the final error of a call that changes state: when an
 // earlier attempt may have reached the server, the outcome is unknown
 // whatever the last attempt said.
+// A call no attempt of which reached the server fails with [ErrNotSent].
 func (c *Client) settle(k *call, mayReached bool, err error) error {
 	if mayReached && k.changes && !errors.Is(err, ErrOutcomeUnknown) {
 		return fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
+	}
+	if !mayReached && k.changes && !errors.Is(err, ErrOutcomeUnknown) && !errors.Is(err, ErrNotSent) {
+		var ae *APIError
+		if !errors.As(err, &ae) {
+			return fmt.Errorf("%w: %w", ErrNotSent, err)
+		}
 	}
 	return err
 }

@@ -19,7 +19,11 @@
 // A non-2xx answer is an [*APIError] (status, method, path, the server's
 // message). Branch with [errors.Is] on [ErrBadRequest] (400),
 // [ErrUnauthorized] (401, 403), [ErrRateLimited] (429 once retries ran out)
-// and [ErrServerError] (5xx). [ErrOutcomeUnknown] says that a request that
+// and [ErrServerError] (5xx). A 2xx answer that does not follow the API's
+// specification (a token list that is null or misnamed, a token that is
+// not a string) is an [*APIError] too, matching [ErrInvalidResponse]: the
+// answers are read strictly, by exact member names, and never taken for
+// an empty list. [ErrOutcomeUnknown] says that a request that
 // changes state may have taken effect without an answer saying so: a token
 // may exist that nobody holds. Bad cdata is refused before any request
 // ([*CDataTooLongError], [ErrInvalidCData]); so are missing credentials
@@ -48,5 +52,6 @@
 //
 // Package [github.com/tokenaudit/tokenaudit/woleet/woleettest] is an
 // in-process fake of the API, shaped like net/http/httptest, with fault
-// injection (429, 5xx, latency, lost answers).
+// injection (429, 5xx, latency, lost answers, any answer at all) and
+// opaque tokens.
 package woleet

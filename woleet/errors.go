@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/tokenaudit/tokenaudit/internal/tokentext"
 )
 
 // Sentinel errors, for [errors.Is]. The client never returns them bare: they
@@ -20,10 +22,16 @@ var (
 	// request may have reached the server (it answered 5xx, or the
 	// connection failed or timed out after the request was sent, or a 2xx
 	// answer could not be read) and a token may exist that nobody holds;
-	// record it and reconcile with ListTokens. For RevokeToken: an attempt
-	// that may have revoked the token was followed by one that failed
-	// (typically a retry answered 400, the token being revoked already).
+	// record it and reconcile with ListTokens. For RevokeToken: the
+	// request was sent but no answer came back (the connection failed or
+	// timed out, or the server answered 5xx), or an attempt that may have
+	// revoked the token was followed by one that failed (typically a retry
+	// answered 400, the token being revoked already).
 	ErrOutcomeUnknown = errors.New("outcome unknown: the request may have reached the server")
+	// ErrNotSent reports that a request failed before any attempt could
+	// reach the server: the rate limiter's wait or the context ended
+	// first, or no connection could be made. The server did nothing.
+	ErrNotSent = errors.New("not sent: no attempt reached the server")
 	// ErrUnauthorized reports that the server answered 401 or 403.
 	ErrUnauthorized = errors.New("unauthorized")
 	// ErrBadRequest reports that the server answered 400.
@@ -33,6 +41,11 @@ var (
 	ErrRateLimited = errors.New("rate limited")
 	// ErrServerError reports that the server answered 5xx.
 	ErrServerError = errors.New("server error")
+	// ErrInvalidResponse reports a 2xx answer whose body does not follow
+	// the API's specification: a token list that is null, missing or
+	// misnamed, a token that is not a string, a body that is not JSON.
+	// It is carried by an [*APIError] whose StatusCode is the 2xx status.
+	ErrInvalidResponse = errors.New("the answer does not follow the API's specification")
 	// ErrNoCredentials reports that [NewClient] was given neither
 	// [WithBasicAuth] nor [WithBearerToken].
 	ErrNoCredentials = errors.New("no credentials: use WithBasicAuth or WithBearerToken")
@@ -42,14 +55,18 @@ var (
 	ErrInvalidCData = errors.New("invalid cdata")
 )
 
-// APIError is a non-2xx answer from the API. It never holds a secret: Path
-// is the request's URL path without its query (so the token given to
-// RevokeToken is not in it), and Message has every credential the client
-// knows replaced by "[REDACTED]".
+// APIError is an answer from the API that the client does not accept: a
+// non-2xx answer, or a 2xx answer whose body does not follow the API's
+// specification ([ErrInvalidResponse]). It never holds a secret: Path is
+// the request's URL path without its query (so the token given to
+// RevokeToken is not in it), Message has every credential the client knows
+// replaced by "[REDACTED]" and everything shaped like a JWT by its short
+// fingerprint, and the excerpt of a 2xx body shows no string value (a
+// token can be any string) but by its short fingerprint.
 //
-// Use [errors.Is] with [ErrBadRequest], [ErrUnauthorized], [ErrRateLimited]
-// or [ErrServerError] to branch on the kind of failure, and [errors.As] to
-// read the fields.
+// Use [errors.Is] with [ErrBadRequest], [ErrUnauthorized], [ErrRateLimited],
+// [ErrServerError] or [ErrInvalidResponse] to branch on the kind of
+// failure, and [errors.As] to read the fields.
 type APIError struct {
 	// StatusCode is the HTTP status code, e.g. 400.
 	StatusCode int
@@ -59,7 +76,9 @@ type APIError struct {
 	Path string
 	// Message is the server's message: the "message", "error.message" or
 	// "error" (a string) member of a JSON body, or else a trimmed excerpt
-	// of the body of at most [MaxMessageBytes] bytes. It may be empty.
+	// of the body of at most [MaxMessageBytes] bytes. It may be empty. For
+	// a 2xx answer ([ErrInvalidResponse]) it says what is wrong with the
+	// answer and what the server sent, within the same bound.
 	Message string
 	// RetryAfter is the wait the server asked for with a Retry-After
 	// header, or zero.
@@ -83,10 +102,13 @@ func (e *APIError) Error() string {
 }
 
 // Is maps the status code to the sentinel errors: 400 is [ErrBadRequest],
-// 401 and 403 are [ErrUnauthorized], 429 is [ErrRateLimited] and 5xx is
-// [ErrServerError].
+// 401 and 403 are [ErrUnauthorized], 429 is [ErrRateLimited], 5xx is
+// [ErrServerError] and 2xx (an answer that does not follow the
+// specification) is [ErrInvalidResponse].
 func (e *APIError) Is(target error) bool {
 	switch target {
+	case ErrInvalidResponse:
+		return e.StatusCode >= 200 && e.StatusCode <= 299
 	case ErrBadRequest:
 		return e.StatusCode == http.StatusBadRequest
 	case ErrUnauthorized:
@@ -150,7 +172,8 @@ func (r redactor) redact(s string) string {
 // else the body itself. The result has control characters and runs of white
 // space collapsed to one space and invalid UTF-8 replaced, is redacted, and
 // is cut to at most MaxMessageBytes bytes on a rune boundary (a cut cannot
-// make a secret appear).
+// make a secret appear). Everything shaped like a JWT is replaced by its
+// short fingerprint, as "[token sha256:…]".
 func parseErrorBody(body []byte, r redactor) string {
 	text := string(body)
 	var v struct {
@@ -171,7 +194,7 @@ func parseErrorBody(body []byte, r redactor) string {
 			text = s
 		}
 	}
-	return strings.TrimSpace(truncate(r.redact(clean(text)), MaxMessageBytes))
+	return strings.TrimSpace(truncate(tokentext.Redact(r.redact(clean(text))), MaxMessageBytes))
 }
 
 // clean replaces invalid UTF-8 with U+FFFD, turns control characters and

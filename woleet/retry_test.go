@@ -290,11 +290,30 @@ func TestInternalServerErrorNotRetried(t *testing.T) {
 	srv.FailNext(1, 500, nil)
 	err = c.RevokeToken(ctx, tok)
 	wantErrIs(t, err, woleet.ErrServerError)
-	wantErrIsNot(t, err, woleet.ErrOutcomeUnknown)
+	// The server may have revoked the token before it failed.
+	wantErrIs(t, err, woleet.ErrOutcomeUnknown)
 	srv.FailNext(1, 500, nil)
 	_, err = c.ListTokens(ctx)
 	wantErrIs(t, err, woleet.ErrServerError)
 	wantAttempts(t, srv, &sl, 2, 0)
+}
+
+// TestRevokeOutcomes: a DELETE that was sent and got no answer may have
+// revoked the token (outcome unknown); one that was never sent did nothing.
+func TestRevokeOutcomes(t *testing.T) {
+	srv := newServer(t)
+	var sl sleeps
+	c := newClient(t, srv, &sl)
+	tok, err := srv.IssueDirect(woleettest.DefaultEmail, "")
+	noErr(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err = c.RevokeToken(ctx, tok)
+	wantErrIs(t, err, woleet.ErrNotSent)
+	wantErrIsNot(t, err, woleet.ErrOutcomeUnknown)
+	if got := countRequests(srv, "DELETE", "/token"); got != 0 {
+		t.Errorf("%d DELETE /token after a cancelled context, want 0", got)
+	}
 }
 
 func TestIdempotentCallsRetryLostResponses(t *testing.T) {

@@ -2,11 +2,9 @@ package woleet
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"unicode/utf8"
 )
 
@@ -18,7 +16,9 @@ const MaxCDataLength = 64
 // Its String, GoString and LogValue methods never reveal the token; only
 // the Token field (and encoding/json, which mirrors the API) does.
 type Token struct {
-	// Token is the compact JWT. It never expires: treat it as a secret.
+	// Token is the token as the API sent it: a compact JWT for Woleet,
+	// but any non-empty string the API issues (the specification types it
+	// as a string). It never expires: treat it as a secret.
 	Token string `json:"token"`
 }
 
@@ -55,6 +55,19 @@ type GenerateTokenOptions struct {
 // the error matches [ErrOutcomeUnknown] (as well as the cause, e.g.
 // [ErrServerError] or context.DeadlineExceeded): a token may exist that
 // nobody holds, and ListTokens can find it.
+//
+// The answer is read strictly (model "token" of the API's specification):
+// one JSON object whose member "token", named exactly so, is a non-empty
+// string; other members are ignored. A 2xx answer that is anything else is
+// an [*APIError] with the answer's status, matching [ErrInvalidResponse],
+// that says what is wrong and what the server sent (string values shown by
+// their fingerprint). It also matches [ErrOutcomeUnknown]: the server took
+// the request, and may have issued a token that the answer does not carry.
+//
+// The token is returned exactly as the server sent it, whatever its text:
+// a JWT, an opaque token, or text with white space in it. The API issued
+// it, so it is a live credential in the caller's hands, to record (or to
+// revoke again), never an unknown outcome.
 func (c *Client) GenerateToken(ctx context.Context, opts GenerateTokenOptions) (*Token, error) {
 	const op = "generate token"
 	if !utf8.ValidString(opts.CData) {
@@ -67,18 +80,17 @@ func (c *Client) GenerateToken(ctx context.Context, opts GenerateTokenOptions) (
 	if opts.CData != "" {
 		k.rawQuery = "cdata=" + queryEscape(opts.CData)
 	}
-	body, err := c.do(ctx, k)
+	body, status, err := c.do(ctx, k)
 	if err != nil {
 		return nil, err
 	}
-	var tok Token
-	if err := json.Unmarshal(body, &tok); err != nil {
-		return nil, fmt.Errorf("woleet: %s: %w: the answer is not a JSON token object: %w", op, ErrOutcomeUnknown, err)
+	token, problem := decodeToken(body)
+	if problem != "" {
+		// The request reached the server and it answered 2xx: a token
+		// may well exist that nobody holds.
+		return nil, fmt.Errorf("woleet: %s: %w: %w", op, ErrOutcomeUnknown, c.invalidAnswer(k, status, body, problem))
 	}
-	if tok.Token == "" || strings.ContainsAny(tok.Token, " \t\r\n") {
-		return nil, fmt.Errorf("woleet: %s: %w: the answer holds no usable token", op, ErrOutcomeUnknown)
-	}
-	return &tok, nil
+	return &Token{Token: token}, nil
 }
 
 // RevokeToken revokes a token (DELETE /token?token=…). The token never
@@ -103,36 +115,34 @@ func (c *Client) RevokeToken(ctx context.Context, token string) error {
 		secret:   token,
 		logAttrs: []slog.Attr{slog.String("token", shortFingerprint(token))},
 	}
-	_, err := c.do(ctx, k)
+	_, _, err := c.do(ctx, k)
 	return err
 }
 
 // ListTokens lists the live tokens of the authenticated user
 // (GET /user/tokens). It is read-only, so it retries a 429, a 502, 503 or
 // 504, and connection failures. The result is never nil.
+//
+// The answer is read strictly (model "tokens" of the API's specification,
+// where "tokens" is required): one JSON object whose member "tokens",
+// named exactly so, is an array of non-empty strings; other members are
+// ignored. {"tokens": null}, {}, {"TOKENS": []}, {"tokens": [null]} or
+// {"tokens": [""]} are not an empty list, nor a list with an empty token:
+// such a 2xx answer is an [*APIError] with the answer's status, matching
+// [ErrInvalidResponse], that says what is wrong and what the server sent
+// (string values shown by their fingerprint, never as text).
 func (c *Client) ListTokens(ctx context.Context) ([]string, error) {
 	const op = "list tokens"
-	body, err := c.do(ctx, &call{op: op, method: http.MethodGet, path: "/user/tokens", idempotent: true})
+	k := &call{op: op, method: http.MethodGet, path: "/user/tokens", idempotent: true}
+	body, status, err := c.do(ctx, k)
 	if err != nil {
 		return nil, err
 	}
-	var v struct {
-		Tokens json.RawMessage `json:"tokens"`
-	}
-	if err := json.Unmarshal(body, &v); err != nil {
-		return nil, fmt.Errorf("woleet: %s: the answer is not a JSON object: %w", op, err)
-	}
-	if v.Tokens == nil {
+	tokens, problem := decodeTokens(body)
+	if problem != "" {
 		// Not an empty list: reading it as one would make every token
 		// look revoked to a reconcile.
-		return nil, fmt.Errorf("woleet: %s: the answer has no \"tokens\" member", op)
-	}
-	tokens := []string{}
-	if err := json.Unmarshal(v.Tokens, &tokens); err != nil {
-		return nil, fmt.Errorf("woleet: %s: \"tokens\" is not a list of strings: %w", op, err)
-	}
-	if tokens == nil { // "tokens": null
-		tokens = []string{}
+		return nil, fmt.Errorf("woleet: %s: %w", op, c.invalidAnswer(k, status, body, problem))
 	}
 	return tokens, nil
 }

@@ -220,6 +220,13 @@ TOKENAUDIT_CHECKPOINT_VERIFIER (a trusted verifier key, or its file).`,
 				}
 				return usageErrorf("%v", err)
 			}
+			if format == output.HTML && cmd.Name() != "report" {
+				if !cmd.Flags().Changed("format") {
+					format = output.Table // TOKENAUDIT_FORMAT=html is meant for the report
+				} else {
+					return usageErrorf("--format html: only \"tokenaudit report\" writes HTML")
+				}
+			}
 			a.format = format
 			if a.notify != nil && watchesSignals(cmd, args) {
 				ctx, stop := a.notify(cmd.Context())
@@ -231,7 +238,7 @@ TOKENAUDIT_CHECKPOINT_VERIFIER (a trusted verifier key, or its file).`,
 	}
 	root.SetVersionTemplate("tokenaudit {{.Version}}\n")
 	root.PersistentFlags().StringVar(&a.formatFlag, "format", "",
-		"output format: table, json, jsonl, csv or markdown (default table, or $TOKENAUDIT_FORMAT)")
+		"output format: table, json, jsonl, csv, markdown or html (report only) (default table, or $TOKENAUDIT_FORMAT)")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return &usageError{err: err, cmd: cmd}
 	})

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/csv"
+	"sync/atomic"
 
 	"github.com/spf13/cobra"
 
@@ -28,9 +29,13 @@ so that one token is always one line; --format json or jsonl prints
 		Example: `  tokenaudit cdata "$TOKEN"
   tokenaudit cdata @issued.txt | sort | uniq -c`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			var opaque atomic.Int64 // tokens taken as opaque, by every worker
+			defer func() { a.warnNotJWT(int(opaque.Load())) }()
 			return a.stream(cmd.Context(), args, stateless(func(it tokenstream.Item) ([]byte, error) {
 				cdata, ok, err := jwtinspect.CData(it.Token)
-				if err != nil {
+				if err != nil && opaqueToken(it.Token) {
+					opaque.Add(1) // a token with no cdata
+				} else if err != nil {
 					return nil, err
 				}
 				return a.renderPair(it, "cdata", optional(cdata, ok))
@@ -46,16 +51,21 @@ func (a *app) fingerprintCommand() *cobra.Command {
 		Long: `Print each token's fingerprint: "sha256:" and the lowercase hex SHA-256 of
 the token's exact compact bytes. It is how the ledger, reports and tables
 name a token without revealing it (tables show the first 12 hex digits).
-A line that is not a well-formed token is an error (exit status 2), so a
-typo is not silently fingerprinted.
+A line that is neither a well-formed JWT nor an opaque token is an error
+(exit status 2), so a typo is not silently fingerprinted.
 
 ` + tokenInputHelp,
 		Example: `  tokenaudit fingerprint "$TOKEN"
   tokenaudit events --fingerprint "$(tokenaudit fingerprint "$TOKEN")"`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			var opaque atomic.Int64 // tokens taken as opaque, by every worker
+			defer func() { a.warnNotJWT(int(opaque.Load())) }()
 			return a.stream(cmd.Context(), args, stateless(func(it tokenstream.Item) ([]byte, error) {
 				if _, _, err := jwtinspect.CData(it.Token); err != nil {
-					return nil, err
+					if !opaqueToken(it.Token) {
+						return nil, err
+					}
+					opaque.Add(1)
 				}
 				return a.renderPair(it, "fingerprint", nil)
 			}))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/url"
@@ -50,8 +51,11 @@ func classify(err error) int {
 		errors.Is(err, audit.ErrCheckpointSignature), errors.Is(err, audit.ErrInvalidProof):
 		// History was rewritten, or a checkpoint or proof does not check.
 		return exitIntegrity
-	case errors.As(err, &apiErr), errors.Is(err, woleet.ErrOutcomeUnknown),
-		errors.Is(err, woleet.ErrRateLimited), errors.As(err, &urlErr), errors.As(err, &netErr):
+	case errors.As(err, &apiErr), errors.Is(err, woleet.ErrOutcomeUnknown), errors.Is(err, woleet.ErrNotSent),
+		errors.Is(err, woleet.ErrRateLimited), errors.As(err, &urlErr), errors.As(err, &netErr),
+		errors.Is(err, context.DeadlineExceeded):
+		// The API failed, or did not answer in time (--timeout: the only
+		// deadline the CLI sets).
 		return exitAPI
 	}
 	return exitError

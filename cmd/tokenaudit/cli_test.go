@@ -102,7 +102,7 @@ func TestUsageErrors(t *testing.T) {
 		t.Errorf("usage error wrote to stdout: %q", r.stdout)
 	}
 	cli(t, "", nil, "--format", "yaml", "version").want(t, 1, nil,
-		[]string{`tokenaudit: unknown format "yaml" (want one of table, json, jsonl, csv, markdown)`})
+		[]string{`tokenaudit: unknown format "yaml" (want one of table, json, jsonl, csv, markdown, html)`})
 	cli(t, "", []string{"TOKENAUDIT_FORMAT=xml"}, "version").want(t, 1, nil,
 		[]string{`tokenaudit: TOKENAUDIT_FORMAT: unknown format "xml"`})
 	cli(t, "", nil, "version", "extra").want(t, 1, nil,

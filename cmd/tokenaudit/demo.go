@@ -53,8 +53,9 @@ the ledger it wrote.
 
 The ledger is --db, or ./` + defaultDemoLedger + ` — never $TOKENAUDIT_DB or your
 default ledger. It may be run again on the same ledger: the tokens of an
-earlier run, whose fake API is gone, are then found "revoked elsewhere". A
-ledger that records events of a real API is refused. No token is printed.`,
+earlier run were recorded for that run's fake API (another URL), so
+reconcile leaves them out rather than guess what became of them. A ledger
+that records events of a real API is refused. No token is printed.`,
 		Example: `  go run ./cmd/tokenaudit demo
   tokenaudit demo --db /tmp/demo.db && sqlite3 /tmp/demo.db 'SELECT * FROM tokens'`,
 		Args: noArgs,
@@ -240,9 +241,9 @@ func (d *demoRun) run(ctx context.Context, srv *woleettest.Server, start time.Ti
 		return errors.New("demo: reconcile did not find the token issued behind the ledger's back")
 	}
 	d.say("found sha256:%s (%s) and recorded it as an import", shadowFP, demoShadow)
-	if n := len(rec.Missing); n > 0 {
-		d.say("%s", d.st.Dim(fmt.Sprintf("and %s from an earlier demo run, whose fake API is gone: recorded as revoked elsewhere",
-			countTokens(n, "token", ""))))
+	if n := rec.LeftOut.OtherAPI; n > 0 {
+		d.say("%s", d.st.Dim(fmt.Sprintf("and left out %s from an earlier demo run: recorded for its fake API, another URL",
+			countTokens(n, "live token", ""))))
 	}
 
 	// 5. Verify.

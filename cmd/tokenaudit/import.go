@@ -48,7 +48,10 @@ The summary counts the tokens imported, already known, repeated and rejected
 (lines that are not tokens, each reported on standard error; the exit status
 is then 2). --format jsonl and csv list every token read instead:
 {"input", "fingerprint", "cdata", "status", "error"}. Each event records where
-the token came from (the file name, "stdin"), or --source.
+the token came from (the file name, "stdin"), or --source, and the API
+configured (WOLEET_API_URL and the credentials' identity) if any: reconcile
+compares a token only with the API it was recorded for, and leaves tokens
+imported with no API configured out.
 
 ` + tokenInputHelp,
 		Example: `  tokenaudit import @issued-before-2026.txt
@@ -64,7 +67,13 @@ the token came from (the file name, "stdin"), or --source.
 				return err
 			}
 			defer l.Close()
-			auditor, err := audit.NewAuditor(l, nil)
+			// Tokens are recorded for the configured API, if any, so that
+			// reconcile compares them with that API's list. No request is made.
+			var opts []audit.AuditorOption
+			if client, cerr := a.apiClient(apiFlags{}); cerr == nil {
+				opts = append(opts, audit.WithAPIURL(client.BaseURL()), audit.WithAPIIdentity(client.Identity()))
+			}
+			auditor, err := audit.NewAuditor(l, nil, opts...)
 			if err != nil {
 				return err
 			}
@@ -83,6 +92,8 @@ func (a *app) importTokens(ctx context.Context, auditor *audit.Auditor, args []s
 	perToken := a.format == output.JSONL || a.format == output.CSV
 	rw := a.newResultWriter(a.stdout, "", "input", "fingerprint", "cdata", "status", "error")
 	var total audit.ImportResult
+	opaque := 0 // tokens read that are not JWTs (Import takes them as opaque)
+	defer func() { a.warnNotJWT(opaque) }()
 	reject := func(rec importRecord) error {
 		if !a.format.Structured() {
 			fmt.Fprintf(a.stderr, "tokenaudit: %s: %s\n", rec.Input, rec.Error)
@@ -119,6 +130,9 @@ func (a *app) importTokens(ctx context.Context, auditor *audit.Auditor, args []s
 					return reject(importRecord{Input: it.Where(), Status: string(audit.ImportRejected), Error: it.Err.Error()})
 				}
 				where = append(where, it.Where())
+				if opaqueToken(it.Token) {
+					opaque++
+				}
 				if !yield(it.Token) {
 					return errStopRun
 				}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -39,12 +40,18 @@ and claims are printed exactly as the token has them.
 			style := a.style()
 			// One token given as an argument prints as an indented document.
 			pretty := a.format == output.JSON && len(args) == 1 && !strings.HasPrefix(args[0], "@") && args[0] != "-"
+			var opaque atomic.Int64 // tokens taken as opaque, by every worker
+			defer func() { a.warnNotJWT(int(opaque.Load())) }()
 			return a.stream(cmd.Context(), args, func() tokenstream.RenderFunc {
 				clock := jwtinspect.WithNow(func() time.Time { return now })
 				var sum jwtinspect.Summary // this worker's own
 				return func(dst []byte, it tokenstream.Item) ([]byte, error) {
 					if a.format.Structured() {
 						line, err := a.inspectJSONLine(dst, it, &sum, clock, now)
+						if err != nil && opaqueToken(it.Token) {
+							opaque.Add(1)
+							return a.appendOpaque(dst, it, pretty, style)
+						}
 						if err != nil || !pretty {
 							return line, err
 						}
@@ -53,6 +60,10 @@ and claims are printed exactly as the token has them.
 						return append(dst, buf.Bytes()...), err
 					}
 					tok, err := jwtinspect.Parse(it.Token, clock)
+					if err != nil && opaqueToken(it.Token) {
+						opaque.Add(1)
+						return a.appendOpaque(dst, it, pretty, style)
+					}
 					if err != nil {
 						return dst, err
 					}
@@ -227,7 +238,7 @@ func writeInspectText(buf *bytes.Buffer, format output.Format, it tokenstream.It
 			return err
 		}
 		buf.WriteString("\n")
-		findings := findingSheet(tok, output.Style{})
+		findings := findingSheet(tok.Findings, output.Style{})
 		findings.Title = "Findings"
 		if err := findings.Write(buf, format); err != nil {
 			return err
@@ -264,7 +275,7 @@ func writeInspectText(buf *bytes.Buffer, format output.Format, it tokenstream.It
 	buf.WriteString("\n" + style.Bold("Findings") + "\n")
 	if len(tok.Findings) == 0 {
 		buf.WriteString("  none\n")
-	} else if err := findingSheet(tok, style).Write(buf, output.Table); err != nil {
+	} else if err := findingSheet(tok.Findings, style).Write(buf, output.Table); err != nil {
 		return err
 	}
 	buf.WriteString("\n")
@@ -327,9 +338,9 @@ func claimSheet(tok *jwtinspect.Token, now time.Time) *output.Sheet {
 }
 
 // findingSheet lists the findings, most severe first.
-func findingSheet(tok *jwtinspect.Token, style output.Style) *output.Sheet {
+func findingSheet(findings []jwtinspect.Finding, style output.Style) *output.Sheet {
 	s := &output.Sheet{Header: []string{"severity", "id", "message"}}
-	fs := slices.Clone(tok.Findings)
+	fs := slices.Clone(findings)
 	slices.SortStableFunc(fs, func(a, b jwtinspect.Finding) int { return b.Severity.Rank() - a.Severity.Rank() })
 	for _, f := range fs {
 		s.Append(style.Severity(string(f.Severity)), f.ID, f.Message)

@@ -229,7 +229,7 @@ func TestInspectMalformed(t *testing.T) {
 func TestInspectStreamWithBadLines(t *testing.T) {
 	a := woleetStyle(`{"cdata":"alpha"}`)
 	b := woleetStyle(`{"cdata":"beta"}`)
-	in := "# issued today\n" + a + "\n\nnot-a-token\n  Authorization: Bearer " + b + "  \n"
+	in := "# issued today\n" + a + "\n\nnot-a.token\n  Authorization: Bearer " + b + "  \n"
 	r := cli(t, in, nil, "inspect", "--format", "jsonl", "-")
 	if r.code != 2 {
 		t.Errorf("exit %d, want 2 (a malformed line)", r.code)
@@ -276,7 +276,9 @@ func TestCDataAndFingerprint(t *testing.T) {
 	if r.stdout != fingerprintOf(a)+"\n" || r.code != 0 {
 		t.Errorf("fingerprint = %q (exit %d)", r.stdout, r.code)
 	}
-	cli(t, "", nil, "fingerprint", "garbage").want(t, 2, nil, []string{"wrong number of parts"})
+	cli(t, "", nil, "fingerprint", "garbage.txt").want(t, 2, nil, []string{"wrong number of parts"})
+	// One word could be an opaque token: fingerprinted, not silently.
+	cli(t, "", nil, "fingerprint", "garbage").want(t, 0, []string{fingerprintOf("garbage")}, []string{"1 token is not a JWT (not-a-jwt)"})
 }
 
 func TestInputForms(t *testing.T) {

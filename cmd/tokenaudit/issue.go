@@ -91,6 +91,8 @@ func (a *app) issue(cmd *cobra.Command, s *auditSession, cdata string, count int
 		cw = csv.NewWriter(a.stdout)
 		cw.Write([]string{"token", "fingerprint", "cdata", "seq"})
 	}
+	opaque := 0 // tokens issued that are not JWTs
+	defer func() { a.warnNotJWT(opaque) }()
 	for i := range count {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("stopped after %d of %d tokens: %w", i, count, err)
@@ -102,6 +104,9 @@ func (a *app) issue(cmd *cobra.Command, s *auditSession, cdata string, count int
 				err = fmt.Errorf("token %d of %d: %w (the %d before it were printed and recorded)", i+1, count, err, i)
 			}
 			return err
+		}
+		if recordedNotJWT(res.Event) {
+			opaque++
 		}
 		rec := issueRecord{Token: res.Token.Token, Fingerprint: res.Event.Fingerprint, CData: res.Event.CData, Seq: res.Event.Seq}
 		var werr error

@@ -75,7 +75,7 @@ func TestIssueInspectRevokeReportSQLVerify(t *testing.T) {
 	r.want(t, 0, []string{"Ledger " + at.db + ": 5 events, root hash " + rep.Head.Hash,
 		"Tokens by state", "│ active  │ 1      │", "│ revoked │ 1      │", "│ total   │ 2      │",
 		"Live tokens per cdata", "│ globex │ 1    │", "Oldest live tokens", short(globex),
-		"Issue requests with no outcome\n(none)", "Recent failures\n(none)"}, nil)
+		"Requests with no known outcome\n(none)", "Recent failures\n(none)"}, nil)
 	r = at.run(t, "", "report", "--format", "markdown")
 	r.want(t, 0, []string{"## Token ledger report", "### Tokens by state", "| state | tokens |", "| active | 1 |"}, nil)
 
@@ -90,11 +90,11 @@ func TestIssueInspectRevokeReportSQLVerify(t *testing.T) {
 		"root hash        " + rep.Head.Hash + "\n"}, nil)
 	r = at.run(t, "", "ledger", "info", "--format", "json")
 	info := decodeJSON[map[string]any](t, r.stdout)
-	if info["path"] != at.db || info["schema_version"] != 2.0 || info["events"] != 5.0 || info["tree_size"] != 5.0 ||
+	if info["path"] != at.db || info["schema_version"] != 3.0 || info["events"] != 5.0 || info["tree_size"] != 5.0 ||
 		info["root_hash"] != rep.Head.Hash || len(info["ledger_id"].(string)) != 32 {
 		t.Errorf("ledger info --format json = %v", info)
 	}
-	at.run(t, "", "ledger", "info").want(t, 0, []string{"path             " + at.db + "\n", "schema version   2\n", "events           5\n"}, nil)
+	at.run(t, "", "ledger", "info").want(t, 0, []string{"path             " + at.db + "\n", "schema version   3\n", "events           5\n"}, nil)
 	at.checkNoLeak(t)
 }
 

@@ -27,11 +27,11 @@ type apiTest struct {
 	stderr []string
 }
 
-// newAPITest starts a fake API (closed when the test ends) and names a
-// fresh ledger file.
-func newAPITest(t *testing.T) *apiTest {
+// newAPITest starts a fake API with opts (closed when the test ends) and
+// names a fresh ledger file.
+func newAPITest(t *testing.T, opts ...woleettest.Option) *apiTest {
 	t.Helper()
-	srv := woleettest.NewServer()
+	srv := woleettest.NewServer(opts...)
 	t.Cleanup(srv.Close)
 	db := filepath.Join(t.TempDir(), "ledger.db")
 	return &apiTest{srv: srv, db: db, env: []string{

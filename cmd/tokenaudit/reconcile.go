@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -27,9 +29,11 @@ type reconcileRecord struct {
 
 func (a *app) reconcileCommand() *cobra.Command {
 	var (
-		af    apiFlags
-		lf    ledgerFlags
-		apply bool
+		af       apiFlags
+		lf       ledgerFlags
+		apply    bool
+		yes      bool
+		inFlight time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "reconcile [--apply]",
@@ -46,6 +50,18 @@ tokens the ledger holds active, by fingerprint, in both directions:
   revoked but live   the ledger recorded its revocation, yet the API
                      lists it: it still works. Revoke it again.
 
+  seen live          --apply also records that it was seen live (a
+                     seen_live event): the ledger shows it active again.
+
+Only the tokens recorded for this API (the same WOLEET_API_URL and
+identity) are compared; reconcile says how many it left out. --apply also
+settles every outcome left unknown (an issue request that got no answer, a
+revoke that may have reached the server) with what the list shows.
+
+--apply refuses to record as revoked elsewhere more than half of the live
+tokens compared (and more than 3) in one run, the sign of a wrong URL or
+account: it shows them, asks on a terminal, and needs --yes otherwise.
+
 Without --apply nothing is written (the ledger is opened read-only). The
 exit status is 0 when the comparison ran, whatever it found; --format json
 says "in_sync".`,
@@ -59,7 +75,23 @@ says "in_sync".`,
 				return err
 			}
 			defer s.Close()
-			res, err := s.auditor.Reconcile(cmd.Context(), audit.ReconcileOptions{Apply: apply})
+			opts := audit.ReconcileOptions{Apply: apply, Yes: yes, InFlight: inFlight}
+			if inFlight == 0 {
+				opts.InFlight = -1
+			}
+			res, err := s.auditor.Reconcile(cmd.Context(), opts)
+			var mass *audit.MassRevocationError
+			if errors.As(err, &mass) {
+				if werr := a.writeReconcile(a.stdout, res, false); werr != nil {
+					return werr
+				}
+				ok, cerr := a.confirm(fmt.Sprintf("Record these %d live tokens as revoked elsewhere?", mass.Missing))
+				if cerr != nil || !ok {
+					return withHint(tidy(err), "if the API is the right one, run again with --yes to record them")
+				}
+				opts.Yes = true
+				res, err = s.auditor.Reconcile(cmd.Context(), opts)
+			}
 			if err != nil && res == nil {
 				return s.apiError(err)
 			}
@@ -76,6 +108,9 @@ says "in_sync".`,
 		},
 	}
 	cmd.Flags().BoolVar(&apply, "apply", false, "record what was found in the ledger")
+	cmd.Flags().BoolVar(&yes, "yes", false, "with --apply, record even if most live tokens are missing from the API's list")
+	cmd.Flags().DurationVar(&inFlight, "in-flight", audit.DefaultInFlight,
+		"an issue request younger than this may still record its token: leave its cdata's unknown tokens for later (0: none)")
 	af.register(cmd)
 	lf.register(cmd)
 	return cmd
@@ -101,7 +136,7 @@ func (a *app) reconcileSheet(res *audit.ReconcileResult) *output.Sheet {
 		s.Append(findingRevokedElsewhere, a.fpCell(t.Fingerprint), t.CData, t.Subject, rec(t.Fingerprint))
 	}
 	for _, t := range res.RevokedButListed {
-		s.Append(findingRevokedButLive, a.fpCell(t.Fingerprint), t.CData, t.Subject, "")
+		s.Append(findingRevokedButLive, a.fpCell(t.Fingerprint), t.CData, t.Subject, rec(t.Fingerprint))
 	}
 	return s
 }
@@ -117,7 +152,11 @@ func (a *app) writeReconcile(w io.Writer, res *audit.ReconcileResult, applied bo
 		return sheet.Write(w, output.CSV)
 	}
 	style := a.style()
-	summary := fmt.Sprintf("The API lists %s; the ledger holds %d active.", countTokens(res.Listed, "live token", ""), res.LedgerActive)
+	summary := fmt.Sprintf("The API lists %s; the ledger holds %d active for it.", countTokens(res.Listed, "live token", ""), res.LedgerActive)
+	if n := res.LeftOut.OtherAPI + res.LeftOut.NoAPI; n > 0 {
+		summary += fmt.Sprintf(" Left out: %d live token(s) recorded for another API or account, %d recorded with no API.",
+			res.LeftOut.OtherAPI, res.LeftOut.NoAPI)
+	}
 	if res.InSync() {
 		fmt.Fprintf(w, "%s %s\n", summary, style.Good("In sync."))
 		return nil

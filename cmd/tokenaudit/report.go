@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -19,8 +20,11 @@ type reportRecord struct {
 
 func (a *app) reportCommand() *cobra.Command {
 	var (
-		lf   ledgerFlags
-		opts audit.ReportOptions
+		lf                   ledgerFlags
+		vf                   verifierFlags
+		opts                 audit.ReportOptions
+		since, until, maxAge string
+		verify               bool
 	)
 	cmd := &cobra.Command{
 		Use:   "report",
@@ -31,12 +35,25 @@ may exist that the ledger does not know: run "tokenaudit reconcile"); and
 the most recent failures. The ledger is opened read-only, and everything
 comes from one snapshot of it.
 
+--since (and --until) add what happened in that period: tokens issued,
+revoked and seen live again per day (per week past 120 days), live tokens
+over time and by age, and the period's revocations (with their reasons),
+rotations, failures and reconcile findings.
+
 --format markdown pastes into a ticket; --format json gives the same data
-to programs (counts, lists, the tree head). CSV holds one table: use
-"tokenaudit tokens --format csv" for a listing.`,
+to programs (counts, lists, the tree head, "period"). CSV holds one table:
+use "tokenaudit tokens --format csv" for a listing.
+
+--format html writes one self-contained page with charts for people (the
+period defaults to the last 90 days): no script, nothing loaded from
+anywhere, every text from the ledger escaped. --verify adds ledger verify's
+result to it (exit 5 if the ledger is damaged); the newest signed checkpoint
+is checked with --verifier (or $TOKENAUDIT_CHECKPOINT_VERIFIER); --max-age
+draws an age policy on the age chart.`,
 		Example: `  tokenaudit report
   tokenaudit report --format markdown > audit-2026-03.md
-  tokenaudit report --format json | jq .tokens`,
+  tokenaudit report --format json | jq .tokens
+  tokenaudit report --format html --since 90d --verify > report-2026-q1.html`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.Oldest < 1 || opts.Failures < 1 || opts.TopCData < 0 {
@@ -46,17 +63,50 @@ to programs (counts, lists, the tree head). CSV holds one table: use
 				return withHint(usageErrorf("the report has several tables and CSV holds one"),
 					`use --format json, markdown or table, or "tokenaudit tokens --format csv"`)
 			}
+			now := a.now()
+			html := htmlOptions{verify: verify, by: audit.LocalActor()}
+			if since == "" && a.format == output.HTML {
+				since = "90d"
+			}
+			if since != "" {
+				var err error
+				if opts.Since, err = parseWhen(since, now); err != nil {
+					return usageErrorf("--since: %v", err)
+				}
+			}
+			if until != "" {
+				if since == "" {
+					return usageErrorf("--until needs --since")
+				}
+				var err error
+				if opts.Until, err = parseWhen(until, now); err != nil {
+					return usageErrorf("--until: %v", err)
+				}
+			}
+			if maxAge != "" {
+				var err error
+				if html.maxAge, err = parseAge(maxAge); err != nil {
+					return usageErrorf("--max-age: %v", err)
+				}
+			}
+			var err error
+			if html.verifiers, _, err = a.verifiers(vf); err != nil {
+				return err
+			}
 			return a.readLedger(lf, func(l *audit.Ledger) error {
 				rep, err := l.Report(cmd.Context(), opts)
 				if err != nil {
 					return ledgerError(err)
 				}
+				if a.format == output.HTML {
+					return a.writeHTMLReport(cmd.Context(), a.stdout, l, rep, html)
+				}
 				if err := a.writeReport(a.stdout, l.Path(), rep); err != nil {
 					return err
 				}
-				if len(rep.PendingIssues) > 0 && !a.format.Structured() {
-					fmt.Fprintf(a.stderr, "tokenaudit: hint: %d issue request(s) have no outcome: "+
-						"run \"tokenaudit reconcile\" to find any token they issued\n", len(rep.PendingIssues))
+				if n := len(rep.PendingIssues) + len(rep.PendingRevokes); n > 0 && !a.format.Structured() {
+					fmt.Fprintf(a.stderr, "tokenaudit: hint: %d request(s) have no known outcome: "+
+						"run \"tokenaudit reconcile --apply\" to settle them\n", n)
 				}
 				return nil
 			})
@@ -65,6 +115,11 @@ to programs (counts, lists, the tree head). CSV holds one table: use
 	cmd.Flags().IntVar(&opts.Oldest, "oldest", 10, "list this many of the oldest live tokens")
 	cmd.Flags().IntVar(&opts.Failures, "failures", 20, "list this many of the most recent failures")
 	cmd.Flags().IntVar(&opts.TopCData, "top", 0, "list only this many cdata with the most live tokens (0: all)")
+	cmd.Flags().StringVar(&since, "since", "", "also summarize the period from this time or age (default 90d for --format html)")
+	cmd.Flags().StringVar(&until, "until", "", "end the period at this time or age (default now)")
+	cmd.Flags().StringVar(&maxAge, "max-age", "", "with --format html, draw this age policy on the age chart (e.g. 90d)")
+	cmd.Flags().BoolVar(&verify, "verify", false, "with --format html, verify the ledger and show the result (exit 5 if damaged)")
+	vf.register(cmd)
 	lf.register(cmd)
 	return cmd
 }
@@ -97,14 +152,14 @@ func reportSheets(rep *audit.Report, format output.Format) []*output.Sheet {
 		perCData.Append(c.CData, strconv.FormatInt(c.Live, 10))
 	}
 
-	oldest := &output.Sheet{Title: "Oldest live tokens", Header: []string{"fingerprint", "cdata", "issued_at", "age", "issued_by"}}
+	oldest := &output.Sheet{Title: "Oldest live tokens", Header: []string{"fingerprint", "cdata", "issued_at", "first_seen_at", "age", "issued_by"}}
 	for _, t := range rep.OldestLive {
-		oldest.Append(shortFP(t.Fingerprint), t.CData, formatTime(t.IssuedAt), formatAge(t.Age()), t.IssuedBy)
+		oldest.Append(shortFP(t.Fingerprint), t.CData, formatTime(t.IssuedAt), formatTime(t.FirstSeenAt), formatAge(t.Age()), t.IssuedBy)
 	}
 
-	pending := &output.Sheet{Title: "Issue requests with no outcome", Header: []string{"seq", "ts", "cdata", "actor"}}
-	for _, e := range rep.PendingIssues {
-		pending.Append(strconv.FormatInt(e.Seq, 10), formatTime(e.TS), e.CData, e.Actor)
+	pending := &output.Sheet{Title: "Requests with no known outcome", Header: []string{"seq", "ts", "kind", "fingerprint", "cdata", "actor"}}
+	for _, e := range slices.Concat(rep.PendingIssues, rep.PendingRevokes) {
+		pending.Append(strconv.FormatInt(e.Seq, 10), formatTime(e.TS), string(e.Kind), shortFP(e.Fingerprint), e.CData, e.Actor)
 	}
 
 	failures := &output.Sheet{Title: "Recent failures", Header: []string{"seq", "ts", "kind", "fingerprint", "cdata", "result"}}

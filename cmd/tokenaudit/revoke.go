@@ -178,9 +178,11 @@ func (a *app) revokeTokens(ctx context.Context, s *auditSession, args []string, 
 	rw := a.newResultWriter(a.stdout, "", append([]string{"input"}, revokeHeader...)...)
 	var (
 		total, failed, firstCode int
+		opaque                   int // tokens that are not JWTs
 		stop                     error
 		unknown                  []revokeRecord
 	)
+	defer func() { a.warnNotJWT(opaque) }()
 	fail := func(rec *revokeRecord, err error) {
 		failed++
 		if firstCode == 0 {
@@ -203,7 +205,10 @@ func (a *app) revokeTokens(ctx context.Context, s *auditSession, args []string, 
 			return rw.add(rec, rec.cells(a, true)...)
 		}
 		cdata, _, perr := jwtinspect.CData(it.Token)
-		if perr != nil {
+		switch {
+		case perr != nil && opaqueToken(it.Token):
+			opaque++ // a token all the same, with no cdata
+		case perr != nil:
 			rec.Result = "malformed"
 			fail(&rec, perr)
 			return rw.add(rec, rec.cells(a, true)...)

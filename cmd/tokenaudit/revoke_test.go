@@ -139,7 +139,7 @@ func TestRevokeGivenTokens(t *testing.T) {
 	at.run(t, stranger+"\n", "revoke").want(t, exitAPI, []string{"failed"}, []string{"400 Bad Request"})
 
 	// In table mode the failures go to stderr too.
-	r = at.run(t, "not-a-token\n", "revoke")
+	r = at.run(t, "not-a.token\n", "revoke")
 	r.want(t, exitMalformed, []string{"stdin line 1", "malformed"}, []string{"tokenaudit: stdin line 1: "})
 	at.run(t, "# nothing\n", "revoke").want(t, 1, nil, []string{"tokenaudit: no token given: the input held no token\n"})
 	at.checkNoLeak(t)

@@ -18,6 +18,12 @@ input and files hold one token per line; blank lines and lines starting with
 "Authorization: Bearer " are removed, so a pasted HTTP header works. With no
 argument, tokens are read from standard input.
 
+A token is a JWT, or else an opaque token: every command but verify takes a
+line of printable ASCII without white space or dots, that does not start
+like a JWT ("eyJ", "{"), as a token known by its fingerprint alone (finding
+not-a-jwt), and warns once. Text shaped like a JWT that does not parse is
+malformed.
+
 A line that cannot be read as a token does not stop a stream: it becomes an
 error record ({"line": N, "source": …, "error": …, "code": …} in JSON lines, a
 line on standard error otherwise), and the exit status at the end is the

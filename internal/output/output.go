@@ -32,10 +32,12 @@ const (
 	JSONL    Format = "jsonl"
 	CSV      Format = "csv"
 	Markdown Format = "markdown"
+	// HTML is one self-contained page; only the report writes it.
+	HTML Format = "html"
 )
 
 // Formats lists every format, in the order help text shows them.
-var Formats = []Format{Table, JSON, JSONL, CSV, Markdown}
+var Formats = []Format{Table, JSON, JSONL, CSV, Markdown, HTML}
 
 // ParseFormat checks a format name. The empty string means [Table].
 func ParseFormat(s string) (Format, error) {

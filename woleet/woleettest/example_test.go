@@ -111,3 +111,29 @@ func ExampleServer_ClientOptions() {
 	// <nil>
 	// true
 }
+
+func ExampleServer_AnswerNext() {
+	srv := woleettest.NewServer()
+	defer srv.Close()
+	c := srv.Client()
+
+	// An answer the specification does not allow: "tokens" is required.
+	srv.AnswerNext(1, http.StatusOK, nil, []byte(`{"tokens": null}`))
+	_, err := c.ListTokens(context.Background())
+	fmt.Println(errors.Is(err, woleet.ErrInvalidResponse))
+	fmt.Println(err)
+	// Output:
+	// true
+	// woleet: list tokens: GET /v1/user/tokens: 200 OK: "tokens" is null, not an array of strings; the server sent {"tokens":null}
+}
+
+func ExampleWithOpaqueTokens() {
+	srv := woleettest.NewServer(woleettest.WithOpaqueTokens())
+	defer srv.Close()
+	tok, err := srv.Client().GenerateToken(context.Background(), woleet.GenerateTokenOptions{CData: "ci"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(tok.Token), tok.Token[:len(woleettest.OpaqueTokenPrefix)])
+	// Output: 38 token-
+}

@@ -58,6 +58,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var a answer
 	switch {
+	case f != nil && f.answer:
+		rec.Fault = "answer"
+		a = answer{status: f.status, header: f.header, body: f.body}
 	case f != nil && !f.drop:
 		rec.Fault = "fail"
 		a = message(f.status, http.StatusText(f.status))
@@ -107,7 +110,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	for k, v := range a.header {
 		w.Header()[k] = v
 	}
-	if len(a.body) > 0 {
+	if len(a.body) > 0 && w.Header().Get("Content-Type") == "" {
 		w.Header().Set("Content-Type", "application/json")
 	}
 	w.WriteHeader(a.status)

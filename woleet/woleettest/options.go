@@ -21,6 +21,7 @@ type config struct {
 	es256   bool
 	limit   rate.Limit
 	burst   int
+	opaque  bool
 }
 
 // WithClock sets the clock that dates tokens (iat) and requests, time.Now
@@ -80,4 +81,19 @@ func WithRateLimit(limit rate.Limit, burst int) Option {
 			c.limit, c.burst = 0, 0
 		}
 	}
+}
+
+// OpaqueTokenPrefix starts every token a server with [WithOpaqueTokens]
+// issues.
+const OpaqueTokenPrefix = "token-"
+
+// WithOpaqueTokens makes the server issue opaque tokens instead of JWTs:
+// [OpaqueTokenPrefix] and 32 random hex digits, such as
+// "token-0123456789abcdef0123456789abcdef". The specification types a
+// token as a string (its example is "token"), so a client must take any
+// string for one. They carry no claims; the server still knows each one's
+// user and cdata ([Server.Tokens]), lists them, revokes them and accepts
+// them as Bearer credentials.
+func WithOpaqueTokens() Option {
+	return func(c *config) { c.opaque = true }
 }

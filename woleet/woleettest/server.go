@@ -17,7 +17,8 @@
 // and has not revoked. Tokens are real JWTs, signed HS256 (default) or
 // ES256 ([WithES256Key]), with the claims sub (the user's id), iat, jti and
 // cdata (when given), and no exp; [Server.VerificationKey] returns the key
-// that verifies them. See [Server] for the choices made where the API's
+// that verifies them. With [WithOpaqueTokens] tokens are opaque strings
+// instead, as the specification (which types a token as a string) allows. See [Server] for the choices made where the API's
 // specification is silent.
 //
 // To serve on an address of one's choosing (an emulator, say), take
@@ -29,7 +30,8 @@
 // redacted), [Server.Tokens], [Server.LiveTokens] and [Server.Revoked] show
 // the server's state, and [Server.IssueDirect] and [Server.RevokeDirect]
 // change it behind a client's back. [Server.FailNext] answers the next
-// requests with an error status, [Server.DropNext] processes them and then
+// requests with an error status, [Server.AnswerNext] with any status and
+// body (one the specification does not allow, say), [Server.DropNext] processes them and then
 // drops the connection without answering, [Server.SetLatency] delays
 // answers, and [WithRateLimit] refuses requests beyond a rate with 429.
 package woleettest
@@ -78,7 +80,7 @@ const PathPrefix = "/v1"
 //   - GET /user/tokens lists the user's live tokens in the order they were
 //     issued.
 //   - Unknown paths are a 404, other methods a 405 with an Allow header.
-//   - Faults ([Server.FailNext], [Server.DropNext]) apply to the next
+//   - Faults ([Server.FailNext], [Server.AnswerNext], [Server.DropNext]) apply to the next
 //     requests whatever their path, before authentication; rate limiting
 //     ([WithRateLimit]) is per client IP address and answers 429 without
 //     Retry-After, as Woleet documents none.
@@ -103,6 +105,7 @@ type Server struct {
 	signer    jose.Signer
 	limit     rate.Limit
 	burst     int
+	opaque    bool
 
 	mu       sync.Mutex
 	users    map[string]*user // by email
@@ -145,6 +148,7 @@ func NewUnstartedServer(opts ...Option) *Server {
 		logger:   cfg.logger,
 		limit:    cfg.limit,
 		burst:    cfg.burst,
+		opaque:   cfg.opaque,
 		users:    map[string]*user{},
 		tokens:   map[string]*TokenRecord{},
 		limiters: map[string]*rate.Limiter{},

@@ -467,6 +467,59 @@ func TestFaults(t *testing.T) {
 	}
 }
 
+// TestAnswerNext: an arbitrary answer, queued with the other faults, sent
+// exactly, with nothing done.
+func TestAnswerNext(t *testing.T) {
+	srv := newServer(t)
+	srv.AnswerNext(1, http.StatusOK, nil, []byte(`{"tokens": null}`))
+	srv.FailNext(1, http.StatusBadGateway, nil)
+	srv.AnswerNext(1, http.StatusCreated, http.Header{"Content-Type": {"text/plain"}, "X-Test": {"1"}}, []byte("token"))
+
+	r := do(t, srv, "GET", "/user/tokens", "") // no auth: faults come first
+	if r.status != 200 || r.body != `{"tokens": null}` || r.header.Get("Content-Type") != "application/json" {
+		t.Errorf("first answer %d %q (%s), want 200 {\"tokens\": null}", r.status, r.body, r.header.Get("Content-Type"))
+	}
+	wantMessage(t, do(t, srv, "GET", "/token", defaultAuth), 502)
+	r = do(t, srv, "GET", "/token", defaultAuth)
+	if r.status != 201 || r.body != "token" || r.header.Get("Content-Type") != "text/plain" || r.header.Get("X-Test") != "1" {
+		t.Errorf("third answer %d %q %v, want 201 token as text/plain", r.status, r.body, r.header)
+	}
+	if n := len(srv.Tokens()); n != 0 {
+		t.Errorf("the answers issued %d tokens, want none", n)
+	}
+	issue(t, srv, "", defaultAuth) // the queue is empty again
+	var faults []string
+	for _, r := range srv.Requests() {
+		faults = append(faults, fmt.Sprintf("%s:%d", r.Fault, r.Status))
+	}
+	if got, want := strings.Join(faults, " "), "answer:200 fail:502 answer:201 :200"; got != want {
+		t.Errorf("faults recorded %q, want %q", got, want)
+	}
+}
+
+// TestOpaqueTokens: WithOpaqueTokens issues tokens that are not JWTs,
+// which the server lists, accepts as Bearer credentials and revokes.
+func TestOpaqueTokens(t *testing.T) {
+	srv := newServer(t, woleettest.WithOpaqueTokens())
+	tok := issue(t, srv, "?cdata=opaque", defaultAuth)
+	rest, ok := strings.CutPrefix(tok, woleettest.OpaqueTokenPrefix)
+	if !ok || len(rest) != 32 || strings.ContainsAny(tok, ". ") {
+		t.Fatalf("issued %q, want %s and 32 hex digits", tok, woleettest.OpaqueTokenPrefix)
+	}
+	if other := issue(t, srv, "", defaultAuth); other == tok {
+		t.Fatal("two opaque tokens are the same")
+	}
+	if recs := srv.Tokens(); len(recs) != 2 || recs[0].Token != tok || recs[0].CData != "opaque" || recs[0].JTI != rest {
+		t.Errorf("Tokens() = %+v", recs)
+	}
+	if r := do(t, srv, "GET", "/user/tokens", "Bearer "+tok); r.status != 200 || !strings.Contains(r.body, `"`+tok+`"`) {
+		t.Errorf("GET /user/tokens as the opaque token: %d %s", r.status, r.body)
+	}
+	if r := do(t, srv, "DELETE", "/token?token="+tok, defaultAuth); r.status != 200 || !srv.Revoked(tok) {
+		t.Errorf("DELETE /token: %d, revoked %v", r.status, srv.Revoked(tok))
+	}
+}
+
 func TestLatency(t *testing.T) {
 	srv := newServer(t)
 	srv.SetLatency(80 * time.Millisecond)

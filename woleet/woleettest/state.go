@@ -16,9 +16,11 @@ import (
 
 // TokenRecord is what the server knows of a token it issued.
 type TokenRecord struct {
-	// Token is the compact JWT: a secret, in tests as in life.
+	// Token is the compact JWT (an opaque token with [WithOpaqueTokens]):
+	// a secret, in tests as in life.
 	Token string
-	// JTI is the token's "jti" claim.
+	// JTI is the token's "jti" claim (with [WithOpaqueTokens], the random
+	// part of the token).
 	JTI string
 	// UserEmail and UserID name the user the token was issued to; UserID
 	// is the token's "sub" claim.
@@ -55,8 +57,8 @@ type Request struct {
 	// Status is the status sent, or the one that would have been sent if
 	// the request had not been dropped.
 	Status int
-	// Fault is "fail" (FailNext), "drop" (DropNext), "ratelimit"
-	// (WithRateLimit) or "" for none.
+	// Fault is "fail" (FailNext), "answer" (AnswerNext), "drop"
+	// (DropNext), "ratelimit" (WithRateLimit) or "" for none.
 	Fault string
 }
 
@@ -183,6 +185,8 @@ type fault struct {
 	drop   bool
 	status int
 	header http.Header
+	answer bool   // AnswerNext: send status, header and body as given
+	body   []byte // AnswerNext's body
 }
 
 // FailNext answers the next n requests, whatever their path and before
@@ -193,6 +197,21 @@ func (s *Server) FailNext(n int, status int, header http.Header) {
 	defer s.mu.Unlock()
 	for range n {
 		s.faults = append(s.faults, fault{status: status, header: header.Clone()})
+	}
+}
+
+// AnswerNext answers the next n requests, whatever their path and before
+// authentication, with status, the given headers and exactly body (with
+// Content-Type application/json unless header sets one): nothing else
+// happens, no token is issued or revoked. It is how a test makes the API
+// answer what the specification does not allow, such as {"tokens": null}
+// with 200. Faults queue up in the order given, with those of FailNext and
+// DropNext.
+func (s *Server) AnswerNext(n int, status int, header http.Header, body []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.faults = append(s.faults, fault{status: status, header: header.Clone(), body: slices.Clone(body), answer: true})
 	}
 }
 
@@ -224,10 +243,26 @@ type claims struct {
 	CData string `json:"cdata,omitempty"`
 }
 
-// issueLocked signs and records a token; s.mu is held.
+// issueLocked signs (or, with WithOpaqueTokens, makes up) and records a
+// token; s.mu is held.
 func (s *Server) issueLocked(u *user, cdata string) (string, error) {
 	now := s.now().UTC()
 	c := claims{Sub: u.id, Iat: now.Unix(), Jti: randomHex(16), CData: cdata}
+	tok := OpaqueTokenPrefix + c.Jti
+	if !s.opaque {
+		var err error
+		if tok, err = s.sign(c); err != nil {
+			return "", err
+		}
+	}
+	rec := &TokenRecord{Token: tok, JTI: c.Jti, UserEmail: u.email, UserID: u.id, CData: cdata, IssuedAt: time.Unix(c.Iat, 0).UTC()}
+	s.tokens[tok] = rec
+	s.order = append(s.order, rec)
+	return tok, nil
+}
+
+// sign makes the compact JWT of claims c.
+func (s *Server) sign(c claims) (string, error) {
 	payload, err := json.Marshal(c)
 	if err != nil {
 		return "", fmt.Errorf("woleettest: issue: %w", err)
@@ -240,9 +275,6 @@ func (s *Server) issueLocked(u *user, cdata string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("woleettest: issue: serializing: %w", err)
 	}
-	rec := &TokenRecord{Token: tok, JTI: c.Jti, UserEmail: u.email, UserID: u.id, CData: cdata, IssuedAt: time.Unix(c.Iat, 0).UTC()}
-	s.tokens[tok] = rec
-	s.order = append(s.order, rec)
 	return tok, nil
 }
 

@@ -1,0 +1,87 @@
+package audit
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// The bounds on what the ledger keeps of a token's own text (see the
+// package documentation, "Untrusted text").
+const (
+	// maxTokenText bounds a token's cdata and subject as recorded, in bytes.
+	maxTokenText = 4 << 10
+	// maxClaimsJSON bounds a token's claims as recorded in an event's
+	// detail, in bytes of compact JSON; larger claims are kept as their
+	// SHA-256 and size.
+	maxClaimsJSON = 64 << 10
+)
+
+// recordableText returns s in the form the ledger records text taken from a
+// token (cdata, sub): s itself when it is valid UTF-8 with no NUL byte, no
+// JWT-shaped part and at most maxTokenText bytes. Otherwise every JWT-shaped
+// part is replaced by "[token sha256:…]" (its short fingerprint), each
+// byte that is not valid UTF-8, and each NUL, by the visible escape \xNN,
+// and the text is cut to maxTokenText bytes ending in "…"; changed reports
+// that it was rewritten.
+func recordableText(s string) (out string, changed bool) {
+	if len(s) <= maxTokenText && utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 && !containsJWT(s) {
+		return s, false
+	}
+	r := redactJWTs(s)
+	var b strings.Builder
+	for i := 0; i < len(r); {
+		c, size := utf8.DecodeRuneInString(r[i:])
+		switch {
+		case c == utf8.RuneError && size <= 1, c == 0:
+			fmt.Fprintf(&b, `\x%02x`, r[i])
+		default:
+			b.WriteString(r[i : i+size])
+		}
+		i += size
+	}
+	return truncate(b.String(), maxTokenText-len("…")), true
+}
+
+// textOrigin describes, in an event's detail, text the ledger rewrote: the
+// SHA-256 and byte length of the original, so that whoever holds it can
+// match it to the record.
+func textOrigin(original string) map[string]any {
+	sum := sha256.Sum256([]byte(original))
+	return map[string]any{"sha256": hex.EncodeToString(sum[:]), "bytes": len(original), "rewritten": true}
+}
+
+// recordableClaims returns the claims as the ledger records them in a
+// detail: their compact JSON with JWT-shaped text redacted (see
+// redactJWTs: a JWT shape holds no quote or backslash, so the JSON stays
+// valid), or, when that is longer than maxClaimsJSON bytes, their SHA-256
+// and size in "claims_sha256" and "claims_size".
+func recordableClaims(claims map[string]any, detail map[string]any) {
+	b, err := json.Marshal(claims)
+	if err != nil {
+		detail["claims_omitted"] = "the claims could not be encoded as JSON"
+		return
+	}
+	if len(b) > maxClaimsJSON {
+		sum := sha256.Sum256(b)
+		detail["claims_sha256"] = hex.EncodeToString(sum[:])
+		detail["claims_size"] = len(b)
+		return
+	}
+	if containsJWT(string(b)) {
+		b = []byte(redactJWTs(string(b)))
+		detail["claims_redacted"] = "JWT-shaped text replaced by its fingerprint"
+	}
+	detail["claims"] = json.RawMessage(b)
+}
+
+// plausibleIAT bounds the iat claims the ledger takes as evidence of a
+// token's age: not before 2000, and not after the recording time plus a
+// clock skew.
+func plausibleIAT(iat *time.Time, now time.Time) bool {
+	return iat != nil && iat.Year() >= 2000 && !iat.After(now.Add(time.Hour))
+}
