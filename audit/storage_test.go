@@ -204,3 +204,40 @@ func TestConcurrentVerifies(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyWhileAppending: the index scans run in snapshots of their own,
+// later than Verify's; the entries appended in between must not count.
+func TestVerifyWhileAppending(t *testing.T) {
+	l := openTest(t)
+	appendN(t, l, 200)
+	ctx := context.Background()
+	done := make(chan error)
+	stop := make(chan struct{})
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			batch := make([]Event, 20)
+			for j := range batch {
+				batch[j] = Event{Kind: KindImport, Fingerprint: fp(10_000 + 20*i + j), CData: "c"}
+			}
+			if _, err := l.AppendBatch(ctx, batch); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	for range 20 {
+		if rep, err := l.Verify(ctx); err != nil {
+			t.Errorf("Verify while appending: %v (%v)", err, rep.Problems)
+		}
+	}
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
