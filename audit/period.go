@@ -162,24 +162,29 @@ ORDER BY e.seq`, []any{formatTS(since), formatTS(until)}, func(rows *sql.Rows) e
 		p.Buckets[bucket].Live = live
 	}
 
-	// Today's live tokens by age.
+	// Today's live tokens by age, in days, from one pass over the index
+	// of tokens (as the report counts them), each live token's first_seen_at
+	// taken from its birth event b.
 	p.Ages = append(p.Ages, ageBuckets[:]...)
-	err = eachRow(ctx, tx, "SELECT first_seen_at FROM tokens WHERE state = 'active'", nil, func(rows *sql.Rows) error {
-		var ts string
-		if err := rows.Scan(&ts); err != nil {
+	err = eachRow(ctx, tx, `SELECT CAST(julianday(?) - julianday(`+firstSeenSQL+`) AS INTEGER) AS days, count(*)
+FROM (SELECT min(CASE WHEN kind IN ('issue', 'import') THEN seq END) AS born,
+             max(CASE WHEN kind IN ('issue', 'import', 'seen_live') THEN seq * 2
+                      WHEN kind IN ('revoke', 'revoked_elsewhere') THEN seq * 2 + 1 END) AS last
+      FROM events WHERE fingerprint > '' GROUP BY fingerprint) AS t
+JOIN events AS b ON b.seq = t.born
+WHERE t.last % 2 = 0
+GROUP BY days`, []any{formatTS(now)}, func(rows *sql.Rows) error {
+		var days, n int64
+		if err := rows.Scan(&days, &n); err != nil {
 			return err
 		}
-		seen, err := parseTS(ts)
-		if err != nil {
-			return err
-		}
-		days := int(now.Sub(seen) / (24 * time.Hour))
 		for i := range p.Ages {
-			if days >= p.Ages[i].MinDays && (p.Ages[i].MaxDays == 0 || days < p.Ages[i].MaxDays) {
-				p.Ages[i].Live++
-				break
+			if days >= int64(p.Ages[i].MinDays) && (p.Ages[i].MaxDays == 0 || days < int64(p.Ages[i].MaxDays)) {
+				p.Ages[i].Live += n
+				return nil
 			}
 		}
+		p.Ages[0].Live += n // a token first seen after now (a clock set back)
 		return nil
 	})
 	if err != nil {

@@ -2,7 +2,9 @@ package audit
 
 import (
 	"context"
+	"encoding/json"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 )
@@ -108,5 +110,56 @@ func TestPeriodSummaryAgreesWithAReplay(t *testing.T) {
 	}
 	if _, err := l.Report(ctx, ReportOptions{Since: until, Until: since}); err == nil {
 		t.Error("an empty period was accepted")
+	}
+}
+
+// TestOldestLiveAgreesWithTheView: the report's oldest live tokens, found
+// without reading every token, are the first live tokens of the whole view
+// sorted by first_seen_at, on a history of issues, imports with old iats,
+// revocations and tokens seen live again.
+func TestOldestLiveAgreesWithTheView(t *testing.T) {
+	c := newClock()
+	c.Set(time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC))
+	l := openTest(t, WithNow(c.Now))
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(3, 4))
+	var batch []Event
+	for i := range 400 {
+		e := Event{Kind: KindIssue, Fingerprint: fp(i), CData: "c"}
+		if i%3 == 0 {
+			iat := time.Date(2020+r.IntN(6), time.Month(1+r.IntN(12)), 1, 0, 0, 0, 0, time.UTC)
+			e.Kind, e.Detail = KindImport, json.RawMessage(`{"token_iat":"`+formatTS(iat)+`"}`)
+		}
+		batch = append(batch, e)
+		if r.IntN(3) == 0 {
+			batch = append(batch, Event{Kind: KindRevoke, Fingerprint: fp(r.IntN(i + 1))})
+		}
+		if r.IntN(9) == 0 {
+			batch = append(batch, Event{Kind: KindSeenLive, Fingerprint: fp(r.IntN(i + 1))})
+		}
+	}
+	if _, err := l.AppendBatch(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	var all []Token
+	for _, tk := range collect(t, l.Tokens(ctx, TokenFilter{State: StateActive})) {
+		all = append(all, tk)
+	}
+	slices.SortFunc(all, byFirstSeen)
+	for _, n := range []int{1, 5, 10, 50, 1000} {
+		rep, err := l.Report(ctx, ReportOptions{Oldest: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got, want []string
+		for _, tk := range rep.OldestLive {
+			got = append(got, tk.Fingerprint)
+		}
+		for _, tk := range all[:min(n, len(all))] {
+			want = append(want, tk.Fingerprint)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("oldest %d: %d tokens, differing from the view's %d", n, len(got), len(want))
+		}
 	}
 }

@@ -155,14 +155,12 @@ GROUP BY e.cdata`, nil, func(rows *sql.Rows) error {
 	if opts.TopCData > 0 && len(rep.LiveByCData) > opts.TopCData {
 		rep.LiveByCData = rep.LiveByCData[:opts.TopCData]
 	}
-	err = eachRow(ctx, tx, "SELECT "+tokenColumns+" FROM tokens WHERE state = 'active' ORDER BY first_seen_at, issued_seq LIMIT ?",
-		[]any{opts.Oldest}, func(rows *sql.Rows) error {
-			t, err := scanToken(rows)
-			rep.OldestLive = append(rep.OldestLive, AgedToken{Token: t, AgeSeconds: int64(t.Age(now) / time.Second)})
-			return err
-		})
+	oldest, err := oldestLive(ctx, tx, opts.Oldest)
 	if err != nil {
 		return nil, fmt.Errorf("audit: report: oldest live tokens: %w", err)
+	}
+	for _, t := range oldest {
+		rep.OldestLive = append(rep.OldestLive, AgedToken{Token: t, AgeSeconds: int64(t.Age(now) / time.Second)})
 	}
 
 	collect := func(dst *[]Event) func(*sql.Rows) error {
@@ -197,6 +195,83 @@ WHERE kind IN ('issue_failed', 'revoke_failed') ORDER BY seq DESC LIMIT ?`, []an
 		}
 	}
 	return rep, nil
+}
+
+// oldestLive returns the n live tokens with the earliest first_seen_at,
+// oldest first, without reading every token: a token's first_seen_at is its
+// issued_at unless it was imported with an earlier iat, so the oldest are
+// among the first n live tokens in the order they were recorded (the tokens
+// view, read in issued_seq order and stopped early) and the first n live
+// imported tokens in the order of their iat (the index events_import_iat).
+func oldestLive(ctx context.Context, q queryer, n int) ([]Token, error) {
+	var out []Token
+	seen := map[string]bool{}
+	err := eachRow(ctx, q, "SELECT "+tokenColumns+" FROM tokens WHERE state = 'active' ORDER BY issued_seq LIMIT ?",
+		[]any{n}, func(rows *sql.Rows) error {
+			t, err := scanToken(rows)
+			out, seen[t.Fingerprint] = append(out, t), true
+			return err
+		})
+	if err != nil {
+		return nil, err
+	}
+	// Imported tokens by iat, a page at a time: each one's token, if it is
+	// live and that import is its birth, until n are found or the iat is no
+	// older than the n-th token found so far.
+	slices.SortFunc(out, byFirstSeen)
+	found, lastIAT, lastSeq := 0, "", int64(-1)
+	for found < n {
+		type cand struct {
+			seq     int64
+			fp, iat string
+		}
+		var page []cand
+		err := eachRow(ctx, q, `SELECT seq, fingerprint, json_extract(detail, '$.token_iat') AS iat FROM events
+WHERE kind = 'import' AND json_extract(detail, '$.token_iat') IS NOT NULL
+  AND (json_extract(detail, '$.token_iat') > ?1 OR (json_extract(detail, '$.token_iat') = ?1 AND seq > ?2))
+ORDER BY json_extract(detail, '$.token_iat'), seq LIMIT ?3`, []any{lastIAT, lastSeq, max(n, 64)}, func(rows *sql.Rows) error {
+			var c cand
+			err := rows.Scan(&c.seq, &c.fp, &c.iat)
+			page = append(page, c)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, c := range page {
+			if found >= n || (len(out) >= n && c.iat >= formatTS(out[n-1].FirstSeenAt)) {
+				found = n
+				break
+			}
+			if seen[c.fp] {
+				continue
+			}
+			seen[c.fp] = true
+			err := eachRow(ctx, q, "SELECT "+tokenColumns+" FROM tokens WHERE fingerprint = ? AND state = 'active' AND issued_seq = ?",
+				[]any{c.fp, c.seq}, func(rows *sql.Rows) error {
+					t, err := scanToken(rows)
+					out = append(out, t)
+					found++
+					return err
+				})
+			if err != nil {
+				return nil, err
+			}
+		}
+		last := page[len(page)-1]
+		lastIAT, lastSeq = last.iat, last.seq
+		slices.SortFunc(out, byFirstSeen)
+	}
+	slices.SortFunc(out, byFirstSeen)
+	return out[:min(n, len(out))], nil
+}
+
+// byFirstSeen orders tokens by first_seen_at, then by issued_seq.
+func byFirstSeen(a, b Token) int {
+	return cmp.Or(a.FirstSeenAt.Compare(b.FirstSeenAt), cmp.Compare(a.IssuedSeq, b.IssuedSeq))
 }
 
 // eachRow runs a query inside q and calls fn for every row.

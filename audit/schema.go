@@ -118,16 +118,25 @@ CREATE INDEX checkpoints_tree_size ON checkpoints (tree_size);
 	// shows the API the token came from and the token's own iat.
 	`
 DROP VIEW tokens;
-` + tokensViewV3,
+` + tokensViewV3 + `
+CREATE INDEX IF NOT EXISTS events_import_iat ON events (json_extract(detail, '$.token_iat')) WHERE kind = 'import';
+`,
 }
+
+// firstSeenSQL is the earliest evidence of a token whose birth event is
+// the row alias b: the record's ts, or for an import (a token issued before
+// the ledger saw it) the token's own iat when that is earlier.
+const firstSeenSQL = `CASE WHEN b.kind = 'import' THEN min(b.ts, coalesce(json_extract(b.detail, '$.token_iat'), b.ts)) ELSE b.ts END`
 
 // tokensViewV3 is the tokens view of schema version 3. A token is born by
 // its first issue or import event; its state is that of its latest
 // state-changing event: issue, import and seen_live make it active, revoke
 // and revoked_elsewhere make it revoked. token_iat is the token's own iat
 // claim when it was plausible (see the package documentation), and
-// first_seen_at the earliest evidence of the token's existence: the
-// earlier of issued_at and token_iat.
+// first_seen_at the earliest evidence of the token's existence: issued_at,
+// or for an imported token the earlier of issued_at and token_iat (see
+// firstSeenSQL). The index events_import_iat finds the imported tokens by
+// their iat, for the oldest live tokens.
 const tokensViewV3 = `
 CREATE VIEW tokens AS
 SELECT b.fingerprint AS fingerprint,
@@ -142,7 +151,7 @@ SELECT b.fingerprint AS fingerprint,
        CASE WHEN s.kind IN ('revoke', 'revoked_elsewhere') THEN 'revoked' ELSE 'active' END AS state,
        b.api_url     AS api_url,
        json_extract(b.detail, '$.token_iat') AS token_iat,
-       min(b.ts, coalesce(json_extract(b.detail, '$.token_iat'), b.ts)) AS first_seen_at,
+       ` + firstSeenSQL + ` AS first_seen_at,
        s.seq         AS state_seq
 FROM events AS b
 JOIN events AS s ON s.seq = (

@@ -58,6 +58,9 @@ type app struct {
 	formatFlag string
 	format     output.Format
 	stopNotify context.CancelFunc // set when the command watches signals
+
+	// maxTokenSize bounds a token read by app.stream (--max-token-size).
+	maxTokenSize tokenSize
 }
 
 // style returns the colours to use on stdout: only on a terminal, never with
@@ -198,14 +201,16 @@ not just issue; it identifies tokens by their SHA-256 fingerprint.
 
 Exit status: 0 success · 1 usage or I/O error · 2 malformed token ·
 3 signature not valid · 4 token not valid at this time (expired or not yet
-valid) · 5 ledger integrity failure · 6 API error.
+valid) · 5 ledger integrity failure · 6 API error
+(see "tokenaudit help exit-codes").
 
-Environment: WOLEET_API_URL, WOLEET_API_TOKEN (bearer) or WOLEET_USERNAME and
-WOLEET_PASSWORD (basic), TOKENAUDIT_DB (the ledger), TOKENAUDIT_FORMAT,
-NO_COLOR; for signed checkpoints (see "tokenaudit ledger"),
-TOKENAUDIT_CHECKPOINT_KEY (the signing key's file),
-TOKENAUDIT_CHECKPOINT_EVERY (sign every N events written) and
-TOKENAUDIT_CHECKPOINT_VERIFIER (a trusted verifier key, or its file).`,
+Environment: WOLEET_API_URL and the credentials, WOLEET_API_TOKEN (bearer) or
+WOLEET_USERNAME and WOLEET_PASSWORD (basic); TOKENAUDIT_DB (the ledger),
+TOKENAUDIT_FORMAT, NO_COLOR and the TOKENAUDIT_CHECKPOINT_* variables of
+signed checkpoints (see "tokenaudit help environment").
+
+Tokens are given as arguments, on standard input or in files: see
+"tokenaudit help tokens".`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
@@ -237,6 +242,7 @@ TOKENAUDIT_CHECKPOINT_VERIFIER (a trusted verifier key, or its file).`,
 		},
 	}
 	root.SetVersionTemplate("tokenaudit {{.Version}}\n")
+	root.SetHelpCommand(a.helpCommand())
 	root.PersistentFlags().StringVar(&a.formatFlag, "format", "",
 		"output format: table, json, jsonl, csv, markdown or html (report only) (default table, or $TOKENAUDIT_FORMAT)")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {

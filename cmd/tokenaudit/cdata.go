@@ -13,7 +13,7 @@ import (
 )
 
 func (a *app) cdataCommand() *cobra.Command {
-	return &cobra.Command{
+	return a.tokenInputCommand(&cobra.Command{
 		Use:   "cdata [TOKEN | - | @FILE]...",
 		Short: "Print each token's cdata: whom it was issued to",
 		Long: `Print the cdata claim of each token, one line per token, in input order.
@@ -26,7 +26,7 @@ so that one token is always one line; --format json or jsonl prints
 {"cdata": …, "fingerprint": …} with the exact value (null when absent).
 
 ` + tokenInputHelp,
-		Example: `  tokenaudit cdata "$TOKEN"
+		Example: `  tokenaudit cdata < token.txt
   tokenaudit cdata @issued.txt | sort | uniq -c`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var opaque atomic.Int64 // tokens taken as opaque, by every worker
@@ -41,11 +41,11 @@ so that one token is always one line; --format json or jsonl prints
 				return a.renderPair(it, "cdata", optional(cdata, ok))
 			}))
 		},
-	}
+	})
 }
 
 func (a *app) fingerprintCommand() *cobra.Command {
-	return &cobra.Command{
+	return a.tokenInputCommand(&cobra.Command{
 		Use:   "fingerprint [TOKEN | - | @FILE]...",
 		Short: "Print each token's fingerprint, the identity tokenaudit records",
 		Long: `Print each token's fingerprint: "sha256:" and the lowercase hex SHA-256 of
@@ -55,8 +55,8 @@ A line that is neither a well-formed JWT nor an opaque token is an error
 (exit status 2), so a typo is not silently fingerprinted.
 
 ` + tokenInputHelp,
-		Example: `  tokenaudit fingerprint "$TOKEN"
-  tokenaudit events --fingerprint "$(tokenaudit fingerprint "$TOKEN")"`,
+		Example: `  tokenaudit fingerprint < token.txt
+  tokenaudit events --fingerprint "$(tokenaudit fingerprint < token.txt)"`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var opaque atomic.Int64 // tokens taken as opaque, by every worker
 			defer func() { a.warnNotJWT(int(opaque.Load())) }()
@@ -70,7 +70,7 @@ A line that is neither a well-formed JWT nor an opaque token is an error
 				return a.renderPair(it, "fingerprint", nil)
 			}))
 		},
-	}
+	})
 }
 
 // pairRecord is the JSON form of the cdata and fingerprint commands.

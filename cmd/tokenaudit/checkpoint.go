@@ -366,7 +366,7 @@ func (a *app) checkpoint(ctx context.Context, l *audit.Ledger, signer note.Signe
 		return ledgerError(err)
 	}
 	if a.format.Structured() {
-		return a.writeDocument(a.stdout, checkpointRecord{ID: sc.ID, TS: formatTime(sc.TS), Origin: sc.Origin, TreeSize: sc.Size,
+		return a.writeDocument(a.stdout, checkpointRecord{ID: sc.ID, TS: formatStamp(sc.TS), Origin: sc.Origin, TreeSize: sc.Size,
 			RootHash: fmt.Sprintf("%x", sc.Hash[:]), Signer: sc.Signer, Note: string(sc.Note)})
 	}
 	if _, err := a.stdout.Write(sc.Note); err != nil {

@@ -93,19 +93,34 @@ func (f *ledgerFlags) register(cmd *cobra.Command) {
 
 // ledgerPath resolves the ledger's path: --db, then $TOKENAUDIT_DB, then
 // $XDG_DATA_HOME/tokenaudit/ledger.db, then ~/.local/share/tokenaudit/ledger.db.
+// A path that names a directory is a usage error (see checkLedgerPath).
 func (a *app) ledgerPath(f ledgerFlags) (string, error) {
 	if f.db != "" {
-		return f.db, nil
+		return f.db, checkLedgerPath(f.db, "--db")
 	}
 	if p := a.getenv("TOKENAUDIT_DB"); p != "" {
-		return p, nil
+		return p, checkLedgerPath(p, "TOKENAUDIT_DB")
 	}
 	if d := a.getenv("XDG_DATA_HOME"); d != "" && filepath.IsAbs(d) {
-		return filepath.Join(d, "tokenaudit", "ledger.db"), nil
+		p := filepath.Join(d, "tokenaudit", "ledger.db")
+		return p, checkLedgerPath(p, "the default ledger")
 	}
 	home := a.getenv("HOME")
 	if home == "" {
 		return "", withHint(errors.New("cannot find the ledger: HOME is not set"), "give the ledger's path with --db or TOKENAUDIT_DB")
 	}
-	return filepath.Join(home, ".local", "share", "tokenaudit", "ledger.db"), nil
+	p := filepath.Join(home, ".local", "share", "tokenaudit", "ledger.db")
+	return p, checkLedgerPath(p, "the default ledger")
+}
+
+// checkLedgerPath refuses a ledger path that names a directory: it is a
+// mistake in the command line or the environment (where says which), not
+// a damaged ledger. Whatever else is wrong with the path is for audit.Open
+// to say.
+func checkLedgerPath(path, where string) error {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return withHint(usageErrorf("%s %s is a directory, not a ledger file", where, path),
+			"name the ledger file itself, such as "+filepath.Join(path, "ledger.db"))
+	}
+	return nil
 }

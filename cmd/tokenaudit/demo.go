@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -78,6 +79,9 @@ func (a *app) demo(ctx context.Context, path string) error {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
+	}
+	if err := checkLedgerPath(path, "--db"); err != nil {
+		return err
 	}
 	if err := checkDemoLedger(ctx, abs); err != nil {
 		return err
@@ -265,10 +269,54 @@ func (d *demoRun) run(ctx context.Context, srv *woleettest.Server, start time.Ti
 	}
 
 	q := shellQuote(l.Path())
+	self, note := selfCommand()
 	fmt.Fprintf(d.w, "\n%s\n", d.st.Bold("Query the ledger it wrote:"))
-	fmt.Fprintf(d.w, "  sqlite3 %s \"SELECT fingerprint, cdata, state, issued_at FROM tokens\"\n", q)
-	fmt.Fprintf(d.w, "  tokenaudit events --db %s\n", q)
-	fmt.Fprintf(d.w, "  tokenaudit ledger verify --db %s\n", q)
+	fmt.Fprintf(d.w, "  sqlite3 %s \"SELECT fingerprint, cdata, state, issued_at FROM tokens\"\n", shellQuote(readOnlyURI(l.Path())))
+	if note != "" {
+		fmt.Fprintf(d.w, "  %s\n", note)
+	}
+	fmt.Fprintf(d.w, "  %s events --db %s\n", self, q)
+	fmt.Fprintf(d.w, "  %s ledger verify --db %s\n", self, q)
+	fmt.Fprintf(d.w, "%s\n", d.st.Dim("  (mode=ro: a plain \"sqlite3 FILE\" run by the ledger's owner deletes the -wal and -shm files kept for read-only users)"))
 	fmt.Fprintf(d.w, "\n%s\n", d.st.Dim(fmt.Sprintf("Done in %.1fs. The fake API is gone; its tokens never worked anywhere else.", time.Since(start).Seconds())))
 	return nil
+}
+
+// readOnlyURI is the SQLite URI that opens the file at path read-only
+// ("file:/path/ledger.db?mode=ro"): what a person's sqlite3 should open a
+// ledger with. A writable connection, on closing, checkpoints the ledger
+// and deletes the -wal and -shm files that the ledger keeps so that users
+// who may not write its folder can read it.
+func readOnlyURI(path string) string {
+	r := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
+	return "file:" + r.Replace(path) + "?mode=ro"
+}
+
+// selfCommand says how to run this tokenaudit again from the current
+// directory: "tokenaudit" when that is what PATH finds, "./tokenaudit"
+// for a binary in the current directory, or the binary's path. A binary
+// that "go run" built is deleted as it ends: then note says how to build
+// one, and the command is that one's.
+func selfCommand() (command, note string) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "tokenaudit", ""
+	}
+	if onPath, err := exec.LookPath("tokenaudit"); err == nil && sameFile(onPath, exe) {
+		return "tokenaudit", ""
+	}
+	if filepath.Base(filepath.Dir(exe)) == "exe" && strings.Contains(exe, string(filepath.Separator)+"go-build") {
+		return "./tokenaudit", "go build -o tokenaudit ./cmd/tokenaudit   # go run's binary is gone: build one"
+	}
+	if wd, err := os.Getwd(); err == nil && filepath.Dir(exe) == wd {
+		return "./" + shellQuote(filepath.Base(exe)), ""
+	}
+	return shellQuote(exe), ""
+}
+
+// sameFile reports whether the paths a and b name the same file.
+func sameFile(a, b string) bool {
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(fa, fb)
 }

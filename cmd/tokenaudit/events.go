@@ -21,7 +21,7 @@ func (a *app) eventCells(e audit.Event) []string {
 	result := eventResult(e)
 	ts := formatTime(e.TS)
 	if a.format == output.CSV {
-		ts = e.TS.UTC().Format("2006-01-02T15:04:05.000000Z07:00")
+		ts = formatStamp(e.TS)
 	}
 	cells := []string{strconv.FormatInt(e.Seq, 10), ts, string(e.Kind), a.fpCell(e.Fingerprint), e.CData, e.Actor, result}
 	if a.format != output.CSV {
@@ -190,7 +190,7 @@ when each was revoked. The ledger is opened read-only.
 Woleet tokens never expire: every active token is a working credential.
 "--state active --older-than 90d" lists those due for rotation.
 
-` + whenHelp,
+` + ageHelp,
 		Example: `  tokenaudit tokens --state active
   tokenaudit tokens --state active --older-than 90d
   tokenaudit tokens --cdata acme --format csv`,

@@ -18,7 +18,7 @@ import (
 )
 
 func (a *app) inspectCommand() *cobra.Command {
-	return &cobra.Command{
+	return a.tokenInputCommand(&cobra.Command{
 		Use:   "inspect [TOKEN | - | @FILE]...",
 		Short: "Decode tokens offline: header, claims, cdata, fingerprint, findings",
 		Long: `Decode each token offline and show its kind, algorithm, cdata, fingerprint,
@@ -32,7 +32,7 @@ fingerprint, signature_bytes, times, findings and verified. Numbers in header
 and claims are printed exactly as the token has them.
 
 ` + tokenInputHelp,
-		Example: `  tokenaudit inspect eyJhbGciOi...
+		Example: `  tokenaudit inspect < token.txt
   pbpaste | tokenaudit inspect
   tokenaudit inspect --format jsonl @tokens.txt`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -73,7 +73,7 @@ and claims are printed exactly as the token has them.
 				}
 			})
 		},
-	}
+	})
 }
 
 // inspectJSONLine appends the JSON line of one token: from a Summary, which
@@ -233,6 +233,9 @@ func writeInspectText(buf *bytes.Buffer, format output.Format, it tokenstream.It
 		}
 		buf.WriteString("\n")
 		claims := claimSheet(tok, now)
+		if format == output.Markdown {
+			shortenCells(claims)
+		}
 		claims.Title = "Claims"
 		if err := claims.Write(buf, format); err != nil {
 			return err
@@ -261,7 +264,7 @@ func writeInspectText(buf *bytes.Buffer, format output.Format, it tokenstream.It
 		buf.WriteString("\n" + style.Bold("Claims") + "\n")
 		writeIndentedJSON(buf, tok.Claims)
 		buf.WriteString("\n")
-		if err := claimSheet(tok, now).Write(buf, output.Table); err != nil {
+		if err := shortenCells(claimSheet(tok, now)).Write(buf, output.Table); err != nil {
 			return err
 		}
 	case rec.Payload != nil:
@@ -333,6 +336,25 @@ func claimSheet(tok *jwtinspect.Token, now time.Time) *output.Sheet {
 			meaning = "token ID"
 		}
 		s.Append(k, string(text), meaning)
+	}
+	return s
+}
+
+// maxCellRunes is the most of a claim's value that the claims table of
+// inspect shows; the Claims block above the table holds it whole. A table
+// pads every row to its widest cell, so one long value would otherwise cost
+// its length once per claim, in memory and in output.
+const maxCellRunes = 120
+
+// shortenCells cuts every cell of s longer than maxCellRunes, marking the
+// cut with "…", and returns s.
+func shortenCells(s *output.Sheet) *output.Sheet {
+	for _, row := range s.Rows {
+		for i, cell := range row {
+			if len(cell) > maxCellRunes && utf8.RuneCountInString(cell) > maxCellRunes {
+				row[i] = string([]rune(cell[:min(len(cell), 4*maxCellRunes)])[:maxCellRunes]) + "…"
+			}
+		}
 	}
 	return s
 }

@@ -308,5 +308,5 @@ func TestOversizedInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := cli(t, "", nil, "cdata", "@"+file)
-	r.want(t, 2, []string{"after\n"}, []string{"big.txt line 1: line is longer than the 16777216-byte limit"})
+	r.want(t, 2, []string{"after\n"}, []string{"big.txt line 1: token is longer than the 64KiB limit: raise it with --max-token-size"})
 }

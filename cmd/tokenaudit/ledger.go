@@ -317,13 +317,13 @@ func (a *app) ledgerInfo(ctx context.Context, l *audit.Ledger) error {
 		return ledgerError(err)
 	}
 	rec := ledgerInfoRecord{Path: info.Path, SchemaVersion: info.SchemaVersion, LedgerID: info.LedgerID,
-		CreatedAt: formatTime(info.CreatedAt), Events: info.Head.Size, TreeSize: info.Head.Size,
+		CreatedAt: formatStamp(info.CreatedAt), Events: info.Head.Size, TreeSize: info.Head.Size,
 		RootHash: hashHex(info.Head), FileBytes: info.FileBytes}
 	s := &output.Sheet{Header: []string{"field", "value"}}
 	s.Append("path", rec.Path)
 	s.Append("schema version", strconv.Itoa(rec.SchemaVersion))
 	s.Append("ledger id", rec.LedgerID)
-	s.Append("created at", rec.CreatedAt)
+	s.Append("created at", formatTime(info.CreatedAt))
 	s.Append("events", strconv.FormatInt(rec.Events, 10))
 	s.Append("tree size", strconv.FormatInt(rec.TreeSize, 10))
 	s.Append("root hash", rec.RootHash)

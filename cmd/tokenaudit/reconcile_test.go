@@ -158,7 +158,7 @@ func TestDemo(t *testing.T) {
 			"Tokens by state",
 			"Live tokens per cdata",
 			fmt.Sprintf("│ acme-corp │ %d    │", 2*run), // an earlier run's tokens stay live: left out, not guessed
-			"Query the ledger it wrote:\n  sqlite3 " + db + ` "SELECT fingerprint, cdata, state, issued_at FROM tokens"`,
+			"Query the ledger it wrote:\n  sqlite3 'file:" + db + `?mode=ro' "SELECT fingerprint, cdata, state, issued_at FROM tokens"`,
 		}, nil)
 		if r.stderr != "" {
 			t.Errorf("run %d wrote to stderr: %q", run, r.stderr)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -12,10 +13,30 @@ import (
 	"github.com/tokenaudit/tokenaudit/internal/output"
 )
 
-// reportRecord is the JSON form of "tokenaudit report".
+// reportRecord is the JSON form of "tokenaudit report": the report's
+// members after "ledger".
 type reportRecord struct {
-	Ledger string `json:"ledger"`
+	Ledger string
 	*audit.Report
+}
+
+// MarshalJSON writes "ledger" and then the members of the report as
+// audit.Report's own MarshalJSON writes them (which an embedded Report
+// would otherwise write alone).
+func (r reportRecord) MarshalJSON() ([]byte, error) {
+	ledger, err := json.Marshal(r.Ledger)
+	if err != nil {
+		return nil, err
+	}
+	b := append([]byte(`{"ledger":`), ledger...)
+	if r.Report == nil {
+		return append(b, '}'), nil
+	}
+	rep, err := json.Marshal(r.Report)
+	if err != nil {
+		return nil, err
+	}
+	return append(append(b, ','), rep[1:]...), nil // rep is an object with members
 }
 
 func (a *app) reportCommand() *cobra.Command {

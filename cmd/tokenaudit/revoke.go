@@ -98,7 +98,7 @@ API revoked a token that the ledger could not record (run reconcile once
 the ledger works).
 
 ` + tokenInputHelp,
-		Example: `  tokenaudit revoke "$T"
+		Example: `  printf '%s\n' "$T" | tokenaudit revoke -
   tokenaudit revoke @leaked.txt
   tokenaudit revoke --cdata acme --dry-run
   tokenaudit revoke --cdata acme --yes

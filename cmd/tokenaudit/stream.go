@@ -6,28 +6,83 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
 
 	"github.com/tokenaudit/tokenaudit/internal/output"
 	"github.com/tokenaudit/tokenaudit/internal/tokenstream"
+	"github.com/tokenaudit/tokenaudit/jwtinspect"
 )
 
-// tokenInputHelp explains, in every command's help, how tokens are given.
-const tokenInputHelp = `Tokens: each argument is a token, "-" for standard input, or @FILE. Standard
-input and files hold one token per line; blank lines and lines starting with
-"#" are skipped, and surrounding white space and a leading "Bearer " or
-"Authorization: Bearer " are removed, so a pasted HTTP header works. With no
-argument, tokens are read from standard input.
+// tokenInputHelp ends the help of every command that takes tokens; the
+// whole story is the topic "tokenaudit help tokens" (see helptopics.go).
+const tokenInputHelp = `Tokens: a token, "-" for standard input, or @FILE, one token a line; prefer
+standard input or a file, which ps does not show. See "tokenaudit help tokens".`
 
-A token is a JWT, or else an opaque token: every command but verify takes a
-line of printable ASCII without white space or dots, that does not start
-like a JWT ("eyJ", "{"), as a token known by its fingerprint alone (finding
-not-a-jwt), and warns once. Text shaped like a JWT that does not parse is
-malformed.
+// defaultMaxTokenSize bounds a token given to inspect, cdata, fingerprint
+// and verify, so that a huge line (a log file given by mistake) gets a clear
+// error rather than hundreds of megabytes of output and memory. A Woleet
+// token is about 300 bytes, and servers refuse an Authorization header
+// over 8-16 KiB. --max-token-size raises it up to maxMaxTokenSize.
+const defaultMaxTokenSize = 64 << 10
 
-A line that cannot be read as a token does not stop a stream: it becomes an
-error record ({"line": N, "source": …, "error": …, "code": …} in JSON lines, a
-line on standard error otherwise), and the exit status at the end is the
-first failure's.`
+// maxMaxTokenSize is the highest --max-token-size: jwtinspect's own cap.
+const maxMaxTokenSize = jwtinspect.DefaultMaxSize
+
+// tokenSize is the value of --max-token-size: bytes, or a number with the
+// unit KiB or MiB ("64KiB", "2MiB").
+type tokenSize int
+
+func (s *tokenSize) String() string {
+	switch n := int(*s); {
+	case n%(1<<20) == 0 && n > 0:
+		return strconv.Itoa(n>>20) + "MiB"
+	case n%(1<<10) == 0 && n > 0:
+		return strconv.Itoa(n>>10) + "KiB"
+	default:
+		return strconv.Itoa(n)
+	}
+}
+
+func (s *tokenSize) Set(text string) error {
+	num, unit := text, 1
+	for suffix, u := range map[string]int{"KiB": 1 << 10, "MiB": 1 << 20} {
+		if n, ok := strings.CutSuffix(text, suffix); ok {
+			num, unit = n, u
+		}
+	}
+	n, err := strconv.Atoi(num)
+	if err != nil || n < 1 || n > maxMaxTokenSize/unit {
+		return fmt.Errorf("want a size from 1 to %d bytes (16MiB), such as 64KiB or 1MiB", maxMaxTokenSize)
+	}
+	*s = tokenSize(n * unit)
+	return nil
+}
+
+func (s *tokenSize) Type() string { return "size" }
+
+// tokenInputCommand adds to a command that reads tokens through
+// [app.stream] the flag that bounds a token's size.
+func (a *app) tokenInputCommand(cmd *cobra.Command) *cobra.Command {
+	a.maxTokenSize = defaultMaxTokenSize
+	cmd.Flags().Var(&a.maxTokenSize, "max-token-size", "refuse a token longer than this (at most 16MiB)")
+	return cmd
+}
+
+// tooLargeError is a token over --max-token-size; it says how to raise the
+// limit, and is a malformed token (exit status 2) like any line too long.
+type tooLargeError struct {
+	err *tokenstream.LineTooLongError
+}
+
+func (e *tooLargeError) Error() string {
+	max := tokenSize(e.err.Max)
+	return fmt.Sprintf("token is longer than the %s limit: raise it with --max-token-size (at most 16MiB)", max.String())
+}
+
+func (e *tooLargeError) Unwrap() error { return e.err }
 
 // tokenArgs returns the token arguments to read: args, or standard input
 // when there are none. A terminal on standard input with no arguments is a
@@ -66,10 +121,13 @@ func (a *app) stream(ctx context.Context, args []string, newRender func() tokens
 		failures, total int
 		firstCode       int
 	)
-	opts := tokenstream.Options{Stdin: a.stdin}
+	opts := tokenstream.Options{Stdin: a.stdin, MaxLine: int(a.maxTokenSize)}
 	err = tokenstream.Process(ctx, args, opts, newRender,
 		func(it tokenstream.Item, out []byte, err error) error {
 			total++
+			if tooLong := (*tokenstream.LineTooLongError)(nil); errors.As(err, &tooLong) && a.maxTokenSize > 0 {
+				err = &tooLargeError{err: tooLong}
+			}
 			if _, werr := w.Write(out); werr != nil {
 				return werr
 			}

@@ -53,9 +53,9 @@ fits, or the algorithm is not allowed); 4 genuine but expired or not yet
 valid; 1 a key cannot be read; 2 the token is malformed.
 
 ` + tokenInputHelp,
-		Example: `  tokenaudit verify "$TOKEN" --key issuer.pem
-  tokenaudit verify "$TOKEN" --jwks jwks.json --alg RS256 --iss https://issuer.example
-  WOLEET_HMAC=… tokenaudit verify "$TOKEN" --secret-env WOLEET_HMAC --secret-encoding base64url`,
+		Example: `  tokenaudit verify --key issuer.pem < token.txt
+  tokenaudit verify --jwks jwks.json --alg RS256 --iss https://issuer.example @tokens.txt
+  printf '%s\n' "$TOKEN" | tokenaudit verify --secret-env WOLEET_HMAC --secret-encoding base64url -`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			keys, err := a.loadVerifyKeys(f)
 			if err != nil {
@@ -123,7 +123,7 @@ valid; 1 a key cannot be read; 2 the token is malformed.
 	fl.BoolVar(&f.weakSecrets, "check-weak-secrets", false, "also try well-known weak HMAC secrets and report one that verifies")
 	fl.BoolVar(&f.allSignatures, "require-all-signatures", false, "a JWS JSON serialization is valid only when every signature verifies")
 	fl.StringVar(&f.payloadFile, "payload-file", "", "the detached payload of a token whose payload is detached (RFC 7515 appendix F)")
-	return cmd
+	return a.tokenInputCommand(cmd)
 }
 
 // loadVerifyKeys reads every key the flags name.

@@ -5,13 +5,21 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tokenaudit/tokenaudit/audit"
 )
 
-// whenHelp explains the time flags, in the help of the commands that take them.
+// whenHelp explains the time flags of "tokenaudit events".
 const whenHelp = `Times (--since, --until) are RFC 3339 ("2026-03-01T09:00:00Z"), a date
-("2026-03-01", midnight UTC), or an age counted back from now: a number and a
+("2026-03-01", midnight UTC), or an age counted back from now: ` + ageUnitsHelp + `.`
+
+// ageHelp explains the age flags of "tokenaudit tokens".
+const ageHelp = `Ages (--older-than, --newer-than) are ` + ageUnitsHelp + `.`
+
+// ageUnitsHelp says how parseAge reads an age.
+const ageUnitsHelp = `a number and a
 unit, s, m, h, d (24 hours) or w (7 days), alone or combined ("7d", "36h",
-"1d12h"). Ages (--older-than) take the same units.`
+"1d12h")`
 
 // parseAge reads a non-negative age: Go durations ("36h", "90m") and the
 // units d (24 hours) and w (7 days), alone or combined ("7d", "2w",
@@ -80,6 +88,13 @@ func formatTime(t time.Time) string {
 		return ""
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+// formatStamp renders a time as the ledger stores it and as JSON and CSV
+// show it: RFC 3339 in UTC with six fractional digits (audit.TimeFormat),
+// so that text order is time order.
+func formatStamp(t time.Time) string {
+	return t.UTC().Format(audit.TimeFormat)
 }
 
 // formatAge renders a duration as people read an age: "3d 4h", "5h 12m",
