@@ -30,12 +30,20 @@ import (
 // from the index (indexSum, indexN).
 type indexCheck struct {
 	name  string
-	keys  []int  // positions of the key columns in leafTextExprs
+	keys  []indexKey
 	where string // the partial index's condition, or ""
 	pred  int    // for a partial index, the position of its condition among the scan's extra columns
 
 	tableSum, indexSum uint64
 	tableN, indexN     int64
+}
+
+// indexKey is one key column of an index: a leaf column, or an expression
+// that Verify's scan of the events selects as an extra column.
+type indexKey struct {
+	leaf  int    // the position in leafTextExprs, or -1
+	expr  string // the expression, when leaf is -1
+	extra int    // the expression's position among the scan's extra columns
 }
 
 // storagePlan is what Verify checks of the file beside the events.
@@ -45,7 +53,7 @@ type storagePlan struct {
 	tables  []string         // tables whose indexes need integrity_check
 	names   map[int64]string // the objects, by root page, to name SQLite's findings
 	size    int64            // the tree size when Verify began: index entries beyond are later appends
-	preds   int              // how many partial indexes' conditions extraColumns selects
+	extras  []string         // what Verify's scan of the events selects beside the leaf columns
 }
 
 // partialWhere finds the condition of a partial index in its CREATE INDEX.
@@ -77,15 +85,30 @@ FROM sqlite_schema AS s WHERE rootpage > 0 ORDER BY name`)
 			continue
 		}
 		c := &indexCheck{name: name, pred: -1}
-		ok := table == "events" && create != ""
-		for _, k := range strings.Split(strings.Trim(keys, "[]"), ",") {
-			i, known := pos[strings.Trim(k, `"`)]
-			ok = ok && known
-			c.keys = append(c.keys, i)
-		}
+		names := strings.Split(strings.Trim(keys, "[]"), ",")
+		exprs := indexKeys(create)
+		ok := table == "events" && create != "" && len(exprs) == len(names)
 		if m := partialWhere.FindStringSubmatch(create); ok && m != nil {
-			c.where, c.pred = m[1], p.preds
-			p.preds++
+			c.where, c.pred = m[1], len(p.extras)
+			p.extras = append(p.extras, "CASE WHEN "+c.where+" THEN 1 ELSE 0 END")
+		}
+		for i, k := range names {
+			if !ok {
+				break
+			}
+			if leaf, known := pos[strings.Trim(k, `"`)]; known {
+				c.keys = append(c.keys, indexKey{leaf: leaf})
+				continue
+			}
+			// An expression (or a column outside the leaf): the table's
+			// side selects it, for the rows in the index only.
+			key := indexKey{leaf: -1, expr: exprs[i], extra: len(p.extras)}
+			if c.where != "" {
+				p.extras = append(p.extras, "CASE WHEN "+c.where+" THEN ("+key.expr+") END")
+			} else {
+				p.extras = append(p.extras, "("+key.expr+")")
+			}
+			c.keys = append(c.keys, key)
 		}
 		switch {
 		case ok:
@@ -101,16 +124,56 @@ FROM sqlite_schema AS s WHERE rootpage > 0 ORDER BY name`)
 }
 
 // extraColumns returns what Verify's scan of the events selects for the
-// plan beside the leaf columns: each partial index's condition.
+// plan beside the leaf columns: each partial index's condition, and each
+// key that is not a leaf column.
 func (p *storagePlan) extraColumns() string {
-	var b strings.Builder
-	for _, c := range p.indexes {
-		if c.pred >= 0 {
-			fmt.Fprintf(&b, ", CASE WHEN %s THEN 1 ELSE 0 END", c.where)
+	if len(p.extras) == 0 {
+		return ""
+	}
+	return ", " + strings.Join(p.extras, ", ")
+}
+
+// indexKeys returns the key expressions of a CREATE INDEX statement, as
+// written (without COLLATE, ASC or DESC), or nil when it cannot read them.
+func indexKeys(create string) []string {
+	open := strings.Index(create, "(")
+	if open < 0 {
+		return nil
+	}
+	var keys []string
+	depth, start := 0, open+1
+	var quote byte
+	for i := open; i < len(create); i++ {
+		ch := create[i]
+		switch {
+		case quote != 0:
+			if ch == quote {
+				quote = 0
+			}
+		case ch == '\'' || ch == '"' || ch == '`':
+			quote = ch
+		case ch == '[':
+			quote = ']'
+		case ch == '(':
+			depth++
+		case ch == ',' && depth == 1, ch == ')' && depth == 1:
+			keys = append(keys, trimKey(create[start:i]))
+			start = i + 1
+			if ch == ')' {
+				return keys
+			}
+		case ch == ')':
+			depth--
 		}
 	}
-	return b.String()
+	return nil
 }
+
+// keyOrder matches what may follow an index key: a collation, an order.
+var keyOrder = regexp.MustCompile(`(?is)(\s+COLLATE\s+\S+)?(\s+(ASC|DESC))?\s*$`)
+
+// trimKey drops a key's collation and order.
+func trimKey(k string) string { return strings.TrimSpace(keyOrder.ReplaceAllString(k, "")) }
 
 // addRow adds the table's side of every index for the row seq, whose leaf
 // columns but seq are cols and extra columns extra (see extraColumns).
@@ -121,7 +184,11 @@ func (p *storagePlan) addRow(buf []byte, seq int64, cols, extra []sql.RawBytes) 
 		}
 		buf = appendEntryHead(buf[:0], seq)
 		for _, k := range c.keys {
-			buf = appendNetstring(buf, cols[k])
+			if k.leaf >= 0 {
+				buf = appendNetstring(buf, cols[k.leaf])
+			} else {
+				buf = appendNetstring(buf, extra[k.extra])
+			}
 		}
 		c.tableSum += maphash.Bytes(p.seed, buf)
 		c.tableN++
@@ -137,15 +204,7 @@ func (p *storagePlan) addRow(buf []byte, seq int64, cols, extra []sql.RawBytes) 
 func (p *storagePlan) scanIndexes(ctx context.Context, db *sql.DB) error {
 	var buf []byte
 	for _, c := range p.indexes {
-		exprs := []string{"seq"}
-		for _, k := range c.keys {
-			exprs = append(exprs, leafTextExprs[k])
-		}
-		q := fmt.Sprintf("SELECT %s FROM events INDEXED BY %s", strings.Join(exprs, ", "), quoteIdent(c.name))
-		if c.where != "" {
-			q += " WHERE " + c.where
-		}
-		rows, err := db.QueryContext(ctx, q)
+		rows, err := db.QueryContext(ctx, p.indexQuery(c))
 		if err != nil {
 			return fmt.Errorf("read index %s: %w", c.name, classify(err))
 		}
@@ -177,6 +236,24 @@ func (p *storagePlan) scanIndexes(ctx context.Context, db *sql.DB) error {
 		}
 	}
 	return nil
+}
+
+// indexQuery returns the query that reads the seq and key columns of the
+// entries of c from the index alone.
+func (p *storagePlan) indexQuery(c *indexCheck) string {
+	exprs := []string{"seq"}
+	for _, k := range c.keys {
+		if k.leaf >= 0 {
+			exprs = append(exprs, leafTextExprs[k.leaf])
+		} else {
+			exprs = append(exprs, k.expr)
+		}
+	}
+	q := fmt.Sprintf("SELECT %s FROM events INDEXED BY %s", strings.Join(exprs, ", "), quoteIdent(c.name))
+	if c.where != "" {
+		q += " WHERE " + c.where
+	}
+	return q
 }
 
 // appendEntryHead starts the bytes an index entry of row seq is hashed as;

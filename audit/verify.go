@@ -161,7 +161,7 @@ func verifyEvents(ctx context.Context, tx *sql.Tx, rep *VerifyReport, plan *stor
 		dest = append(dest, &cols[i])
 	}
 	dest = append(dest, &stored)
-	extra := make([]sql.RawBytes, plan.preds)
+	extra := make([]sql.RawBytes, len(plan.extras))
 	for i := range extra {
 		dest = append(dest, &extra[i])
 	}
