@@ -1,8 +1,11 @@
 package audit
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"hash/maphash"
 	"regexp"
@@ -18,21 +21,27 @@ import (
 // million-event ledger, three times Verify's own work. So Verify runs
 // PRAGMA quick_check (every page and b-tree well formed, 1 to 2.6 s there)
 // and compares each index of events with the table itself: the multiset of
-// an index's entries (seq and key columns) must be the one the table's rows
-// give. The table's side is summed during Verify's scan of the events, the
-// index's side by a scan of the index alone, on another connection while
-// Verify reads the events. An index this cannot compare (on an
-// expression, or of another table) is checked by PRAGMA
-// integrity_check(table) instead.
+// an index's entries (seq and key columns) must be the one the table's
+// rows give, and the entries must come in the index's order (else a
+// lookup, which searches the index, misses some; checked for ascending
+// BINARY column keys, not expressions). The table's side is summed during
+// Verify's scan of the events, the index's side by a scan of the index
+// alone, on another connection while Verify reads the events. An index
+// this cannot compare (of another table, or whose keys it cannot read) is
+// checked by PRAGMA integrity_check(table) instead.
 
 // indexCheck compares one index of events with the table: sum and n add
 // up a hash of each entry, from the table's rows (tableSum, tableN) and
 // from the index (indexSum, indexN).
 type indexCheck struct {
-	name  string
-	keys  []indexKey
-	where string // the partial index's condition, or ""
-	pred  int    // for a partial index, the position of its condition among the scan's extra columns
+	name    string
+	keys    []indexKey
+	where   string // the partial index's condition, or ""
+	ordered bool   // whether the entries' order is checked (every key an ascending column, of BINARY collation)
+	// misordered counts the entries found before the one they follow in
+	// the index's order: lookups, which search the index, miss them.
+	misordered int64
+	pred       int // for a partial index, the position of its condition among the scan's extra columns
 
 	tableSum, indexSum uint64
 	tableN, indexN     int64
@@ -41,9 +50,10 @@ type indexCheck struct {
 // indexKey is one key column of an index: a leaf column, or an expression
 // that Verify's scan of the events selects as an extra column.
 type indexKey struct {
-	leaf  int    // the position in leafTextExprs, or -1
-	expr  string // the expression, when leaf is -1
-	extra int    // the expression's position among the scan's extra columns
+	leaf    int    // the position in leafTextExprs, or -1
+	integer bool   // whether the column is an INTEGER (its text does not sort as it does)
+	expr    string // the expression, when leaf is -1
+	extra   int    // the expression's position among the scan's extra columns
 }
 
 // storagePlan is what Verify checks of the file beside the events.
@@ -64,7 +74,8 @@ var partialWhere = regexp.MustCompile(`(?is)\)\s*WHERE\s+(.+)$`)
 func planStorage(ctx context.Context, tx *sql.Tx, size int64) (*storagePlan, error) {
 	p := &storagePlan{seed: maphash.MakeSeed(), size: size, names: map[int64]string{1: "table sqlite_schema"}}
 	rows, err := tx.QueryContext(ctx, `SELECT type, name, tbl_name, coalesce(rootpage, 0), coalesce(sql, ''),
-    (SELECT json_group_array(coalesce(name, '')) FROM (SELECT name FROM pragma_index_info(s.name) ORDER BY seqno))
+    (SELECT json_group_array(json_object('name', coalesce(name, ''), 'desc', desc, 'coll', coalesce(coll, 'BINARY')))
+     FROM (SELECT * FROM pragma_index_xinfo(s.name) WHERE key ORDER BY seqno))
 FROM sqlite_schema AS s WHERE rootpage > 0 ORDER BY name`)
 	if err != nil {
 		return nil, classify(err)
@@ -73,6 +84,23 @@ FROM sqlite_schema AS s WHERE rootpage > 0 ORDER BY name`)
 	pos := map[string]int{}
 	for i, c := range leafColumns[1:] {
 		pos[c] = i
+	}
+	types := map[string]string{}
+	trows, err := tx.QueryContext(ctx, "SELECT name, upper(type) FROM pragma_table_info('events')")
+	if err != nil {
+		return nil, classify(err)
+	}
+	for trows.Next() {
+		var name, typ string
+		if err := trows.Scan(&name, &typ); err != nil {
+			trows.Close()
+			return nil, err
+		}
+		types[name] = typ
+	}
+	trows.Close()
+	if err := trows.Err(); err != nil {
+		return nil, classify(err)
 	}
 	for rows.Next() {
 		var typ, name, table, create, keys string
@@ -85,19 +113,31 @@ FROM sqlite_schema AS s WHERE rootpage > 0 ORDER BY name`)
 			continue
 		}
 		c := &indexCheck{name: name, pred: -1}
-		names := strings.Split(strings.Trim(keys, "[]"), ",")
+		var names []struct {
+			Name string
+			Desc int
+			Coll string
+		}
+		if err := json.Unmarshal([]byte(keys), &names); err != nil {
+			return nil, fmt.Errorf("read index %s: %w", name, err)
+		}
 		exprs := indexKeys(create)
 		ok := table == "events" && create != "" && len(exprs) == len(names)
 		if m := partialWhere.FindStringSubmatch(create); ok && m != nil {
 			c.where, c.pred = m[1], len(p.extras)
 			p.extras = append(p.extras, "CASE WHEN "+c.where+" THEN 1 ELSE 0 END")
 		}
+		c.ordered = ok
 		for i, k := range names {
 			if !ok {
 				break
 			}
-			if leaf, known := pos[strings.Trim(k, `"`)]; known {
-				c.keys = append(c.keys, indexKey{leaf: leaf})
+			// The entries' order (keys, then seq) is checked when it is
+			// that of the text Verify reads: ascending columns, compared
+			// byte by byte (BINARY) or as integers.
+			c.ordered = c.ordered && k.Name != "" && k.Desc == 0 && strings.EqualFold(k.Coll, "BINARY")
+			if leaf, known := pos[k.Name]; known {
+				c.keys = append(c.keys, indexKey{leaf: leaf, integer: types[k.Name] == "INTEGER"})
 				continue
 			}
 			// An expression (or a column outside the leaf): the table's
@@ -208,16 +248,28 @@ func (p *storagePlan) scanIndexes(ctx context.Context, db *sql.DB) error {
 		if err != nil {
 			return fmt.Errorf("read index %s: %w", c.name, classify(err))
 		}
-		var seq int64
+		// The entry before is copied: a RawBytes may point into the
+		// driver's memory, reused by the next row.
+		var seq, prevSeq int64
 		vals := make([]sql.RawBytes, len(c.keys))
+		prev := make([]sql.RawBytes, len(c.keys))
 		dest := []any{&seq}
 		for i := range vals {
 			dest = append(dest, &vals[i])
 		}
-		for rows.Next() {
+		for n := 0; rows.Next(); n++ {
 			if err := rows.Scan(dest...); err != nil {
 				rows.Close()
 				return fmt.Errorf("read index %s: %w", c.name, err)
+			}
+			if c.ordered {
+				if n > 0 && c.compare(prev, prevSeq, vals, seq) > 0 {
+					c.misordered++
+				}
+				for i, v := range vals {
+					prev[i] = append(prev[i][:0], v...)
+				}
+				prevSeq = seq
 			}
 			if seq >= p.size {
 				continue
@@ -254,6 +306,26 @@ func (p *storagePlan) indexQuery(c *indexCheck) string {
 		q += " WHERE " + c.where
 	}
 	return q
+}
+
+// compare compares two entries of c, as read by indexQuery, in the
+// index's order: keys (as bytes, or as integers; the empty text of a NULL
+// first), then seq.
+func (c *indexCheck) compare(a []sql.RawBytes, aSeq int64, b []sql.RawBytes, bSeq int64) int {
+	for i, k := range c.keys {
+		var r int
+		if k.integer && len(a[i]) > 0 && len(b[i]) > 0 {
+			x, _ := strconv.ParseInt(string(a[i]), 10, 64)
+			y, _ := strconv.ParseInt(string(b[i]), 10, 64)
+			r = cmp.Compare(x, y)
+		} else {
+			r = bytes.Compare(a[i], b[i])
+		}
+		if r != 0 {
+			return r
+		}
+	}
+	return cmp.Compare(aSeq, bSeq)
 }
 
 // appendEntryHead starts the bytes an index entry of row seq is hashed as;
@@ -352,6 +424,14 @@ func (p *storagePlan) problems(res storageResult, complete bool) []*IntegrityErr
 	var out []*IntegrityError
 	for _, f := range res.findings {
 		out = append(out, &IntegrityError{Seq: -1, Problem: "the database file is damaged: " + f})
+	}
+	for _, c := range p.indexes {
+		if c.misordered > 0 {
+			out = append(out, &IntegrityError{Seq: -1, Problem: fmt.Sprintf(
+				"index %s is out of order (entries that sort before the one they follow: %d): it is damaged, "+
+					"and lookups, which search it, miss them; it holds nothing of its own: REINDEX %s rebuilds it",
+				c.name, c.misordered, c.name)})
+		}
 	}
 	if !complete {
 		return out

@@ -184,6 +184,19 @@ func TestVerifyChecksIndexes(t *testing.T) {
 		}
 	}
 
+	// Two cell pointers swapped: the same entries, out of order.
+	off, page = indexPage(t, path, "events_token")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(b[off+8:off+12], []byte{page[10], page[11], page[8], page[9]})
+	swapped := filepath.Join(t.TempDir(), "swapped.db")
+	if err := os.WriteFile(swapped, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wantDamagedIndex(t, swapped, "index events_token is out of order", "swapped cell pointers")
+
 	// The intact ledger still verifies, indexes included.
 	l := openAt(t, path, WithReadOnly())
 	if _, err := l.Verify(ctx); err != nil {
