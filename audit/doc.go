@@ -45,7 +45,8 @@
 //     and revoked_elsewhere: revoked): fingerprint, cdata, subject,
 //     issued_at, issued_by, issued_seq, revoked_at, revoked_by,
 //     revoked_seq, state ('active' or 'revoked'), api_url, token_iat (the
-//     token's own plausible iat), first_seen_at (the earlier of issued_at
+//     token's own iat, when it says the token is older than its record),
+//     first_seen_at (issued_at, or for an import the earlier of issued_at
 //     and token_iat: ages count from it), state_seq.
 //
 // No raw token is ever stored: only fingerprints (jwtinspect.Fingerprint),

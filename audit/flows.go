@@ -198,7 +198,8 @@ func decode(raw string) decoded {
 
 // decodeParsed is decode for a token already parsed. Text from the token
 // is kept in the form [recordableText] gives, the claims as
-// [recordableClaims] does, and a plausible iat as "token_iat".
+// [recordableClaims] does, and an iat that says the token is older than its
+// record (see earlierIAT) as "token_iat".
 func decodeParsed(tok *jwtinspect.Token) decoded {
 	d := decoded{fingerprint: tok.Fingerprint(), detail: map[string]any{}}
 	cdata, _ := tok.CData()
@@ -213,7 +214,7 @@ func decodeParsed(tok *jwtinspect.Token) decoded {
 	if tok.Claims != nil {
 		recordableClaims(tok.Claims, d.detail)
 	}
-	if iat := tok.Times.IssuedAt; plausibleIAT(iat, time.Now()) {
+	if iat := tok.Times.IssuedAt; earlierIAT(iat, time.Now()) {
 		d.detail["token_iat"] = formatTS(*iat)
 	}
 	return d

@@ -87,7 +87,8 @@ type Token struct {
 	// APIURL is the API the token came from, as its issue or import event
 	// recorded it ("" when unknown, as for a file import without an API).
 	APIURL string `json:"api_url"`
-	// TokenIAT is the token's own iat claim, when it had a plausible one.
+	// TokenIAT is the token's own iat claim, when it says the token is older
+	// than its record (at least a minute before it).
 	TokenIAT time.Time `json:"token_iat,omitzero"`
 	// FirstSeenAt is the earliest evidence of the token: the earlier of
 	// IssuedAt and TokenIAT. Ages are counted from it.

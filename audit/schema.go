@@ -132,7 +132,7 @@ const firstSeenSQL = `CASE WHEN b.kind = 'import' THEN min(b.ts, coalesce(json_e
 // its first issue or import event; its state is that of its latest
 // state-changing event: issue, import and seen_live make it active, revoke
 // and revoked_elsewhere make it revoked. token_iat is the token's own iat
-// claim when it was plausible (see the package documentation), and
+// claim when it says the token is older than its record (see earlierIAT), and
 // first_seen_at the earliest evidence of the token's existence: issued_at,
 // or for an imported token the earlier of issued_at and token_iat (see
 // firstSeenSQL). The index events_import_iat finds the imported tokens by

@@ -79,9 +79,13 @@ func recordableClaims(claims map[string]any, detail map[string]any) {
 	detail["claims"] = json.RawMessage(b)
 }
 
-// plausibleIAT bounds the iat claims the ledger takes as evidence of a
-// token's age: not before 2000, and not after the recording time plus a
-// clock skew.
-func plausibleIAT(iat *time.Time, now time.Time) bool {
-	return iat != nil && iat.Year() >= 2000 && !iat.After(now.Add(time.Hour))
+// iatMargin is how much earlier than its record a token's iat must be to
+// count as evidence that the token is older than the record: less is clock
+// granularity (iat has whole seconds) and skew, not age.
+const iatMargin = time.Minute
+
+// earlierIAT reports whether a token's iat is evidence that it existed
+// before now, its recording: from 2000 on, and at least iatMargin before now.
+func earlierIAT(iat *time.Time, now time.Time) bool {
+	return iat != nil && iat.Year() >= 2000 && iat.Before(now.Add(-iatMargin))
 }

@@ -34,6 +34,14 @@ type env struct {
 	stdinTTY  bool
 	stdoutTTY bool
 	stderrTTY bool
+	// stdoutFile is the process's standard output, for the checks that
+	// "issue" makes on where its tokens go (see deliver.go); nil in tests
+	// that run commands in this process.
+	stdoutFile *os.File
+	// ignoreSIGPIPE, when not nil, makes a write to a closed pipe fail with
+	// EPIPE instead of ending the process, for "issue", which must revoke
+	// a token that nobody read.
+	ignoreSIGPIPE func()
 }
 
 // systemEnv is the env of a real process.
@@ -46,11 +54,19 @@ func systemEnv() *env {
 		notify: func(ctx context.Context) (context.Context, context.CancelFunc) {
 			return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 		},
-		stdinTTY:  tty(os.Stdin),
-		stdoutTTY: tty(os.Stdout),
-		stderrTTY: tty(os.Stderr),
+		stdinTTY:      tty(os.Stdin),
+		stdoutTTY:     tty(os.Stdout),
+		stderrTTY:     tty(os.Stderr),
+		stdoutFile:    os.Stdout,
+		ignoreSIGPIPE: func() { signal.Ignore(syscall.SIGPIPE) },
 	}
 }
+
+// annotationNoEnvFormat marks a command that TOKENAUDIT_FORMAT does not
+// apply to: its format is the one on its own command line. TOKENAUDIT_FORMAT
+// is for listings; "issue" prints the bare token, so that
+// T=$(tokenaudit issue …) holds a token whatever the environment says.
+const annotationNoEnvFormat = "tokenaudit/no-env-format"
 
 // app holds the global options every command shares.
 type app struct {
@@ -178,6 +194,7 @@ func (a *app) rootCommand(args []string) *cobra.Command {
 			root.AddCommand(c.build())
 		}
 	}
+	refuseRepeatedFlags(root)
 	if invoked == "" {
 		root.Version = version() // --version is a flag of the root only
 	} else {
@@ -201,8 +218,8 @@ not just issue; it identifies tokens by their SHA-256 fingerprint.
 
 Exit status: 0 success · 1 usage or I/O error · 2 malformed token ·
 3 signature not valid · 4 token not valid at this time (expired or not yet
-valid) · 5 ledger integrity failure · 6 API error
-(see "tokenaudit help exit-codes").
+valid) · 5 ledger integrity failure · 6 API error · 130 interrupted
+(Ctrl-C) (see "tokenaudit help exit-codes").
 
 Environment: WOLEET_API_URL and the credentials, WOLEET_API_TOKEN (bearer) or
 WOLEET_USERNAME and WOLEET_PASSWORD (basic); TOKENAUDIT_DB (the ledger),
@@ -215,7 +232,7 @@ Tokens are given as arguments, on standard input or in files: see
 		SilenceUsage:  true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			f := a.formatFlag
-			if !cmd.Flags().Changed("format") && f == "" {
+			if !cmd.Flags().Changed("format") && f == "" && cmd.Annotations[annotationNoEnvFormat] == "" {
 				f = a.getenv("TOKENAUDIT_FORMAT")
 			}
 			format, err := output.ParseFormat(f)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/csv"
 	"sync/atomic"
 
 	"github.com/spf13/cobra"
@@ -105,10 +104,10 @@ func (a *app) renderPair(it tokenstream.Item, field string, cdata *string) ([]by
 func (a *app) renderCData(cdata *string) ([]byte, error) {
 	if a.format == output.CSV {
 		var buf bytes.Buffer
-		w := csv.NewWriter(&buf)
+		w := output.NewCSVWriter(&buf)
 		w.Write([]string{deref(cdata)})
-		w.Flush()
-		return buf.Bytes(), w.Error()
+		err := w.Flush()
+		return buf.Bytes(), err
 	}
 	return []byte(output.Clean(deref(cdata)) + "\n"), nil
 }

@@ -56,15 +56,25 @@ func cli(t *testing.T, stdin string, environ []string, args ...string) result {
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		code = exit.ExitCode()
-	} else if err != nil {
-		t.Fatalf("running tokenaudit: %v", err)
-	}
+	code := exitStatus(t, cmd.Run())
 	return result{stdout: out.String(), stderr: errb.String(), code: code}
+}
+
+// exitStatus returns the exit status of a process that ended with err (a
+// Run's or a Wait's), and fails the test when it did not run or did not
+// exit (a signal killed it).
+func exitStatus(t *testing.T, err error) int {
+	t.Helper()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case !errors.As(err, &exit):
+		t.Fatalf("running tokenaudit: %v", err)
+	case exit.ExitCode() < 0:
+		t.Fatalf("tokenaudit did not exit: %v", err)
+	}
+	return exit.ExitCode()
 }
 
 // want fails the test unless r has the exit code and its streams contain the
@@ -119,4 +129,27 @@ func TestCompletion(t *testing.T) {
 			t.Errorf("%s completion script is suspiciously short: %d bytes", shell, len(r.stdout))
 		}
 	}
+}
+
+// TestRepeatedFlagRefused: a single-value flag given twice is a usage
+// error for every command, not a silent choice of the last.
+func TestRepeatedFlagRefused(t *testing.T) {
+	for _, args := range [][]string{
+		{"issue", "--cdata", "a", "--cdata", "b"},
+		{"issue", "--cdata=a", "--count", "1", "--cdata", "b"},
+		{"revoke", "--cdata", "a", "--cdata", "b", "--dry-run"},
+		{"revoke", "--fingerprint", "0123456789ab", "--fingerprint=fedcba987654", "--dry-run"},
+		{"revoke", "-y", "--yes", "--cdata", "a"},
+		{"events", "--db", "a.db", "--db", "b.db"},
+		{"--format", "json", "version", "--format", "csv"},
+		{"ledger", "verify", "--db", "a.db", "--db", "b.db"},
+	} {
+		r := cli(t, "", nil, args...)
+		r.want(t, exitError, nil, []string{"is already given", "give it once", "tokenaudit: hint: run "})
+		if r.stdout != "" {
+			t.Errorf("%v printed %q", args, r.stdout)
+		}
+	}
+	r := cli(t, "", nil, "issue", "--cdata", "a", "--cdata", "b")
+	r.want(t, exitError, nil, []string{`--cdata is already given as "a": give it once`})
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -18,6 +19,7 @@ import (
 // Secrets are never flag values (flags show in ps): only a file name is.
 type apiFlags struct {
 	passwordFile string
+	apiURL       string
 	timeout      time.Duration
 }
 
@@ -29,6 +31,8 @@ func (f *apiFlags) register(cmd *cobra.Command) {
 		"read the Woleet password from this file (instead of $WOLEET_PASSWORD)")
 	cmd.Flags().DurationVar(&f.timeout, "timeout", defaultAPITimeout,
 		"give up on each API call, retries included, after this long")
+	cmd.Flags().StringVar(&f.apiURL, "api-url", "",
+		"the Woleet API's base URL (default $WOLEET_API_URL, or https://api.woleet.io/v1)")
 }
 
 // credentialsHint tells a user how to give credentials.
@@ -41,7 +45,7 @@ const credentialsHint = "set WOLEET_API_TOKEN, or WOLEET_USERNAME and WOLEET_PAS
 // --password-file (basic).
 func (a *app) apiClient(f apiFlags) (*woleet.Client, error) {
 	opts := []woleet.Option{woleet.WithUserAgent("tokenaudit/" + version())}
-	if u := a.getenv("WOLEET_API_URL"); u != "" {
+	if u := cmp.Or(f.apiURL, a.getenv("WOLEET_API_URL")); u != "" {
 		opts = append(opts, woleet.WithBaseURL(u))
 	}
 	token := strings.TrimSpace(a.getenv("WOLEET_API_TOKEN"))

@@ -14,8 +14,11 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/time/rate"
 
 	"github.com/tokenaudit/tokenaudit/woleet/woleettest"
 )
@@ -29,6 +32,7 @@ func (a *app) emulatorCommand() *cobra.Command {
 		listen, keyFile     string
 		allowRemote, detach bool
 		listenFD            int
+		faults              emulatorFaults
 	)
 	cmd := &cobra.Command{
 		Use:   "emulator [--listen 127.0.0.1:8080] [--detach] [--key-file FILE]",
@@ -40,12 +44,23 @@ export lines (what it says goes to standard error), so that
 eval "$(tokenaudit emulator --detach)" points this shell at it; the export
 line of $` + emulatorPIDVar + ` names the process to kill to stop it.
 
-It implements GET /token, DELETE /token and GET /user/tokens under /v1, with
-Basic and Bearer authentication, and signs real JWTs without exp, as Woleet
+It implements GET /token, DELETE /token, GET /user/tokens and PUT
+/user/tokens (which replaces the list: the tokens it leaves out are dropped,
+as another tool would drop them) under /v1, with Basic and Bearer
+authentication, and signs real JWTs without exp, as Woleet
 does: HS256 with a random secret, or with --key-file FILE, ES256 with the
 P-256 private key in FILE (PEM), which it creates when FILE does not exist;
 "tokenaudit verify --key FILE" then verifies its tokens. State lives in
 memory and is gone when the emulator stops.
+
+Faults for trials under bad conditions: --fail-rate 0.1 --fail-status 503
+answers a tenth of the requests 503 without doing anything; --drop-rate 0.05
+processes a twentieth and then drops the connection without an answer (the
+lost-answer case); --latency 200ms delays every answer; --rate-limit 20
+answers 429 past 20 requests a second per client; --seed repeats a trial's
+draws. "curl -X POST 'http://127.0.0.1:8080/_woleettest/control?fault=fail&status=503&n=2'"
+queues a fault for the next requests (fault=drop, or latency=2s, too), from
+loopback only.
 
 It listens on loopback by default. Its credentials are public, so listening
 on any other address is refused unless --listen names it explicitly and
@@ -56,6 +71,9 @@ on any other address is refused unless --listen names it explicitly and
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkLoopback(listen, allowRemote); err != nil {
+				return err
+			}
+			if err := faults.check(); err != nil {
 				return err
 			}
 			var key *ecdsa.PrivateKey
@@ -76,9 +94,10 @@ on any other address is refused unless --listen names it explicitly and
 				return withHint(fmt.Errorf("emulator: %w", err), "choose another address with --listen, such as 127.0.0.1:0 for any free port")
 			}
 			if detach {
-				return a.detachEmulator(ln, keyFile)
+				return a.detachEmulator(ln, append(keyArgs(keyFile), faults.args()...))
 			}
 			opts := []woleettest.Option{woleettest.WithLogger(slog.New(slog.NewTextHandler(a.stderr, nil)))}
+			opts = append(opts, faults.options()...)
 			if key != nil {
 				opts = append(opts, woleettest.WithES256Key(key))
 			}
@@ -87,6 +106,9 @@ on any other address is refused unless --listen names it explicitly and
 			srv.Listener = ln
 			srv.Start()
 			defer srv.Close()
+			if faults.latency > 0 {
+				srv.SetLatency(faults.latency)
+			}
 
 			fmt.Fprintf(a.stdout, "# The fake Woleet API is listening at %s (Ctrl-C to stop).\n", srv.URL)
 			fmt.Fprintf(a.stdout, "# Paste these lines into another shell to point tokenaudit at it:\n")
@@ -106,7 +128,68 @@ on any other address is refused unless --listen names it explicitly and
 	fl.StringVar(&keyFile, "key-file", "", "sign ES256 with the P-256 private key in this PEM file, created if missing")
 	fl.IntVar(&listenFD, "listen-fd", 0, "serve on the listening socket inherited as this file descriptor (what --detach starts)")
 	_ = fl.MarkHidden("listen-fd")
+	faults.register(cmd)
 	return cmd
+}
+
+// keyArgs passes --key-file on to the background emulator.
+func keyArgs(keyFile string) []string {
+	if keyFile == "" {
+		return nil
+	}
+	return []string{"--key-file", keyFile}
+}
+
+// emulatorFaults are the emulator's fault flags.
+type emulatorFaults struct {
+	failRate, dropRate float64
+	failStatus         int
+	rateLimit          float64
+	latency            time.Duration
+	seed               uint64
+}
+
+func (f *emulatorFaults) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.Float64Var(&f.failRate, "fail-rate", 0, "answer this share of requests (0 to 1) with --fail-status, doing nothing")
+	fl.IntVar(&f.failStatus, "fail-status", 503, "the status of --fail-rate's failures")
+	fl.Float64Var(&f.dropRate, "drop-rate", 0, "process this share of requests (0 to 1), then drop the connection without an answer")
+	fl.Float64Var(&f.rateLimit, "rate-limit", 0, "answer 429 past this many requests a second per client (0: no limit)")
+	fl.DurationVar(&f.latency, "latency", 0, "delay every answer by this long, after processing the request")
+	fl.Uint64Var(&f.seed, "seed", 1, "seed of --fail-rate's and --drop-rate's draws")
+}
+
+// check validates the fault flags.
+func (f *emulatorFaults) check() error {
+	switch {
+	case f.failRate < 0 || f.failRate > 1 || f.dropRate < 0 || f.dropRate > 1:
+		return usageErrorf("--fail-rate and --drop-rate are shares, from 0 to 1")
+	case f.failStatus < 100 || f.failStatus > 599:
+		return usageErrorf("--fail-status %d is not an HTTP status", f.failStatus)
+	case f.rateLimit < 0 || f.latency < 0:
+		return usageErrorf("--rate-limit and --latency cannot be negative")
+	}
+	return nil
+}
+
+// options are the woleettest options of the fault flags.
+func (f *emulatorFaults) options() []woleettest.Option {
+	var opts []woleettest.Option
+	if f.failRate > 0 || f.dropRate > 0 {
+		opts = append(opts, woleettest.WithRandomFaults(woleettest.RandomFaults{FailRate: f.failRate,
+			FailStatus: f.failStatus, DropRate: f.dropRate, Seed: f.seed}))
+	}
+	if f.rateLimit > 0 {
+		opts = append(opts, woleettest.WithRateLimit(rate.Limit(f.rateLimit), max(1, int(f.rateLimit))))
+	}
+	return opts
+}
+
+// args passes the fault flags on to the background emulator.
+func (f *emulatorFaults) args() []string {
+	return []string{"--fail-rate", strconv.FormatFloat(f.failRate, 'g', -1, 64), "--fail-status", strconv.Itoa(f.failStatus),
+		"--drop-rate", strconv.FormatFloat(f.dropRate, 'g', -1, 64), "--rate-limit", strconv.FormatFloat(f.rateLimit, 'g', -1, 64),
+		"--latency", f.latency.String(), "--seed", strconv.FormatUint(f.seed, 10)}
 }
 
 // printEmulatorExports prints the export lines that point tokenaudit at
@@ -122,7 +205,7 @@ func (a *app) printEmulatorExports(url string) {
 // process inherits the listening socket, so the API answers as soon as
 // this command returns, and no standard stream, so that "$(…)" does not
 // wait for it.
-func (a *app) detachEmulator(ln net.Listener, keyFile string) error {
+func (a *app) detachEmulator(ln net.Listener, extra []string) error {
 	tcp, ok := ln.(*net.TCPListener)
 	if !ok {
 		return errors.New("emulator: --detach needs a TCP listener")
@@ -138,10 +221,7 @@ func (a *app) detachEmulator(ln net.Listener, keyFile string) error {
 	if err != nil {
 		return fmt.Errorf("emulator: %w", err)
 	}
-	args := []string{"emulator", "--listen", ln.Addr().String(), "--listen-fd", "3", "--allow-remote"}
-	if keyFile != "" {
-		args = append(args, "--key-file", keyFile)
-	}
+	args := append([]string{"emulator", "--listen", ln.Addr().String(), "--listen-fd", "3", "--allow-remote"}, extra...)
 	child := exec.Command(exe, args...)
 	child.ExtraFiles = []*os.File{f} // file descriptor 3
 	if child.SysProcAttr, err = detachedProcAttr(); err != nil {

@@ -131,6 +131,7 @@ column names as keys.
 		return kindNames, cobra.ShellCompDirectiveNoFileComp
 	})
 	lf.register(cmd)
+	a.completeFromLedger(cmd, &lf, false)
 	return cmd
 }
 
@@ -247,6 +248,7 @@ Woleet tokens never expire: every active token is a working credential.
 		return []string{"active", "revoked"}, cobra.ShellCompDirectiveNoFileComp
 	})
 	lf.register(cmd)
+	a.completeFromLedger(cmd, &lf, false)
 	return cmd
 }
 

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/tokenaudit/tokenaudit/internal/output"
+	"github.com/tokenaudit/tokenaudit/internal/tokentext"
 )
 
 // Exit statuses, as documented in the README and in "tokenaudit --help".
@@ -18,6 +22,9 @@ const (
 	exitTime      = 4 // token not valid at this time (expired / not yet valid)
 	exitIntegrity = 5 // ledger integrity failure
 	exitAPI       = 6 // API error
+	// exitInterrupted follows the shells' convention for a command ended
+	// by SIGINT (128 + 2): Ctrl-C stopped it, after it said what was done.
+	exitInterrupted = 130
 )
 
 // usageError is a mistake in the command line.
@@ -82,19 +89,22 @@ func exitCode(err error) int {
 		return silent.code
 	case errors.As(err, &status):
 		return status.code
+	case errors.Is(err, context.Canceled):
+		// Only Ctrl-C or SIGTERM cancels a command's context.
+		return exitInterrupted
 	}
 	return classify(err)
 }
 
 // printError writes err, and its hints, to w in the form
-// "tokenaudit: <what went wrong>".
+// "tokenaudit: <what went wrong>", each line through safeText.
 func printError(w io.Writer, err error) {
 	msg := strings.TrimPrefix(err.Error(), "tokenaudit: ")
-	fmt.Fprintf(w, "tokenaudit: %s\n", msg)
+	fmt.Fprintf(w, "tokenaudit: %s\n", safeText(msg))
 	var hint *hintError
 	for e := err; errors.As(e, &hint); e = hint.err {
 		for _, h := range hint.hints {
-			fmt.Fprintf(w, "tokenaudit: hint: %s\n", h)
+			fmt.Fprintf(w, "tokenaudit: hint: %s\n", safeText(h))
 		}
 	}
 	var usage *usageError
@@ -102,3 +112,13 @@ func printError(w io.Writer, err error) {
 		fmt.Fprintf(w, "tokenaudit: hint: run %q for usage\n", usage.cmd.CommandPath()+" --help")
 	}
 }
+
+// safeText is what every error message, hint and note goes through before
+// it is printed or put in a result: anything shaped like a token becomes
+// its short fingerprint (an API error body may quote one), and what a
+// terminal would interpret is escaped (see output.Clean).
+func safeText(s string) string { return output.Clean(tokentext.Redact(s)) }
+
+// errorText is an error's message for people: tidied (see tidy), then
+// through safeText.
+func errorText(err error) string { return safeText(tidy(err).Error()) }

@@ -88,6 +88,8 @@ tokens and HMAC secrets come from the environment or from files.`},
      or the API acted but the ledger could not record it
   6  API error: unreachable, refused, rate limited (the message names the
      host and the status, never a secret)
+130  interrupted by Ctrl-C (SIGINT) or SIGTERM, after saying what was done
+     and, for a bulk revoke, which command finishes it
 
 A stream of tokens exits with the status of its first failure.`},
 }

@@ -362,10 +362,20 @@ func shortenCells(s *output.Sheet) *output.Sheet {
 // findingSheet lists the findings, most severe first.
 func findingSheet(findings []jwtinspect.Finding, style output.Style) *output.Sheet {
 	s := &output.Sheet{Header: []string{"severity", "id", "message"}}
+	if style.Enabled {
+		// Coloured after the table has escaped the cells, which are the
+		// token's findings and stay untrusted text.
+		s.Paint = func(col int, cell string) string {
+			if col == 0 {
+				return style.Severity(cell)
+			}
+			return cell
+		}
+	}
 	fs := slices.Clone(findings)
 	slices.SortStableFunc(fs, func(a, b jwtinspect.Finding) int { return b.Severity.Rank() - a.Severity.Rank() })
 	for _, f := range fs {
-		s.Append(style.Severity(string(f.Severity)), f.ID, f.Message)
+		s.Append(string(f.Severity), f.ID, f.Message)
 	}
 	return s
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tokenaudit/tokenaudit/internal/output"
 )
 
 // vectorDir holds the RFC 7515/7519/7520 examples, copied from
@@ -309,4 +311,59 @@ func TestOversizedInput(t *testing.T) {
 	}
 	r := cli(t, "", nil, "cdata", "@"+file)
 	r.want(t, 2, []string{"after\n"}, []string{"big.txt line 1: token is longer than the 64KiB limit: raise it with --max-token-size"})
+}
+
+// unsafeInOutput returns the first character in s that no output may carry
+// raw from untrusted text (see output.Unsafe), other than the format's
+// separators sep, or -1.
+func unsafeInOutput(s, sep string) rune {
+	for _, r := range s {
+		if output.Unsafe(r) && !strings.ContainsRune(sep, r) {
+			return r
+		}
+	}
+	return -1
+}
+
+// TestNoFormatCarriesControls: a cdata that sets the window title, turns
+// the terminal red, reverses text, hides text or breaks lines reaches no
+// output raw, in any format and from any command; JSON gives back the
+// exact text.
+func TestNoFormatCarriesControls(t *testing.T) {
+	cdata := "t\x1b]0;pwned\x07\x1b[31m\u202e\u009b\u200b\u2028\u2029\u2066\u0085end"
+	claims, _ := json.Marshal(map[string]any{"sub": "u\u202e", "iat": 1764320000, "cdata": cdata})
+	tok := woleetStyle(string(claims))
+	at := newAPITest(t)
+	listed := at.direct(t, "x\u202ey\u2028")
+	at.run(t, listed+"\n", "revoke").want(t, 0, nil, nil) // recorded as an import, then revoked
+	for _, f := range []string{"table", "json", "jsonl", "csv", "markdown"} {
+		for _, args := range [][]string{
+			{"inspect", tok}, {"inspect", "-"}, {"cdata", tok}, {"fingerprint", tok},
+			{"tokens"}, {"events"},
+		} {
+			args = append(args, "--format", f)
+			r := at.run(t, tok+"\n", args...)
+			if r.code != 0 {
+				t.Fatalf("%v: exit %d\n%s", args, r.code, r.stderr)
+			}
+			if c := unsafeInOutput(r.stdout, "\n"); c >= 0 {
+				t.Errorf("%v: stdout carries %U:\n%q", args, c, r.stdout)
+			}
+			if c := unsafeInOutput(r.stderr, "\n"); c >= 0 {
+				t.Errorf("%v: stderr carries %U:\n%q", args, c, r.stderr)
+			}
+			if f == "jsonl" && args[0] == "cdata" {
+				rec := decodeJSON[map[string]any](t, r.stdout)
+				if rec["cdata"] != cdata {
+					t.Errorf("cdata --format jsonl gives back %q, want %q", rec["cdata"], cdata)
+				}
+			}
+			if f == "jsonl" && args[0] == "tokens" {
+				rec := decodeJSON[map[string]any](t, r.stdout)
+				if rec["cdata"] != "x\u202ey\u2028" {
+					t.Errorf("tokens --format jsonl gives back %q", rec["cdata"])
+				}
+			}
+		}
+	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/csv"
 	"fmt"
 	"strconv"
 
@@ -42,7 +41,8 @@ The token alone goes to standard output, one per line, so that
 T=$(tokenaudit issue --cdata acme) works; what was recorded goes to standard
 error. --format json or jsonl prints {"token", "fingerprint", "cdata", "seq"}
 (one JSON document for one token, JSON lines for several), and csv prints
-those columns.
+those columns. TOKENAUDIT_FORMAT does not apply here: only a --format on
+the command line changes what issue prints.
 
 It fails closed: the request is recorded before the API is asked, and the
 token is recorded before it is printed. If the ledger cannot record it, the
@@ -50,6 +50,14 @@ token is revoked again, nothing is printed and the exit status is 5 (as for
 any action of the API the ledger could not record). An API error is exit
 status 6; when the API may have issued a token without answering, that is
 recorded, and "tokenaudit reconcile" finds the token.
+
+Printing a token is part of handing it out. A token whose write fails
+(a full disk, a closed pipe) is revoked again, recorded so, and the rest of
+--count is not issued: the exit status is 1, or 5 if the ledger could not
+record the revocation. When standard output is a pipe, each token counts as
+handed out once the reader has read it: a reader that goes away first
+(tokenaudit issue --count 3 | head -c 10) gets it revoked. A standard
+output that is closed or /dev/null is refused before anything is issued.
 
 Woleet tokens never expire: each one printed is a credential until
 "tokenaudit revoke" revokes it.
@@ -59,7 +67,8 @@ fails, those issued before it have been printed and recorded.`,
 		Example: `  T=$(tokenaudit issue --cdata acme)
   tokenaudit issue --cdata "ci: deploy-bot" --format json
   tokenaudit issue --cdata load-test --count 5 > tokens.txt`,
-		Args: noArgs,
+		Args:        noArgs,
+		Annotations: map[string]string{annotationNoEnvFormat: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !cmd.Flags().Changed("cdata") {
 				return withHint(usageErrorf("say whom the token is for with --cdata"),
@@ -84,11 +93,21 @@ fails, those issued before it have been printed and recorded.`,
 }
 
 // issue issues count tokens and prints each as soon as it is recorded.
+// Printing is part of handing a token out: a token whose write fails, or
+// that the reader of a pipe never reads, is revoked again and the rest are
+// not issued (see deliver.go).
 func (a *app) issue(cmd *cobra.Command, s *auditSession, cdata string, count int) error {
 	ctx := cmd.Context()
-	var cw *csv.Writer
+	if stdoutNowhere(a.stdoutFile) {
+		return withHint(usageErrorf("%w: nothing was issued", errNowhere),
+			"redirect standard output to a file, or capture it: T=$(tokenaudit issue --cdata …)")
+	}
+	if a.ignoreSIGPIPE != nil {
+		a.ignoreSIGPIPE()
+	}
+	var cw *output.CSVWriter
 	if a.format == output.CSV {
-		cw = csv.NewWriter(a.stdout)
+		cw = output.NewCSVWriter(a.stdout)
 		cw.Write([]string{"token", "fingerprint", "cdata", "seq"})
 	}
 	opaque := 0 // tokens issued that are not JWTs
@@ -121,14 +140,15 @@ func (a *app) issue(cmd *cobra.Command, s *auditSession, cdata string, count int
 			werr = output.WriteJSONLine(a.stdout, rec)
 		case output.CSV:
 			cw.Write([]string{rec.Token, rec.Fingerprint, rec.CData, strconv.FormatInt(rec.Seq, 10)})
-			cw.Flush()
-			werr = cw.Error()
+			werr = cw.Flush()
 		default:
 			_, werr = fmt.Fprintln(a.stdout, rec.Token)
 		}
+		if werr == nil {
+			werr = a.delivered(ctx)
+		}
 		if werr != nil {
-			return withHint(fmt.Errorf("token sha256:%s was issued and recorded, but printing it failed: %w", shortFP(rec.Fingerprint), werr),
-				fmt.Sprintf("it is live: revoke it with \"tokenaudit revoke --fingerprint %s --yes\"", rec.Fingerprint))
+			return a.undelivered(ctx, s, rec, i, count, werr)
 		}
 		fmt.Fprintf(a.stderr, "tokenaudit: issued sha256:%s for cdata %s (ledger seq %d)\n",
 			shortFP(rec.Fingerprint), quoteCData(rec.CData), rec.Seq)

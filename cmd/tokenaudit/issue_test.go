@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
@@ -201,6 +204,38 @@ func TestAPIErrors(t *testing.T) {
 	at.checkNoLeak(t)
 }
 
+// waitLedger waits until the ledger's event kinds satisfy done; after 10
+// seconds it kills cmd and fails the test, saying that what never came.
+func (at *apiTest) waitLedger(t *testing.T, cmd *exec.Cmd, what string, done func(kinds []string) bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !done(eventKinds(t, at.db)) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("%s was never recorded", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// holdWriteLock takes the ledger's write lock, as another writer would,
+// until release is called.
+func holdWriteLock(t *testing.T, path string) (release func()) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := writeSQL(t, path).Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		conn.ExecContext(ctx, "ROLLBACK")
+		conn.Close()
+	}
+}
+
 // TestIssueFailsClosed: the API issues a token, then the ledger cannot
 // record it (another writer holds it). The token is revoked again, nothing
 // is printed, and the exit status is 5.
@@ -218,26 +253,10 @@ func TestIssueFailsClosed(t *testing.T) {
 	}
 	// Once the request is recorded (and the API is slowly answering),
 	// take the write lock until the command ends.
-	db := writeSQL(t, at.db)
-	deadline := time.Now().Add(5 * time.Second)
-	for len(eventKinds(t, at.db)) < 3 {
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatal("issue_requested was never recorded")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	ctx := context.Background()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		t.Fatal(err)
-	}
-	err = cmd.Wait()
-	conn.ExecContext(ctx, "ROLLBACK")
-	conn.Close()
+	at.waitLedger(t, cmd, "issue_requested", func(kinds []string) bool { return len(kinds) >= 3 })
+	release := holdWriteLock(t, at.db)
+	err := cmd.Wait()
+	release()
 	at.stderr = append(at.stderr, errb.String())
 
 	var exit *exec.ExitError
@@ -258,5 +277,55 @@ func TestIssueFailsClosed(t *testing.T) {
 		t.Errorf("the API's last token: cdata %q, revoked %v; want acme, revoked", last.CData, last.Revoked)
 	}
 	wantEqual(t, "events", eventKinds(t, at.db), []string{"issue_requested", "issue", "issue_requested"})
+	at.checkNoLeak(t)
+}
+
+// TestIssueIgnoresEnvFormat: TOKENAUDIT_FORMAT is for listings; issue
+// prints the bare token unless --format is on its own command line.
+func TestIssueIgnoresEnvFormat(t *testing.T) {
+	at := newAPITest(t)
+	at.env = append(at.env, "TOKENAUDIT_FORMAT=json")
+	tok := at.issue(t, "acme") // fails unless stdout is the token alone
+	r := at.run(t, "", "issue", "--cdata", "acme", "--format", "jsonl")
+	r.want(t, 0, []string{`{"token":"`}, nil)
+	rec := decodeJSON[map[string]any](t, r.stdout)
+	at.tokens = append(at.tokens, rec["token"].(string))
+	r = at.run(t, "", "--format", "csv", "issue", "--cdata", "acme")
+	r.want(t, 0, []string{"token,fingerprint,cdata,seq\n"}, nil)
+	at.tokens = append(at.tokens, strings.Split(strings.Split(r.stdout, "\n")[1], ",")[0])
+	// Listings still follow it.
+	r = at.run(t, "", "tokens")
+	r.want(t, 0, []string{`"fingerprint": "` + fingerprintOf(tok) + `"`}, nil)
+	at.checkNoLeak(t)
+}
+
+// TestErrorsRedactTokens: an API error body that quotes a token reaches
+// stderr with the token replaced by its short fingerprint, as the ledger
+// records it.
+func TestErrorsRedactTokens(t *testing.T) {
+	at := newAPITest(t)
+	leaked := at.direct(t, "leaked")
+	other := at.direct(t, "other")
+	body := `{"message":"cannot store ` + leaked + "\x1b]0;pwned\x07" + `"}`
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, body)
+	}))
+	t.Cleanup(api.Close)
+	env := []string{"WOLEET_API_URL=" + api.URL, "WOLEET_API_TOKEN=bearer-secret", "TOKENAUDIT_DB=" + at.db}
+	redacted := "[token sha256:" + short(leaked) + "]"
+	for _, args := range [][]string{
+		{"issue", "--cdata", "x"},
+		{"revoke", other},
+		{"revoke", "--cdata", "x", "--yes"},
+	} {
+		r := cli(t, "", env, args...)
+		at.stderr = append(at.stderr, r.stderr, r.stdout)
+		r.want(t, exitAPI, nil, []string{"400 Bad Request", redacted})
+		if strings.ContainsRune(r.stderr, 0x1b) || strings.ContainsRune(r.stdout, 0x1b) {
+			t.Errorf("%v: a raw ESC reached the output:\n%q", args, r.stderr)
+		}
+	}
 	at.checkNoLeak(t)
 }

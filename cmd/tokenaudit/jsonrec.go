@@ -3,12 +3,11 @@ package main
 import (
 	"bytes"
 	endian "encoding/binary" // "binary" names the built CLI in the tests
-	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
+	"github.com/tokenaudit/tokenaudit/internal/output"
 	"github.com/tokenaudit/tokenaudit/jwtinspect"
 )
 
@@ -134,12 +133,12 @@ func appendSummaryJSON(dst []byte, s *jwtinspect.Summary, now time.Time) []byte 
 func (v *inspectJSON) append(dst []byte) ([]byte, error) {
 	var err error
 	dst = append(dst, `{"kind":`...)
-	dst = appendJSONString(dst, string(v.kind))
+	dst = output.AppendJSONString(dst, string(v.kind))
 	dst = append(dst, `,"alg":`...)
 	if v.alg == "" {
 		dst = append(dst, "null"...)
 	} else {
-		dst = appendJSONString(dst, v.alg)
+		dst = output.AppendJSONString(dst, v.alg)
 	}
 	dst = append(dst, `,"header":`...)
 	if dst, err = appendObject(dst, v.header); err != nil {
@@ -151,13 +150,13 @@ func (v *inspectJSON) append(dst []byte) ([]byte, error) {
 	}
 	dst = append(dst, `,"payload":`...)
 	if v.hasPayload {
-		dst = appendJSONString(dst, v.payload)
+		dst = output.AppendJSONString(dst, v.payload)
 	} else {
 		dst = append(dst, "null"...)
 	}
 	dst = append(dst, `,"cdata":`...)
 	if v.hasCData {
-		dst = appendJSONString(dst, v.cdata)
+		dst = output.AppendJSONString(dst, v.cdata)
 	} else {
 		dst = append(dst, "null"...)
 	}
@@ -166,7 +165,7 @@ func (v *inspectJSON) append(dst []byte) ([]byte, error) {
 	dst = append(dst, `","signature_bytes":`...)
 	dst = strconv.AppendInt(dst, int64(v.signatureBytes), 10)
 	if len(v.signatures) > 0 {
-		sigs, err := json.Marshal(v.signatures)
+		sigs, err := output.MarshalJSON(v.signatures, "")
 		if err != nil {
 			return nil, err
 		}
@@ -180,25 +179,25 @@ func (v *inspectJSON) append(dst []byte) ([]byte, error) {
 	dst = append(dst, `,"exp":`...)
 	dst = appendTime(dst, v.times.Expires)
 	dst = append(dst, `,"status":`...)
-	dst = appendJSONString(dst, string(v.status))
+	dst = output.AppendJSONString(dst, string(v.status))
 	dst = append(dst, `},"findings":[`...)
 	for i, f := range v.findings {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `{"id":`...)
-		dst = appendJSONString(dst, f.ID)
+		dst = output.AppendJSONString(dst, f.ID)
 		dst = append(dst, `,"severity":`...)
-		dst = appendJSONString(dst, string(f.Severity))
+		dst = output.AppendJSONString(dst, string(f.Severity))
 		dst = append(dst, `,"message":`...)
-		dst = appendJSONString(dst, f.Message)
+		dst = output.AppendJSONString(dst, f.Message)
 		dst = append(dst, '}')
 	}
 	dst = append(dst, `],"verified":`...)
 	if v.verified == nil {
 		dst = append(dst, "null"...)
 	} else {
-		b, err := json.Marshal(v.verified)
+		b, err := output.MarshalJSON(v.verified, "")
 		if err != nil {
 			return nil, err
 		}
@@ -236,11 +235,13 @@ func appendObject(dst []byte, o jsonObject) ([]byte, error) {
 
 // appendCompact appends JSON text that jwtinspect has accepted with the
 // white space between tokens removed, as json.Compact would: strings,
-// numbers and member order stay exactly as written.
+// numbers and member order stay exactly as written, except that unsafe
+// characters in strings are escaped (see output.AppendEscapedJSON).
 func appendCompact(dst, text []byte) []byte {
 	if !hasSpaceOrControl(text) {
-		return append(dst, text...) // the common case
+		return output.AppendEscapedJSON(dst, text) // the common case
 	}
+	start := len(dst)
 	inString := false
 	for i := 0; i < len(text); i++ {
 		switch c := text[i]; {
@@ -255,17 +256,20 @@ func appendCompact(dst, text []byte) []byte {
 		}
 		dst = append(dst, text[i])
 	}
-	return dst
+	if !hasNonASCII(dst[start:]) {
+		return dst
+	}
+	return output.AppendEscapedJSON(dst[:start], bytes.Clone(dst[start:]))
 }
 
-// needsEscape8 reports whether any of the eight bytes in x may need
-// appendJSONString's attention: a control character, '"', '\\' or a byte of
-// a multi-byte character. It may say so wrongly for a byte after a true
-// match, never miss one.
-func needsEscape8(x uint64) bool {
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	quote, backslash := x^(lo*'"'), x^(lo*'\\')
-	return ((x-lo*0x20)&^x|(quote-lo)&^quote|(backslash-lo)&^backslash|x)&hi != 0
+// hasNonASCII reports whether b holds a byte at or above 0x7f.
+func hasNonASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x7f {
+			return true
+		}
+	}
+	return false
 }
 
 // hasSpaceOrControl reports whether b holds a byte at or below ' ', eight
@@ -287,74 +291,7 @@ func hasSpaceOrControl(b []byte) bool {
 	return false
 }
 
-// marshalNoEscape is json.Marshal without HTML escaping and without the
+// marshalNoEscape is json.Marshal without HTML escaping, with every
+// unsafe character escaped (see output.MarshalJSON) and without the
 // trailing newline.
-func marshalNoEscape(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string, escaping as encoding/json
-// does without HTML escaping: quotes, backslashes, control characters,
-// U+2028 and U+2029; invalid UTF-8 becomes U+FFFD.
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start, i := 0, 0
-	// Fast path: eight bytes at a time while none needs a closer look.
-	for i+8 <= len(s) && !needsEscape8(endian.LittleEndian.Uint64([]byte(s[i:i+8]))) {
-		i += 8
-	}
-	for i < len(s) {
-		if b := s[i]; b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch b {
-			case '"', '\\':
-				dst = append(dst, '\\', b)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
+func marshalNoEscape(v any) ([]byte, error) { return output.MarshalJSON(v, "") }

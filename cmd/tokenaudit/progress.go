@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -45,18 +46,34 @@ var errNotConfirmed = errors.New("not confirmed")
 
 // confirm asks a yes/no question on the terminal and reports whether the
 // answer was yes. Without a terminal on standard input and standard error
-// it asks nothing and returns errNotConfirmed.
-func (a *app) confirm(question string) (bool, error) {
+// it asks nothing and returns errNotConfirmed. Ctrl-C (ctx ends) cancels
+// the question at once, without waiting for Enter: it returns ctx's error.
+func (a *app) confirm(ctx context.Context, question string) (bool, error) {
 	if !a.stdinTTY || !a.stderrTTY {
 		return false, errNotConfirmed
 	}
 	fmt.Fprintf(a.stderr, "%s [y/N] ", question)
-	line, err := bufio.NewReader(a.stdin).ReadString('\n')
-	if err != nil && line == "" {
+	type answer struct {
+		line string
+		err  error
+	}
+	answered := make(chan answer, 1)
+	go func() { // left blocked on the terminal if Ctrl-C comes first
+		line, err := bufio.NewReader(a.stdin).ReadString('\n')
+		answered <- answer{line, err}
+	}()
+	var ans answer
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(a.stderr)
+		return false, ctx.Err()
+	case ans = <-answered:
+	}
+	if ans.err != nil && ans.line == "" {
 		fmt.Fprintln(a.stderr)
 		return false, nil
 	}
-	switch strings.ToLower(strings.TrimSpace(line)) {
+	switch strings.ToLower(strings.TrimSpace(ans.line)) {
 	case "y", "yes":
 		return true, nil
 	}

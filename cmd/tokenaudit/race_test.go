@@ -7,10 +7,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tokenaudit/tokenaudit/woleet/woleettest"
 )
 
 // runAll runs the binary once per argument list, all at once, each as its
@@ -214,4 +217,51 @@ func TestTimeoutsAreAPIErrors(t *testing.T) {
 	wantEqual(t, "settled", queryRows(t, openSQL(t, at.db),
 		"SELECT kind, request_seq FROM events ORDER BY seq DESC LIMIT 1"), []string{"revoke|2"})
 	at.run(t, "", "report").want(t, 0, []string{"Requests with no known outcome\n(none)"}, nil)
+}
+
+// TestCompletionFromTheLedger: --cdata and --fingerprint complete from the
+// ledger (live tokens for revoke), and complete nothing, quietly, without
+// a ledger.
+func TestCompletionFromTheLedger(t *testing.T) {
+	at := newAPITest(t)
+	acme := at.issue(t, "acme")
+	at.issue(t, "acme-eu")
+	gone := at.issue(t, "acorn")
+	at.run(t, gone+"\n", "revoke", "-").want(t, 0, nil, nil)
+	lines := func(r result) []string {
+		var out []string
+		for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+			if !strings.HasPrefix(l, ":") && !strings.HasPrefix(l, "Completion ended") {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	wantEqual(t, "revoke --cdata ac", lines(at.run(t, "", "__complete", "revoke", "--cdata", "ac")), []string{"acme", "acme-eu"})
+	wantEqual(t, "tokens --cdata ac", lines(at.run(t, "", "__complete", "tokens", "--cdata", "ac")), []string{"acme", "acme-eu", "acorn"})
+	fp := fingerprintOf(acme)
+	short := strings.TrimPrefix(fp, "sha256:")[:12]
+	got := lines(at.run(t, "", "__complete", "events", "--fingerprint", short[:3]))
+	if !slices.Contains(got, short+"\tacme") {
+		t.Errorf("events --fingerprint %s completes to %q, want %s", short[:3], got, short)
+	}
+	got = lines(at.run(t, "", "__complete", "revoke", "--fingerprint", strings.TrimPrefix(fp, "sha256:")[:9]))
+	if len(got) != 1 || got[0] != short+"\tacme" {
+		t.Errorf("revoke --fingerprint by a 9-digit prefix completes to %q", got)
+	}
+	r := cli(t, "", []string{"TOKENAUDIT_DB=" + filepath.Join(t.TempDir(), "none.db")}, "__complete", "revoke", "--cdata", "")
+	if r.code != 0 || len(lines(r)) != 0 {
+		t.Errorf("completion without a ledger: exit %d, %q", r.code, r.stdout)
+	}
+}
+
+// TestAPIURLFlag: --api-url names the API as WOLEET_API_URL does, and wins
+// over it.
+func TestAPIURLFlag(t *testing.T) {
+	at := newAPITest(t)
+	env := []string{"WOLEET_API_URL=http://127.0.0.1:9/v1", "WOLEET_USERNAME=" + woleettest.DefaultEmail,
+		"WOLEET_PASSWORD=" + woleettest.DefaultPassword, "TOKENAUDIT_DB=" + at.db}
+	r := cli(t, "", env, "issue", "--cdata", "flag", "--api-url", at.srv.URL)
+	r.want(t, 0, nil, []string{"tokenaudit: issued sha256:"})
+	wantEqual(t, "api_url", queryRows(t, openSQL(t, at.db), "SELECT DISTINCT api_url FROM events"), []string{at.srv.URL})
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -85,7 +86,10 @@ says "in_sync".`,
 				if werr := a.writeReconcile(a.stdout, res, false); werr != nil {
 					return werr
 				}
-				ok, cerr := a.confirm(fmt.Sprintf("Record these %d live tokens as revoked elsewhere?", mass.Missing))
+				ok, cerr := a.confirm(cmd.Context(), fmt.Sprintf("Record these %d live tokens as revoked elsewhere?", mass.Missing))
+				if errors.Is(cerr, context.Canceled) {
+					return &exitStatusError{code: exitInterrupted, err: errors.New("interrupted: nothing was recorded")}
+				}
 				if cerr != nil || !ok {
 					return withHint(tidy(err), "if the API is the right one, run again with --yes to record them")
 				}

@@ -11,7 +11,6 @@ import (
 	"io"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"golang.org/x/mod/sumdb/note"
 
@@ -243,33 +242,13 @@ func (a *app) writeHTMLReport(ctx context.Context, w io.Writer, l *audit.Ledger,
 	if err := page.Execute(&buf, h); err != nil {
 		return fmt.Errorf("html report: %w", err)
 	}
-	if _, err := w.Write(visibleText(buf.Bytes())); err != nil {
+	if _, err := w.Write(output.CleanDocument(buf.Bytes())); err != nil {
 		return err
 	}
 	if h.Verify != nil && !h.Verify.OK() {
 		return ledgerError(fmt.Errorf("the report says so: %w", h.Verify.Problems[0]))
 	}
 	return nil
-}
-
-// visibleText replaces, in a rendered page, every character that could
-// make ledger text read other than it is — C0 controls other than tab and
-// newlines, C1 controls, bidi embeddings, overrides and isolates, zero-width
-// characters and line or paragraph separators — by its visible escape
-// \uXXXX. The page's own markup holds none of them.
-func visibleText(page []byte) []byte {
-	out := make([]byte, 0, len(page))
-	for _, r := range string(page) {
-		switch {
-		case r == '\t' || r == '\n' || r == '\r':
-		case r < 0x20, r >= 0x7f && r <= 0x9f, r >= 0x200b && r <= 0x200f, r >= 0x2028 && r <= 0x202e,
-			r >= 0x2060 && r <= 0x2069, r == 0xfeff:
-			out = fmt.Appendf(out, `\u%04x`, r)
-			continue
-		}
-		out = utf8.AppendRune(out, r)
-	}
-	return out
 }
 
 // reasonOf returns an event's detail.reason, or what recorded it.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -21,7 +20,7 @@ type resultWriter struct {
 	w      io.Writer
 	format output.Format
 	sheet  output.Sheet
-	csv    *csv.Writer
+	csv    *output.CSVWriter
 	n      int
 }
 
@@ -30,7 +29,7 @@ type resultWriter struct {
 func (a *app) newResultWriter(w io.Writer, title string, header ...string) *resultWriter {
 	r := &resultWriter{w: w, format: a.format, sheet: output.Sheet{Title: title, Header: header}}
 	if a.format == output.CSV {
-		r.csv = csv.NewWriter(w)
+		r.csv = output.NewCSVWriter(w)
 	}
 	return r
 }
@@ -44,6 +43,7 @@ func (r *resultWriter) add(record any, cells ...string) error {
 		if err != nil {
 			return fmt.Errorf("writing json: %w", err)
 		}
+		b = output.AppendEscapedJSON(nil, b)
 		sep := ",\n  "
 		if r.n == 1 {
 			sep = "[\n  "
@@ -55,13 +55,10 @@ func (r *resultWriter) add(record any, cells ...string) error {
 	case output.CSV:
 		if r.n == 1 {
 			if err := r.csv.Write(r.sheet.Header); err != nil {
-				return fmt.Errorf("writing csv: %w", err)
+				return err
 			}
 		}
-		if err := r.csv.Write(cells); err != nil {
-			return fmt.Errorf("writing csv: %w", err)
-		}
-		return nil
+		return r.csv.Write(cells)
 	}
 	r.sheet.Rows = append(r.sheet.Rows, cells)
 	return nil
@@ -84,11 +81,7 @@ func (r *resultWriter) close() error {
 		if r.n == 0 {
 			r.csv.Write(r.sheet.Header)
 		}
-		r.csv.Flush()
-		if err := r.csv.Error(); err != nil {
-			return fmt.Errorf("writing csv: %w", err)
-		}
-		return nil
+		return r.csv.Flush()
 	}
 	return r.sheet.Write(r.w, r.format)
 }

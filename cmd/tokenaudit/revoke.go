@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -23,6 +24,7 @@ type revokeFlags struct {
 	cdataPrefix  bool
 	fingerprint  string
 	dryRun, yes  bool
+	force        bool
 	selectByFlag bool // --cdata or --fingerprint was given
 }
 
@@ -36,7 +38,9 @@ type revokeRecord struct {
 	// Ledger is what the ledger knew of the token before: active, revoked,
 	// or unknown (never seen: it is recorded now).
 	Ledger string `json:"ledger"`
-	// Result is revoked, failed, malformed, or in a dry run "would revoke".
+	// Result is revoked, failed, malformed, "already revoked" (the ledger
+	// has it as revoked: not sent, and Seq is the revocation's), or in a
+	// dry run "would revoke".
 	Result string `json:"result"`
 	// Seq is the seq of the revoke event, or of revoke_failed.
 	Seq   *int64 `json:"seq"`
@@ -48,6 +52,10 @@ const (
 	ledgerUnknown = "unknown"
 )
 
+// resultAlreadyRevoked is the result of a given token that the ledger has
+// as revoked: it is not sent again (see revokeTokens).
+const resultAlreadyRevoked = "already revoked"
+
 // cells renders the record for a table or CSV, with the input column
 // when the tokens were given rather than selected.
 func (r *revokeRecord) cells(a *app, input bool) []string {
@@ -58,6 +66,9 @@ func (r *revokeRecord) cells(a *app, input bool) []string {
 	note := r.Error
 	if r.Ledger == ledgerUnknown && r.Result == "revoked" {
 		note = "never seen by the ledger: recorded now"
+	}
+	if r.Result == resultAlreadyRevoked {
+		note = "not sent again: --force sends it"
 	}
 	cells := []string{a.fpCell(r.Fingerprint), r.CData, r.Ledger, r.Result, seq, note}
 	if input {
@@ -79,8 +90,10 @@ func (a *app) revokeCommand() *cobra.Command {
 
 Given tokens (arguments, - or @FILE), it revokes each. A token the ledger
 never saw is revoked too, recorded first as an import, and the result says
-so. Nothing stops at a token the API refuses (already revoked, unknown); an
-API that is unreachable or refuses the credentials stops the run.
+so. A token the ledger has as revoked is reported "already revoked (seq N)"
+and not sent again (--dry-run says so too); --force sends it anyway. Nothing
+stops at a token the API refuses (already revoked, unknown); an API that is
+unreachable or refuses the credentials stops the run.
 
 With --cdata or --fingerprint it finds the live tokens through the API's list
 (GET /user/tokens): those whose cdata is TEXT (starts with it, with
@@ -96,6 +109,11 @@ recorded. When some fail, the exit status is the first failure's: 2 for a
 line that is not a token, 6 for a revocation the API refused, 5 when the
 API revoked a token that the ledger could not record (run reconcile once
 the ledger works).
+
+Ctrl-C stops after the request under way (Ctrl-C at the [y/N] question
+revokes nothing): the results so far are printed, the message says how
+many were revoked and which command revokes the rest, and the exit status
+is 130.
 
 ` + tokenInputHelp,
 		Example: `  printf '%s\n' "$T" | tokenaudit revoke -
@@ -118,6 +136,8 @@ the ledger works).
 				return checkFingerprintFlag(f.fingerprint)
 			case f.dryRun && f.yes:
 				return usageErrorf("--dry-run and --yes contradict each other")
+			case f.force && f.selectByFlag:
+				return usageErrorf("--force is for given tokens: --cdata and --fingerprint select only tokens the API lists as live")
 			case f.selectByFlag && !f.dryRun && !f.yes && !(a.stdinTTY && a.stderrTTY):
 				return withHint(usageErrorf("refusing to revoke without confirmation: there is no terminal to ask on"),
 					"add --yes to revoke what matches, or --dry-run to only list it")
@@ -132,7 +152,7 @@ the ledger works).
 					return err
 				}
 				defer s.Close()
-				return a.revokeTokens(cmd.Context(), s, args, f.dryRun)
+				return a.revokeTokens(cmd.Context(), s, args, f)
 			}
 			s, err := a.openSession(f.api, f.ledger, !f.dryRun)
 			if err != nil {
@@ -147,22 +167,34 @@ the ledger works).
 	cmd.Flags().StringVar(&f.fingerprint, "fingerprint", "", "revoke the live tokens whose fingerprint starts with this (at least 8 hex digits)")
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "only show what would be revoked")
 	cmd.Flags().BoolVarP(&f.yes, "yes", "y", false, "revoke what --cdata or --fingerprint selects without asking")
+	cmd.Flags().BoolVar(&f.force, "force", false, "send the revocation of a given token even when the ledger has it as revoked")
 	f.api.register(cmd)
 	f.ledger.register(cmd)
+	a.completeFromLedger(cmd, &f.ledger, true)
 	return cmd
 }
 
 // ledgerState says what the ledger knows of a token: active, revoked or
 // unknown.
 func ledgerState(ctx context.Context, l *audit.Ledger, fingerprint string) (string, error) {
+	t, err := ledgerToken(ctx, l, fingerprint)
+	if err != nil || t == nil {
+		return ledgerUnknown, err
+	}
+	return string(t.State), nil
+}
+
+// ledgerToken returns what the ledger knows of a token, or nil when it
+// never saw it.
+func ledgerToken(ctx context.Context, l *audit.Ledger, fingerprint string) (*audit.Token, error) {
 	t, err := l.Token(ctx, fingerprint)
 	switch {
 	case errors.Is(err, audit.ErrNotFound):
-		return ledgerUnknown, nil
+		return nil, nil
 	case err != nil:
-		return "", ledgerError(err)
+		return nil, ledgerError(err)
 	}
-	return string(t.State), nil
+	return &t, nil
 }
 
 // stopsRun reports whether an API error is about the API rather than one
@@ -173,12 +205,16 @@ func stopsRun(err error) bool {
 }
 
 // revokeTokens revokes the tokens given on the command line, standard input
-// or files, one at a time, in input order.
-func (a *app) revokeTokens(ctx context.Context, s *auditSession, args []string, dryRun bool) error {
+// or files, one at a time, in input order. A token the ledger has as
+// revoked is not sent again (the API would refuse it) unless f.force.
+func (a *app) revokeTokens(ctx context.Context, s *auditSession, args []string, f revokeFlags) error {
+	dryRun := f.dryRun
 	rw := a.newResultWriter(a.stdout, "", append([]string{"input"}, revokeHeader...)...)
 	var (
 		total, failed, firstCode int
-		opaque                   int // tokens that are not JWTs
+		revoked                  int
+		underWay                 string // the input whose request Ctrl-C cut short
+		opaque                   int    // tokens that are not JWTs
 		stop                     error
 		unknown                  []revokeRecord
 	)
@@ -188,7 +224,7 @@ func (a *app) revokeTokens(ctx context.Context, s *auditSession, args []string, 
 		if firstCode == 0 {
 			firstCode = exitCode(err)
 		}
-		rec.Error = output.Clean(tidy(err).Error())
+		rec.Error = errorText(err)
 		if rec.Result == "" {
 			rec.Result = "failed"
 		}
@@ -214,20 +250,35 @@ func (a *app) revokeTokens(ctx context.Context, s *auditSession, args []string, 
 			return rw.add(rec, rec.cells(a, true)...)
 		}
 		rec.Fingerprint, rec.CData = jwtinspect.Fingerprint(it.Token), cdata
-		state, err := ledgerState(ctx, s.ledger, rec.Fingerprint)
+		known, err := ledgerToken(ctx, s.ledger, rec.Fingerprint)
 		if err != nil {
 			return err
 		}
+		state := ledgerUnknown
+		if known != nil {
+			state = string(known.State)
+		}
 		rec.Ledger = state
+		if known != nil && known.State == audit.StateRevoked && known.RevokedSeq != nil && !f.force {
+			rec.Result, rec.Seq = resultAlreadyRevoked, known.RevokedSeq
+			if !a.format.Structured() {
+				fmt.Fprintf(a.stderr, "tokenaudit: %s: sha256:%s is already revoked (seq %d): not sent again; --force sends it anyway\n",
+					rec.Input, shortFP(rec.Fingerprint), *known.RevokedSeq)
+			}
+			return rw.add(rec, rec.cells(a, true)...)
+		}
 		if dryRun {
 			rec.Result = "would revoke"
 			return rw.add(rec, rec.cells(a, true)...)
 		}
 		ev, err := s.auditor.Revoke(ctx, it.Token)
+		if err != nil && errors.Is(err, context.Canceled) {
+			underWay = rec.Input
+		}
 		if err != nil && stopsRun(err) {
 			// Reported once, as the command's error, after the results.
 			stop = s.apiError(err)
-			rec.Result, rec.Error = "failed", output.Clean(stop.Error())
+			rec.Result, rec.Error = "failed", errorText(stop)
 			if aerr := rw.add(rec, rec.cells(a, true)...); aerr != nil {
 				return aerr
 			}
@@ -240,6 +291,7 @@ func (a *app) revokeTokens(ctx context.Context, s *auditSession, args []string, 
 				rec.Result = "revoked, unrecorded"
 			}
 		} else {
+			revoked++
 			rec.Result, rec.Seq = "revoked", &ev.Seq
 			if state == ledgerUnknown {
 				unknown = append(unknown, rec)
@@ -252,6 +304,15 @@ func (a *app) revokeTokens(ctx context.Context, s *auditSession, args []string, 
 	}
 	if cerr := rw.close(); err == nil {
 		err = cerr
+	}
+	if ctx.Err() != nil {
+		// Ctrl-C: the results above say what was done.
+		hints := []string{"to revoke the rest, run the same command again: the tokens the ledger has as revoked are not sent again"}
+		if underWay != "" {
+			hints = append([]string{underWayHint(underWay)}, hints...)
+		}
+		return &exitStatusError{code: exitInterrupted, err: withHint(
+			fmt.Errorf("interrupted at token %d: revoked %d", total, revoked), hints...)}
 	}
 	if err != nil {
 		return ledgerError(err)
@@ -296,6 +357,7 @@ func (a *app) revokeWhere(ctx context.Context, s *auditSession, f revokeFlags) e
 	}
 	what := a.selection(f)
 	declined := false
+	interrupted := false // Ctrl-C at the question
 	bar := &progressBar{w: a.stderr, enabled: a.stderrTTY, label: "revoking"}
 	opts := audit.RevokeWhereOptions{CData: f.cdata, CDataPrefix: f.cdataPrefix, Fingerprint: f.fingerprint, DryRun: f.dryRun,
 		Confirm: func(r *audit.RevokeWhereResult) bool {
@@ -310,8 +372,9 @@ func (a *app) revokeWhere(ctx context.Context, s *auditSession, f revokeFlags) e
 			plan := a.planSheet(r.Matched, states)
 			plan.Title = "Live tokens " + what + ":"
 			plan.Write(a.stderr, output.Table)
-			ok, err := a.confirm(fmt.Sprintf("Revoke these %d tokens?", len(r.Matched)))
+			ok, err := a.confirm(ctx, fmt.Sprintf("Revoke these %d tokens?", len(r.Matched)))
 			declined = !ok || err != nil
+			interrupted = ctx.Err() != nil
 			return ok && err == nil
 		},
 		Progress: func(p audit.RevokeProgress) {
@@ -356,6 +419,8 @@ func (a *app) revokeWhere(ctx context.Context, s *auditSession, f revokeFlags) e
 		}
 		fmt.Fprintf(a.stderr, "tokenaudit: dry run: %s would be revoked\n", countTokens(len(res.Matched), "token", ""))
 		return nil
+	case declined && interrupted:
+		return &exitStatusError{code: exitInterrupted, err: errors.New("interrupted: nothing was revoked")}
 	case declined:
 		return &exitStatusError{code: exitError, err: errors.New("cancelled: nothing was revoked")}
 	}
@@ -375,7 +440,7 @@ func (a *app) revokeWhere(ctx context.Context, s *auditSession, f revokeFlags) e
 		if e, ok := revoked[t.Fingerprint]; ok {
 			rec.Result, rec.Seq = "revoked", &e.Seq
 		} else if ferr, ok := failures[t.Fingerprint]; ok {
-			rec.Result, rec.Error = "failed", output.Clean(tidy(ferr).Error())
+			rec.Result, rec.Error = "failed", errorText(ferr)
 			firstFail = cmpOr(firstFail, ferr)
 		} else {
 			rec.Result = "not attempted"
@@ -387,6 +452,19 @@ func (a *app) revokeWhere(ctx context.Context, s *auditSession, f revokeFlags) e
 	if cerr := rw.close(); cerr != nil {
 		return cerr
 	}
+	if ctx.Err() != nil {
+		// Ctrl-C: the results above say what was done; a token whose
+		// request was under way when it came may or may not be revoked,
+		// and the API lists it again if it is not.
+		hints := []string{"to revoke the rest, run: " + a.finishCommand(f)}
+		for _, fl := range res.Failed {
+			if errors.Is(fl.Err, context.Canceled) {
+				hints = append([]string{underWayHint("sha256:" + shortFP(fl.Token.Fingerprint))}, hints...)
+			}
+		}
+		return &exitStatusError{code: exitInterrupted, err: withHint(
+			fmt.Errorf("interrupted: revoked %d of %d %s", len(res.Revoked), len(res.Matched), what), hints...)}
+	}
 	fmt.Fprintf(a.stderr, "tokenaudit: revoked %d of %d\n", len(res.Revoked), len(res.Matched))
 	if err != nil {
 		// The results above name each failure; the status is the first's.
@@ -397,6 +475,29 @@ func (a *app) revokeWhere(ctx context.Context, s *auditSession, f revokeFlags) e
 		return &silentError{code: exitCode(firstFail)}
 	}
 	return nil
+}
+
+// underWayHint says what to do about a revocation that Ctrl-C cut short
+// after it was sent: the API may have acted.
+func underWayHint(what string) string {
+	return "the revocation of " + what + " was under way at Ctrl-C: whether the API acted is unknown until " +
+		"\"tokenaudit reconcile --apply\" records it"
+}
+
+// finishCommand is the command line that revokes what an interrupted
+// "revoke --cdata" or "revoke --fingerprint" left live: the same selection,
+// which the API now lists without the tokens already revoked.
+func (a *app) finishCommand(f revokeFlags) string {
+	args := []string{"tokenaudit", "revoke"}
+	if f.fingerprint != "" {
+		args = append(args, "--fingerprint", shellQuote(f.fingerprint))
+	} else {
+		args = append(args, "--cdata", shellQuote(f.cdata))
+		if f.cdataPrefix {
+			args = append(args, "--cdata-prefix")
+		}
+	}
+	return strings.Join(append(args, "--yes"), " ")
 }
 
 // cmpOr returns a unless it is nil, else b.

@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -128,15 +131,15 @@ func TestRevokeGivenTokens(t *testing.T) {
 	if bad["input"] != "stdin line 3" || bad["result"] != "malformed" || bad["fingerprint"] != "" {
 		t.Errorf("line 2 = %v", bad)
 	}
-	if again["input"] != "stdin line 4" || again["result"] != "failed" || again["ledger"] != "revoked" ||
-		!strings.Contains(again["error"].(string), "400 Bad Request") {
+	// The ledger has it as revoked: not sent again.
+	if again["input"] != "stdin line 4" || again["result"] != "already revoked" || again["ledger"] != "revoked" ||
+		again["seq"] != 3.0 || again["error"] != nil {
 		t.Errorf("line 3 = %v", again)
 	}
 	if !at.srv.Revoked(known) {
 		t.Error("the token from stdin was not revoked")
 	}
-	wantEqual(t, "events", eventKinds(t, at.db)[4:], []string{"revoke", "revoke_failed"})
-	at.run(t, stranger+"\n", "revoke").want(t, exitAPI, []string{"failed"}, []string{"400 Bad Request"})
+	wantEqual(t, "events", eventKinds(t, at.db)[4:], []string{"revoke"})
 
 	// In table mode the failures go to stderr too.
 	r = at.run(t, "not-a.token\n", "revoke")
@@ -185,4 +188,139 @@ func TestRevokeConfirmOnTerminal(t *testing.T) {
 	if !slices.Equal(kinds[len(kinds)-2:], []string{"revoke", "revoke"}) {
 		t.Errorf("events %v", kinds)
 	}
+}
+
+// TestRevokeAlreadyRevoked: a token the ledger has as revoked is reported
+// "already revoked (seq N)" and not sent (exit 0), in a dry run too;
+// --force sends it anyway (and the API refuses it: exit 6, revoke_failed).
+func TestRevokeAlreadyRevoked(t *testing.T) {
+	at := newAPITest(t)
+	tok := at.issue(t, "acme")
+	at.run(t, tok+"\n", "revoke").want(t, 0, []string{"revoked"}, nil)
+	requests := len(at.srv.Requests())
+	before := eventKinds(t, at.db)
+	wantStderr := "tokenaudit: stdin line 1: sha256:" + short(tok) + " is already revoked (seq 2): not sent again; --force sends it anyway\n"
+	for _, args := range [][]string{{"revoke"}, {"revoke", "--dry-run"}} {
+		r := at.run(t, tok+"\n", args...)
+		r.want(t, 0, []string{"already revoked", "│ 2   │", "not sent again: --force sends it"}, nil)
+		if r.stderr != wantStderr {
+			t.Errorf("%v: stderr = %q, want %q", args, r.stderr, wantStderr)
+		}
+	}
+	r := at.run(t, tok+"\n", "revoke", "--format", "csv")
+	r.want(t, 0, []string{"stdin line 1," + fingerprintOf(tok) + ",acme,revoked,already revoked,2,not sent again: --force sends it\n"}, nil)
+	if len(at.srv.Requests()) != requests {
+		t.Fatalf("an already revoked token was sent again")
+	}
+	wantEqual(t, "events", eventKinds(t, at.db), before)
+
+	r = at.run(t, tok+"\n", "revoke", "--force")
+	r.want(t, exitAPI, []string{"failed"}, []string{"400 Bad Request"})
+	if len(at.srv.Requests()) != requests+1 {
+		t.Errorf("--force sent %d requests, want 1", len(at.srv.Requests())-requests)
+	}
+	wantEqual(t, "events", eventKinds(t, at.db), append(before, "revoke_failed"))
+	at.run(t, "", "revoke", "--force", "--cdata", "acme", "--yes").want(t, exitError, nil, []string{"--force is for given tokens"})
+	at.checkNoLeak(t)
+}
+
+// TestBulkRevokeInterrupted: Ctrl-C (SIGINT) during a bulk revoke stops
+// it: the results say what was done, the exit status is 130, and the
+// message says how many were revoked and which command revokes the rest;
+// that command then does.
+func TestBulkRevokeInterrupted(t *testing.T) {
+	at := newAPITest(t)
+	for range 5 {
+		at.issue(t, "acme")
+	}
+	at.srv.SetLatency(300 * time.Millisecond)
+	r := at.interruptAfterRevoke(t, "", "revoke", "--cdata", "acme", "--yes", "--format", "jsonl")
+	if r.code != exitInterrupted {
+		t.Fatalf("exit status %d, want %d\nstderr:\n%s", r.code, exitInterrupted, r.stderr)
+	}
+	var done int
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		if decodeJSON[map[string]any](t, line)["result"] == "revoked" {
+			done++
+		}
+	}
+	if done < 1 || done >= 5 {
+		t.Fatalf("%d revoked before Ctrl-C:\n%s", done, r.stdout)
+	}
+	for _, want := range []string{
+		fmt.Sprintf("tokenaudit: interrupted: revoked %d of 5 with cdata \"acme\"\n", done),
+		"tokenaudit: hint: to revoke the rest, run: tokenaudit revoke --cdata acme --yes\n",
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	// The request under way at Ctrl-C was sent: its outcome is unknown
+	// until the API is asked again, which the command in the hint does.
+	at.srv.SetLatency(0)
+	at.run(t, "", "revoke", "--cdata", "acme", "--yes").want(t, 0, nil, nil)
+	if at.live() != 0 {
+		t.Errorf("%d tokens still live after the command in the hint", at.live())
+	}
+	at.checkNoLeak(t)
+}
+
+// TestRevokeGivenInterrupted: Ctrl-C while revoking given tokens exits
+// 130 and says how to finish: the same command again, which does not send
+// the tokens the ledger has as revoked.
+func TestRevokeGivenInterrupted(t *testing.T) {
+	at := newAPITest(t)
+	var stdin string
+	for range 4 {
+		stdin += at.issue(t, "acme") + "\n"
+	}
+	at.srv.SetLatency(300 * time.Millisecond)
+	r := at.interruptAfterRevoke(t, stdin, "revoke", "-")
+	r.want(t, exitInterrupted, nil, []string{"tokenaudit: interrupted at token ",
+		"tokenaudit: hint: to revoke the rest, run the same command again",
+		"was under way at Ctrl-C: whether the API acted is unknown until \"tokenaudit reconcile --apply\" records it"})
+	// The request under way at Ctrl-C may have been acted on: reconcile
+	// says, then the same command finishes.
+	at.srv.SetLatency(0)
+	at.run(t, "", "reconcile", "--apply").want(t, 0, nil, nil)
+	r = at.run(t, stdin, "revoke", "-")
+	r.want(t, 0, []string{"already revoked"}, nil)
+	if at.live() != 0 {
+		t.Errorf("%d tokens live after running the command again", at.live())
+	}
+	at.checkNoLeak(t)
+}
+
+// interruptAfterRevoke starts the binary with args against at, sends it
+// SIGINT (Ctrl-C) once the ledger records a revoke and the API is slowly
+// answering the next one (set a latency), and returns what it printed and
+// its exit status.
+func (at *apiTest) interruptAfterRevoke(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append([]string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}, at.env...)
+	var out, errb bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(stdin), &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	at.waitLedger(t, cmd, "a revoke", func(kinds []string) bool { return slices.Contains(kinds, "revoke") })
+	deadline := time.Now().Add(10 * time.Second)
+	for deletes := 0; deletes < 2; {
+		deletes = 0
+		for _, r := range at.srv.Requests() {
+			if r.Method == "DELETE" {
+				deletes++
+			}
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("the second revocation never reached the API")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	code := exitStatus(t, cmd.Wait())
+	at.stderr = append(at.stderr, errb.String())
+	return result{stdout: out.String(), stderr: errb.String(), code: code}
 }

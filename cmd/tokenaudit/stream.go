@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -176,7 +175,7 @@ func stateless(render func(tokenstream.Item) ([]byte, error)) func() tokenstream
 // line on stderr otherwise.
 func (a *app) reportStreamError(w *bufio.Writer, it tokenstream.Item, err error, code int) error {
 	if a.format.Structured() {
-		rec, merr := json.Marshal(errorRecord{Line: it.Line, Source: it.Source, Error: err.Error(), Code: code})
+		rec, merr := output.MarshalJSON(errorRecord{Line: it.Line, Source: it.Source, Error: errorText(err), Code: code}, "")
 		if merr != nil {
 			return merr
 		}
@@ -187,6 +186,6 @@ func (a *app) reportStreamError(w *bufio.Writer, it tokenstream.Item, err error,
 	if ferr := w.Flush(); ferr != nil {
 		return ferr
 	}
-	_, werr := fmt.Fprintf(a.stderr, "tokenaudit: %s: %s\n", it.Where(), output.Clean(err.Error()))
+	_, werr := fmt.Fprintf(a.stderr, "tokenaudit: %s: %s\n", it.Where(), errorText(err))
 	return werr
 }

@@ -2,20 +2,20 @@
 // offers: aligned tables for people, and JSON, JSON lines, CSV and Markdown for
 // programs and tickets.
 //
-// Text that comes from a token (cdata, claims, kid, …) is untrusted: [Clean]
-// escapes control characters and invalid UTF-8 before a cell reaches a
-// terminal, so a token cannot move the cursor, change colours or hide text.
+// Text that comes from a token (cdata, claims, kid, …) or from an API is
+// untrusted: no format prints an [Unsafe] character of it raw. [Clean]
+// escapes them visibly for tables, Markdown, CSV and messages, and the JSON
+// writers ([WriteJSON], [AppendJSONString], [AppendEscapedJSON]) as \uXXXX,
+// so a token cannot move the cursor, change colours, set a window title,
+// reorder text or hide it.
 package output
 
 import (
-	"encoding/csv"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/renderer"
@@ -67,6 +67,11 @@ type Sheet struct {
 	Header []string
 	// Rows holds the cells, one slice per row, as long as Header.
 	Rows [][]string
+	// Paint, when set, colours the cells of a table: it is given a column
+	// and a cell's text after [Clean] has escaped it, and returns the text
+	// wrapped in SGR sequences (see [Style]). Only tables use it; cells
+	// stay untrusted text, so colour belongs here rather than in them.
+	Paint func(col int, cell string) string
 }
 
 // Append adds a row.
@@ -81,14 +86,16 @@ func (s *Sheet) Write(w io.Writer, f Format) error {
 	case Markdown:
 		return s.writeMarkdown(w)
 	case CSV:
-		cw := csv.NewWriter(w)
+		cw := NewCSVWriter(w)
 		if err := cw.Write(s.Header); err != nil {
 			return err
 		}
-		if err := cw.WriteAll(s.Rows); err != nil {
-			return fmt.Errorf("writing csv: %w", err)
+		for _, row := range s.Rows {
+			if err := cw.Write(row); err != nil {
+				return err
+			}
 		}
-		return nil
+		return cw.Flush()
 	case JSON, JSONL:
 		objs := make([]orderedObject, len(s.Rows))
 		for i, row := range s.Rows {
@@ -122,7 +129,13 @@ func (s *Sheet) writeTable(w io.Writer) error {
 	)
 	t.Header(cleanAll(s.Header))
 	for _, row := range s.Rows {
-		if err := t.Append(cleanAll(row)); err != nil {
+		cells := cleanAll(row)
+		if s.Paint != nil {
+			for i, c := range cells {
+				cells[i] = s.Paint(i, c)
+			}
+		}
+		if err := t.Append(cells); err != nil {
 			return fmt.Errorf("rendering table: %w", err)
 		}
 	}
@@ -182,41 +195,6 @@ func cleanAll(cells []string) []string {
 	return out
 }
 
-// Clean makes untrusted text safe to print on a terminal: control
-// characters (including ESC, CR, and Unicode format characters such as
-// bidirectional overrides) become Go escapes like \x1b or \u202e, and
-// invalid UTF-8 bytes become \xNN. Printable text, including non-ASCII
-// letters, is unchanged.
-func Clean(s string) string {
-	if !needsCleaning(s) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size <= 1:
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError:
-			q := strconv.QuoteRuneToASCII(r)
-			b.WriteString(q[1 : len(q)-1])
-		default:
-			b.WriteString(s[i : i+size])
-		}
-		i += size
-	}
-	return b.String()
-}
-
-func needsCleaning(s string) bool {
-	for _, r := range s {
-		if r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
-			return true
-		}
-	}
-	return false
-}
-
 // Style adds terminal colours when Enabled; otherwise it returns text as is.
 // Commands enable it only when writing to a terminal and NO_COLOR is unset.
 type Style struct {
@@ -260,24 +238,36 @@ func (s Style) Severity(severity string) string {
 
 // WriteJSON writes v as indented JSON followed by a newline. HTML characters
 // are not escaped: the output is for terminals and programs, not web pages.
-func WriteJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
+// [Unsafe] characters are, as \uXXXX (see [AppendEscapedJSON]).
+func WriteJSON(w io.Writer, v any) error { return writeJSON(w, v, "  ") }
+
+// WriteJSONLine writes v as compact JSON on one line, escaped as
+// [WriteJSON] escapes it.
+func WriteJSONLine(w io.Writer, v any) error { return writeJSON(w, v, "") }
+
+func writeJSON(w io.Writer, v any, indent string) error {
+	b, err := MarshalJSON(v, indent)
+	if err == nil {
+		_, err = w.Write(append(b, '\n'))
+	}
+	if err != nil {
 		return fmt.Errorf("writing json: %w", err)
 	}
 	return nil
 }
 
-// WriteJSONLine writes v as compact JSON on one line.
-func WriteJSONLine(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+// MarshalJSON is json.Marshal (json.MarshalIndent when indent is set)
+// without HTML escaping and with every [Unsafe] character escaped as
+// \uXXXX: the JSON every command writes.
+func MarshalJSON(v any, indent string) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
+	enc.SetIndent("", indent)
 	if err := enc.Encode(v); err != nil {
-		return fmt.Errorf("writing json: %w", err)
+		return nil, err
 	}
-	return nil
+	return AppendEscapedJSON(nil, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))), nil
 }
 
 // orderedObject marshals as a JSON object with keys in the given order.

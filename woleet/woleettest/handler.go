@@ -3,11 +3,13 @@ package woleettest
 import (
 	"crypto/subtle"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,8 +39,12 @@ func message(status int, msg string) answer {
 	}{msg})
 }
 
-// serveHTTP is the API.
+// serveHTTP is the API, and the control endpoint (see ControlPath).
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == ControlPath {
+		s.serveControl(w, r)
+		return
+	}
 	rec := Request{
 		Method:    r.Method,
 		Path:      r.URL.Path,
@@ -65,6 +71,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		rec.Fault = "fail"
 		a = message(f.status, http.StatusText(f.status))
 		a.header = f.header
+	case s.randomFaultLocked(&a, &rec):
 	case !s.allowLocked(r):
 		rec.Fault = "ratelimit"
 		a = message(http.StatusTooManyRequests, "too many requests")
@@ -73,6 +80,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		if f != nil {
 			rec.Fault = "drop"
 		}
+	}
+	if rec.Fault == "random-drop" {
+		rec.Fault = "drop"
 	}
 	rec.Status = a.status
 	if len(s.requests) >= MaxRequests {
@@ -141,7 +151,7 @@ func (s *Server) routeLocked(r *http.Request, rec *Request) answer {
 	case PathPrefix + "/token":
 		allow = []string{http.MethodGet, http.MethodDelete}
 	case PathPrefix + "/user/tokens":
-		allow = []string{http.MethodGet}
+		allow = []string{http.MethodGet, http.MethodPut}
 	default:
 		return message(http.StatusNotFound, "not found")
 	}
@@ -153,7 +163,11 @@ func (s *Server) routeLocked(r *http.Request, rec *Request) answer {
 	u := s.authenticateLocked(r)
 	if u == nil {
 		a := message(http.StatusUnauthorized, "unauthorized")
-		a.header = http.Header{"Www-Authenticate": {`Basic realm="woleet"`}}
+		challenge := `Basic realm="woleet"`
+		if scheme, _, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " "); strings.EqualFold(scheme, "bearer") {
+			challenge = `Bearer realm="woleet"`
+		}
+		a.header = http.Header{"Www-Authenticate": {challenge}}
 		return a
 	}
 	rec.User = u.email
@@ -162,6 +176,8 @@ func (s *Server) routeLocked(r *http.Request, rec *Request) answer {
 		return message(http.StatusBadRequest, "malformed query string")
 	}
 	switch {
+	case r.URL.Path == PathPrefix+"/user/tokens" && r.Method == http.MethodPut:
+		return s.putTokensLocked(r, u)
 	case r.URL.Path == PathPrefix+"/user/tokens":
 		return jsonAnswer(http.StatusOK, struct {
 			Tokens []string `json:"tokens"`
@@ -244,4 +260,119 @@ func redactQuery(raw string) string {
 		}
 	}
 	return strings.Join(parts, "&")
+}
+
+// maxPutBody bounds the body of PUT /user/tokens.
+const maxPutBody = 8 << 20
+
+// putTokensLocked replaces u's list of tokens (PUT /user/tokens): every
+// live token of u that the body leaves out is revoked; s.mu is held.
+func (s *Server) putTokensLocked(r *http.Request, u *user) answer {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxPutBody+1))
+	if err != nil || len(body) > maxPutBody {
+		return message(http.StatusBadRequest, "unreadable or too large request body")
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(body, &members); err != nil {
+		return message(http.StatusBadRequest, "the body is not a JSON object")
+	}
+	raw, ok := members["tokens"]
+	if !ok || len(members) != 1 {
+		return message(http.StatusBadRequest, `the body must be {"tokens": [string, ...]}`)
+	}
+	var list []*string
+	if err := json.Unmarshal(raw, &list); err != nil || list == nil {
+		return message(http.StatusBadRequest, "tokens must be an array of strings")
+	}
+	keep := map[string]bool{}
+	for _, t := range list {
+		if t == nil || *t == "" {
+			return message(http.StatusBadRequest, "tokens must hold non-empty strings")
+		}
+		rec, known := s.tokens[*t]
+		if !known || rec.Revoked || rec.UserEmail != u.email {
+			return message(http.StatusBadRequest, "unknown or already revoked token")
+		}
+		keep[*t] = true
+	}
+	now := s.now().UTC()
+	for _, tok := range s.liveLocked(u.email) {
+		if !keep[tok] {
+			t := s.tokens[tok]
+			t.Revoked, t.RevokedAt = true, now
+		}
+	}
+	return answer{status: http.StatusOK}
+}
+
+// randomFaultLocked draws the random faults of WithRandomFaults: a failure
+// sets a and returns true; a drop marks rec so that the request is
+// processed and its connection dropped. s.mu is held.
+func (s *Server) randomFaultLocked(a *answer, rec *Request) bool {
+	f := s.random
+	if f.FailRate > 0 && s.draws.Float64() < f.FailRate {
+		rec.Fault = "fail"
+		*a = message(f.FailStatus, http.StatusText(f.FailStatus))
+		return true
+	}
+	if f.DropRate > 0 && s.draws.Float64() < f.DropRate {
+		rec.Fault = "random-drop"
+	}
+	return false
+}
+
+// ControlPath is where the server takes faults to queue over HTTP, from
+// loopback clients only: POST ControlPath?fault=fail&status=503&n=2 queues
+// what [Server.FailNext] would, fault=drop what [Server.DropNext] would,
+// and POST ControlPath?latency=200ms sets [Server.SetLatency]. It is how a
+// trial against "tokenaudit emulator" injects a fault at a chosen moment.
+const ControlPath = "/_woleettest/control"
+
+// serveControl answers the control endpoint.
+func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		http.Error(w, "the control endpoint answers loopback clients only", http.StatusForbidden)
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	q := r.URL.Query()
+	n := 1
+	if v := q.Get("n"); v != "" {
+		if n, err = strconv.Atoi(v); err != nil || n < 1 || n > 1000 {
+			http.Error(w, "n must be from 1 to 1000", http.StatusBadRequest)
+			return
+		}
+	}
+	switch q.Get("fault") {
+	case "fail":
+		status, err := strconv.Atoi(q.Get("status"))
+		if err != nil || status < 100 || status > 599 {
+			http.Error(w, "status must be an HTTP status", http.StatusBadRequest)
+			return
+		}
+		s.FailNext(n, status, nil)
+	case "drop":
+		s.DropNext(n)
+	case "":
+		if v := q.Get("latency"); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 {
+				http.Error(w, "latency must be a duration", http.StatusBadRequest)
+				return
+			}
+			s.SetLatency(d)
+			break
+		}
+		http.Error(w, "give fault=fail&status=N, fault=drop, or latency=D", http.StatusBadRequest)
+		return
+	default:
+		http.Error(w, "fault must be fail or drop", http.StatusBadRequest)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }

@@ -22,6 +22,7 @@ type config struct {
 	limit   rate.Limit
 	burst   int
 	opaque  bool
+	random  RandomFaults
 }
 
 // WithClock sets the clock that dates tokens (iat) and requests, time.Now
@@ -96,4 +97,33 @@ const OpaqueTokenPrefix = "token-"
 // them as Bearer credentials.
 func WithOpaqueTokens() Option {
 	return func(c *config) { c.opaque = true }
+}
+
+// RandomFaults makes a share of requests fail at random, for trials under
+// bad conditions (see [WithRandomFaults]).
+type RandomFaults struct {
+	// FailRate is the share of requests, from 0 to 1, answered FailStatus
+	// without being processed.
+	FailRate float64
+	// FailStatus is their status (default 503).
+	FailStatus int
+	// DropRate is the share of requests processed in full (a token is
+	// issued or revoked) whose connection is then closed without an
+	// answer, as [Server.DropNext] does.
+	DropRate float64
+	// Seed seeds the draws, so that a trial can be repeated.
+	Seed uint64
+}
+
+// WithRandomFaults makes the server fail or drop a share of the requests
+// at random, after the queued faults and before the rate limit. Rates
+// outside 0 to 1 are clamped.
+func WithRandomFaults(f RandomFaults) Option {
+	return func(c *config) {
+		f.FailRate, f.DropRate = min(max(f.FailRate, 0), 1), min(max(f.DropRate, 0), 1)
+		if f.FailStatus < 100 || f.FailStatus > 599 {
+			f.FailStatus = 503
+		}
+		c.random = f
+	}
 }

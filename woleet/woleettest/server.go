@@ -42,6 +42,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -71,7 +72,7 @@ const PathPrefix = "/v1"
 //
 // Where the API's specification is silent, it chooses:
 //   - Every error answer has a JSON body {"message": "…"}; a 401 has a
-//     WWW-Authenticate: Basic header.
+//     WWW-Authenticate header (see below).
 //   - An empty cdata parameter (?cdata=) is the same as none: the token has
 //     no cdata claim. A cdata parameter given twice is a 400, as is cdata
 //     that is not valid UTF-8 or longer than 64 code points.
@@ -79,6 +80,13 @@ const PathPrefix = "/v1"
 //     token, so that a user cannot probe for others' tokens.
 //   - GET /user/tokens lists the user's live tokens in the order they were
 //     issued.
+//   - PUT /user/tokens replaces the user's list of tokens: every live token
+//     of the user the new list leaves out is revoked (dropped outside the
+//     client's DELETE, as another tool would). The body must be exactly
+//     {"tokens": [string, …]} and name only live tokens of the user;
+//     anything else is a 400 that changes nothing.
+//   - A 401 to a request with Bearer credentials challenges Bearer, one
+//     with Basic or none challenges Basic.
 //   - Unknown paths are a 404, other methods a 405 with an Allow header.
 //   - Faults ([Server.FailNext], [Server.AnswerNext], [Server.DropNext]) apply to the next
 //     requests whatever their path, before authentication; rate limiting
@@ -106,8 +114,10 @@ type Server struct {
 	limit     rate.Limit
 	burst     int
 	opaque    bool
+	random    RandomFaults
 
 	mu       sync.Mutex
+	draws    *mrand.Rand      // for random faults
 	users    map[string]*user // by email
 	tokens   map[string]*TokenRecord
 	order    []*TokenRecord // issue order
@@ -149,6 +159,8 @@ func NewUnstartedServer(opts ...Option) *Server {
 		limit:    cfg.limit,
 		burst:    cfg.burst,
 		opaque:   cfg.opaque,
+		random:   cfg.random,
+		draws:    mrand.New(mrand.NewPCG(cfg.random.Seed, 0x746f6b656e)),
 		users:    map[string]*user{},
 		tokens:   map[string]*TokenRecord{},
 		limiters: map[string]*rate.Limiter{},

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -271,8 +272,12 @@ func TestAuthentication(t *testing.T) {
 			}
 			if tt.want == 401 {
 				wantMessage(t, r, 401)
-				if r.header.Get("WWW-Authenticate") == "" {
-					t.Error("401 without WWW-Authenticate")
+				scheme := "Basic"
+				if strings.HasPrefix(tt.auth, "Bearer") {
+					scheme = "Bearer"
+				}
+				if got := r.header.Get("WWW-Authenticate"); !strings.HasPrefix(got, scheme+" ") {
+					t.Errorf("401 with WWW-Authenticate %q, want a %s challenge", got, scheme)
 				}
 			}
 		})
@@ -373,8 +378,8 @@ func TestRoutes(t *testing.T) {
 		{"GET", "/nope", 404, ""},
 		{"GET", "/user", 404, ""},
 		{"POST", "/token", 405, "GET, DELETE"},
-		{"PUT", "/user/tokens", 405, "GET"},
-		{"DELETE", "/user/tokens", 405, "GET"},
+		{"POST", "/user/tokens", 405, "GET, PUT"},
+		{"DELETE", "/user/tokens", 405, "GET, PUT"},
 	} {
 		r := do(t, srv, tt.method, tt.path, defaultAuth)
 		wantMessage(t, r, tt.status)
@@ -679,5 +684,98 @@ func TestConcurrentClients(t *testing.T) {
 	}
 	if n := len(srv.Tokens()); n != users*each {
 		t.Errorf("%d tokens issued, want %d", n, users*each)
+	}
+}
+
+// doBody sends a raw request with a body.
+func doBody(t *testing.T, srv *woleettest.Server, method, path, auth, body string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", auth)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{resp.StatusCode, resp.Header, string(b)}
+}
+
+// TestPutTokens: PUT /user/tokens replaces the list, revoking what it
+// leaves out; a body that is not exactly {"tokens": [string…]} of the
+// user's live tokens is a 400 that changes nothing.
+func TestPutTokens(t *testing.T) {
+	srv := newServer(t)
+	srv.AddUser("other@example.com", "other-password")
+	a, b, c := issue(t, srv, "?cdata=a", defaultAuth), issue(t, srv, "?cdata=b", defaultAuth), issue(t, srv, "?cdata=c", defaultAuth)
+	theirs := issue(t, srv, "", basic("other@example.com", "other-password"))
+	for _, body := range []string{`{}`, `{"tokens": null}`, `{"tokens": [null]}`, `{"tokens": [""]}`, `{"tokens": ["nope"]}`,
+		`{"tokens": ["` + theirs + `"]}`, `{"tokens": [], "x": 1}`, `[]`, `not json`} {
+		r := doBody(t, srv, "PUT", "/user/tokens", defaultAuth, body)
+		wantMessage(t, r, 400)
+		if n := len(srv.LiveTokens(woleettest.DefaultEmail)); n != 3 {
+			t.Fatalf("PUT %s left %d live tokens, want 3", body, n)
+		}
+	}
+	r := doBody(t, srv, "PUT", "/user/tokens", defaultAuth, `{"tokens": ["`+b+`"]}`)
+	if r.status != 200 {
+		t.Fatalf("PUT = %d %s", r.status, r.body)
+	}
+	if live := srv.LiveTokens(woleettest.DefaultEmail); len(live) != 1 || live[0] != b || !srv.Revoked(a) || !srv.Revoked(c) || srv.Revoked(theirs) {
+		t.Errorf("after PUT: live %d tokens, a revoked %v, c revoked %v, the other user's revoked %v", len(live), srv.Revoked(a), srv.Revoked(c), srv.Revoked(theirs))
+	}
+}
+
+// TestRandomFaults: a seeded share of requests fails or is dropped.
+func TestRandomFaults(t *testing.T) {
+	srv := newServer(t, woleettest.WithRandomFaults(woleettest.RandomFaults{FailRate: 0.3, FailStatus: 502, DropRate: 0.2, Seed: 7}))
+	counts := map[string]int{}
+	for range 200 {
+		req, _ := http.NewRequest("GET", srv.URL+"/user/tokens", nil)
+		req.Header.Set("Authorization", defaultAuth)
+		resp, err := http.DefaultClient.Do(req)
+		switch {
+		case err != nil:
+			counts["dropped"]++
+		default:
+			counts[strconv.Itoa(resp.StatusCode)]++
+			resp.Body.Close()
+		}
+	}
+	if counts["502"] < 40 || counts["502"] > 80 || counts["dropped"] < 15 || counts["dropped"] > 60 || counts["200"] < 70 {
+		t.Errorf("200 requests: %v; want about 60 failed, 28 dropped", counts)
+	}
+}
+
+// TestControlEndpoint: faults queued over HTTP, from loopback.
+func TestControlEndpoint(t *testing.T) {
+	srv := newServer(t)
+	base := strings.TrimSuffix(srv.URL, woleettest.PathPrefix) + woleettest.ControlPath
+	post := func(q string) int {
+		resp, err := http.Post(base+q, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if s := post("?fault=fail&status=503&n=2"); s != 204 {
+		t.Fatalf("queue a fault = %d", s)
+	}
+	for _, q := range []string{"?fault=fail", "?fault=fail&status=9", "?fault=boom", "", "?fault=drop&n=0", "?latency=soon"} {
+		if s := post(q); s != 400 {
+			t.Errorf("POST control%s = %d, want 400", q, s)
+		}
+	}
+	for i, want := range []int{503, 503, 200} {
+		if r := do(t, srv, "GET", "/user/tokens", defaultAuth); r.status != want {
+			t.Errorf("request %d after the control call: %d, want %d", i, r.status, want)
+		}
+	}
+	if len(srv.Requests()) != 3 {
+		t.Errorf("%d requests recorded, want 3 (control calls are not API requests)", len(srv.Requests()))
 	}
 }
