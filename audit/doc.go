@@ -136,7 +136,8 @@
 //
 // # Errors
 //
-// Callers branch on [ErrNotALedger], [ErrNewerSchema], [ErrOlderSchema],
+// Callers branch on [ErrNotALedger] (with [ErrLedgerEmpty] for an empty
+// file), [ErrLedgerExists], [ErrNewerSchema], [ErrOlderSchema],
 // [ErrLedgerReadOnly], [ErrLedgerUnreadable], [ErrLedgerLocked],
 // [ErrLedgerClosed], [ErrNotFound], [ErrAmbiguous], *[IntegrityError],
 // *[UnrecordedError], and for checkpoints and proofs [ErrMalformedCheckpoint], [ErrCheckpointSignature],

@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -194,12 +195,13 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if version == SchemaVersion {
 		return nil
 	}
-	// Check again under the write lock that this is a ledger, or empty.
+	// Check again under the write lock that this is a ledger, or an empty
+	// database (a ledger being made: see createLedger and expectedSchema).
 	var appID, objects int64
 	if err := tx.QueryRowContext(ctx, "SELECT (SELECT application_id FROM pragma_application_id), (SELECT count(*) FROM sqlite_schema)").Scan(&appID, &objects); err != nil {
 		return fmt.Errorf("read application id: %w", classify(err))
 	}
-	if _, err := classifyFile(appID, int64(version), objects, config{}); err != nil {
+	if _, err := classifyFile(appID, int64(version), objects, config{}); err != nil && !errors.Is(err, errEmptyDatabase) {
 		return err
 	}
 	for v := version; v < SchemaVersion; v++ {
@@ -256,6 +258,28 @@ func expectedSchema(ctx context.Context) (map[string]schemaObject, error) {
 		return nil, fmt.Errorf("build expected schema: %w", err)
 	}
 	return readSchema(ctx, db)
+}
+
+// checkSchema refuses, with an *IntegrityError naming every object that
+// differs, a ledger whose schema is not the one the migrations create: a
+// writer must not trust a schema that may drop, alter or invent what it
+// writes. Open runs it once per writer, after any migration.
+func checkSchema(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}) error {
+	want, err := expectedSchema(ctx)
+	if err != nil {
+		return err
+	}
+	got, err := readSchema(ctx, q)
+	if err != nil {
+		return err
+	}
+	if problems := schemaProblems(got, want); len(problems) > 0 {
+		return fmt.Errorf("refusing to write to it: %w", &IntegrityError{Seq: -1,
+			Problem: "the schema is not the one tokenaudit creates: " + strings.Join(problems, "; ")})
+	}
+	return nil
 }
 
 // schemaProblems compares a ledger's schema with the expected one and
