@@ -142,7 +142,7 @@ FROM sqlite_schema AS s WHERE rootpage > 0 ORDER BY name`)
 			}
 			// An expression (or a column outside the leaf): the table's
 			// side selects it, for the rows in the index only.
-			key := indexKey{leaf: -1, expr: exprs[i], extra: len(p.extras)}
+			key := indexKey{leaf: -1, expr: exprs[i], extra: len(p.extras), integer: k.Name != "" && types[k.Name] == "INTEGER"}
 			if c.where != "" {
 				p.extras = append(p.extras, "CASE WHEN "+c.where+" THEN ("+key.expr+") END")
 			} else {

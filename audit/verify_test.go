@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/tokenaudit/tokenaudit/jwtinspect"
 )
 
 // tamperLedgerSize is the number of events in the ledgers the tamper tests edit.
@@ -347,5 +349,24 @@ func TestHashReaderServesProofs(t *testing.T) {
 	}
 	if _, err := hr.ReadHashes([]int64{tlog.StoredHashCount(last.Size)}); err == nil {
 		t.Error("ReadHashes beyond the tree succeeded")
+	}
+}
+
+// TestVerifyIntactWithRealFingerprints: an intact ledger of tokens with
+// real fingerprints (half of whose keys are negative integers) verifies:
+// the index order check compares integer keys as integers.
+func TestVerifyIntactWithRealFingerprints(t *testing.T) {
+	l := openTest(t)
+	ctx := context.Background()
+	var batch []Event
+	for i := range 300 {
+		batch = append(batch, Event{Kind: KindImport, Fingerprint: jwtinspect.Fingerprint(fmt.Sprintf("token-%d", i)), CData: fmt.Sprintf("c%d", i%7)})
+	}
+	if _, err := l.AppendBatch(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := l.Verify(ctx)
+	if err != nil || !rep.OK() {
+		t.Fatalf("Verify() = %+v, %v", rep, err)
 	}
 }
