@@ -1,10 +1,12 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"database/sql/driver"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -123,20 +125,122 @@ func (l *Ledger) appendBatch(ctx context.Context, events []Event, choose func(qu
 }
 
 // appendTx assigns seq, ts and leaf hash to each event and inserts it with
-// its stored hashes, inside tx, which is open on conn: it reads the tree
-// size and the stored hashes the new ones build on in tx, then computes and
-// inserts the rows (see insertRows).
+// its stored hashes, inside tx, which is open on conn: it checks the
+// ledger's last event and reads the stored hashes the new ones build on in
+// tx (see tailFrontier), then computes and inserts the rows insertChunk at
+// a time through conn's driver connection (see insertRows), and reads back
+// what it wrote (see confirmRows).
 func appendTx(ctx context.Context, conn *sql.Conn, tx *sql.Tx, events []Event, now func() time.Time) error {
-	var size int64
-	if err := tx.QueryRowContext(ctx, sizeQuery).Scan(&size); err != nil {
-		return fmt.Errorf("audit: append: read tree size: %w", classify(err))
-	}
-	fr, err := frontierAt(ctx, tx, size)
+	size, fr, err := tailFrontier(ctx, tx)
 	if err != nil {
 		return fmt.Errorf("audit: append: %w", err)
 	}
 	rw := rowWriter{events: events, size: size, fr: fr, now: now}
-	return insertRows(ctx, conn, &rw)
+	if err := insertRows(ctx, conn, &rw); err != nil {
+		return err
+	}
+	if err := confirmRows(ctx, tx, events); err != nil {
+		return fmt.Errorf("audit: append: %w", err)
+	}
+	return nil
+}
+
+// tailFrontier returns the tree size and the frontier appending to it
+// needs (see frontierAt), having checked the ledger's end: it refuses to
+// append to a ledger whose last event does not match its leaf hash, whose
+// last stored hashes are not what that event and the stored hashes before
+// it give, or which holds stored hashes beyond its last event (a ledger
+// [Ledger.Verify] calls damaged at its end). It reads the last event with
+// its stored hashes, and the frontier before it, which with the last
+// event's hashes is the frontier after it: about what reading that
+// frontier alone costs.
+func tailFrontier(ctx context.Context, q queryer) (int64, *frontier, error) {
+	var last sql.NullInt64
+	var cols [len(leafColumns) - 1][]byte
+	var stored, hashes []byte
+	var hmax sql.NullInt64
+	dest := []any{&last}
+	for i := range cols {
+		dest = append(dest, &cols[i])
+	}
+	dest = append(dest, &stored, &hashes, &hmax)
+	err := q.QueryRowContext(ctx, "SELECT seq, "+leafTextColumns+`, leaf_hash,
+    (SELECT h.hashes FROM hashes AS h WHERE h.seq = events.seq), (SELECT max(seq) FROM hashes)
+FROM events WHERE seq = (SELECT max(seq) FROM events)`).Scan(dest...)
+	if errors.Is(err, sql.ErrNoRows) { // no events
+		err = q.QueryRowContext(ctx, "SELECT max(seq) FROM hashes").Scan(&hmax)
+	}
+	if err != nil {
+		return 0, nil, fmt.Errorf("read the ledger's last event: %w", classify(err))
+	}
+	n := int64(-1)
+	if last.Valid {
+		n = last.Int64
+	}
+	damaged := func(seq int64, format string, args ...any) error {
+		return fmt.Errorf("refusing to append to a damaged ledger (run tokenaudit ledger verify): %w",
+			&IntegrityError{Seq: seq, Problem: fmt.Sprintf(format, args...)})
+	}
+	if hmax.Valid && hmax.Int64 > n {
+		return 0, nil, damaged(hmax.Int64, "there are stored hashes for seq %d, beyond the last event: events were removed from the end", hmax.Int64)
+	}
+	if n < 0 {
+		return 0, newFrontier(nil), nil
+	}
+	rh := tlog.RecordHash(appendRowLeaf(nil, n, cols[:]))
+	if !bytes.Equal(stored, rh[:]) {
+		return 0, nil, damaged(n, "the row does not match its leaf_hash: a column was changed")
+	}
+	fr, err := frontierAt(ctx, q, n)
+	if err != nil {
+		return 0, nil, err
+	}
+	want, err := tlog.StoredHashesForRecordHash(n, rh, fr)
+	if err != nil {
+		return 0, nil, fmt.Errorf("compute the stored hashes of seq %d: %w", n, err)
+	}
+	if hashes == nil {
+		return 0, nil, damaged(n, "the stored hashes of seq %d are missing", n)
+	}
+	if len(hashes) != len(want)*tlog.HashSize {
+		return 0, nil, damaged(n, "the stored hashes of seq %d are %d bytes, not %d", n, len(hashes), len(want)*tlog.HashSize)
+	}
+	base := tlog.StoredHashIndex(0, n)
+	for j, h := range want {
+		if !bytes.Equal(hashes[j*tlog.HashSize:(j+1)*tlog.HashSize], h[:]) {
+			return 0, nil, damaged(n, "%s does not match the events", describeHash(base+int64(j)))
+		}
+	}
+	fr.add(n, want)
+	return n + 1, fr, nil
+}
+
+// confirmRows checks, in the append's transaction, that the rows of events
+// (just inserted) are there as written: as many events and stored-hash
+// rows as were inserted from the first seq on, ending at the last seq,
+// whose leaf hash is the one computed. A trigger that drops a row
+// (RAISE(IGNORE)) or deletes or rewrites it must not let an append report
+// success for an event that was not recorded.
+func confirmRows(ctx context.Context, q queryer, events []Event) error {
+	first, last := events[0].Seq, events[len(events)-1].Seq
+	var nEvents, nHashes int64
+	var maxEvent, maxHash sql.NullInt64
+	var leaf []byte
+	err := q.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM events WHERE seq >= ?1), (SELECT max(seq) FROM events),
+    (SELECT leaf_hash FROM events WHERE seq = ?2), (SELECT count(*) FROM hashes WHERE seq >= ?1), (SELECT max(seq) FROM hashes)`,
+		first, last).Scan(&nEvents, &maxEvent, &leaf, &nHashes, &maxHash)
+	if err != nil {
+		return fmt.Errorf("read back the appended events: %w", classify(err))
+	}
+	want := int64(len(events))
+	if nEvents != want || nHashes != want || maxEvent.Int64 != last || maxHash.Int64 != last ||
+		hex.EncodeToString(leaf) != events[len(events)-1].LeafHash {
+		return &IntegrityError{Seq: first, Problem: fmt.Sprintf(
+			"the ledger did not keep what was appended (%d of %d events and %d stored-hash rows found from seq %d, last seq %d): "+
+				"something in its schema (a trigger) drops or changes rows; nothing was recorded",
+			nEvents, want, nHashes, first, maxEvent.Int64)}
+	}
+	return nil
 }
 
 // rowWriter computes the rows of events, a chunk at a time, into buffers
@@ -180,27 +284,41 @@ func (rw *rowWriter) chunk(i, j int) error {
 			rw.blobs = append(rw.blobs, h[:]...)
 		}
 		ends[k-i] = len(rw.blobs)
-		var status, reqSeq driver.Value
-		if e.HTTPStatus != 0 {
-			status = int64(e.HTTPStatus)
-		}
-		if e.RequestSeq != nil {
-			reqSeq = *e.RequestSeq
-		}
-		for _, v := range [...]driver.Value{e.Seq, row[1], row[2], row[3], row[4], row[5], row[6], row[7],
-			status, reqSeq, row[10], row[11], nil} { // leaf_hash: below, once blobs stops growing
-			rw.ev = append(rw.ev, driver.NamedValue{Ordinal: len(rw.ev) + 1, Value: v})
-		}
+		rw.ev = appendEventArgs(rw.ev, e, &row, nil) // leaf_hash: below, once blobs stops growing
 		rw.h = append(rw.h, driver.NamedValue{Ordinal: len(rw.h) + 1, Value: e.Seq}, driver.NamedValue{Ordinal: len(rw.h) + 2})
 	}
 	start := 0
 	for k := range j - i {
 		b := rw.blobs[start:ends[k]:ends[k]]
-		rw.ev[13*k+12].Value = b[:tlog.HashSize]
+		rw.ev[insertArgs*k+12].Value = b[:tlog.HashSize]
 		rw.h[2*k+1].Value = b
 		start = ends[k]
 	}
 	return nil
+}
+
+// appendEventArgs appends to dst the arguments of e's row in an INSERT of
+// insertColumns, numbered on from len(dst): row holds e's column texts
+// (see [Event.row]) and leaf its leaf hash.
+func appendEventArgs(dst []driver.NamedValue, e *Event, row *leafRow, leaf []byte) []driver.NamedValue {
+	var status, reqSeq, leafHash, key driver.Value
+	if e.HTTPStatus != 0 {
+		status = int64(e.HTTPStatus)
+	}
+	if e.RequestSeq != nil {
+		reqSeq = *e.RequestSeq
+	}
+	if leaf != nil {
+		leafHash = leaf
+	}
+	if e.Fingerprint != "" {
+		key = fingerprintKey(e.Fingerprint)
+	}
+	for _, v := range [...]driver.Value{e.Seq, row[1], row[2], row[3], row[4], row[5], row[6], row[7],
+		status, reqSeq, row[10], row[11], leafHash, key} {
+		dst = append(dst, driver.NamedValue{Ordinal: len(dst) + 1, Value: v})
+	}
+	return dst
 }
 
 // frontierAt returns a frontier holding the stored hashes that appending
@@ -238,6 +356,9 @@ func frontierAt(ctx context.Context, q queryer, n int64) (*frontier, error) {
 // statement cost about 35,000 cpu-ns/event, 8, 16 or 32 rows about 27,000 to
 // 30,000, within the noise of one another.
 const insertChunk = 16
+
+// insertArgs is the number of insertColumns.
+const insertArgs = 14
 
 // insertSQL returns an INSERT of rows rows into table, cols columns each.
 func insertSQL(table, columns string, cols, rows int) string {
@@ -293,7 +414,7 @@ func insertRows(ctx context.Context, conn *sql.Conn, rw *rowWriter) error {
 			if k := min(insertChunk, len(rw.events)-i); k != n {
 				n = k
 				var err error
-				if evStmt, err = prepare(insertSQL("events", eventColumns, 13, n)); err != nil {
+				if evStmt, err = prepare(insertSQL("events", insertColumns, insertArgs, n)); err != nil {
 					return err
 				}
 				if hStmt, err = prepare(insertSQL("hashes", "seq, hashes", 2, n)); err != nil {

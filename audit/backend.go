@@ -26,6 +26,11 @@ type backend interface {
 	// differs from the one this package creates, and reports whether the
 	// table checkpoints is intact enough to be read.
 	schemaProblems(ctx context.Context, tx *sql.Tx) (problems []string, checkpointsIntact bool, err error)
+	// planStorage and checkStorage are Verify's checks of the storage
+	// beside the rows (see storage.go): SQLite's file and the ledger's
+	// indexes compared with the table.
+	planStorage(ctx context.Context, tx *sql.Tx, size int64) (*storagePlan, error)
+	checkStorage(ctx context.Context, plan *storagePlan, db *sql.DB) storageResult
 	// prefixEnd returns a string above every string that starts with v
 	// and below the other strings above v, for range matches on an index.
 	prefixEnd(v string) string

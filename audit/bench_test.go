@@ -125,7 +125,12 @@ func buildLedger(tb testing.TB, path string, n int) *benchGen {
 // BenchmarkAppend measures one durable Append: a transaction with an fsync
 // of the write-ahead log, so it is bound by the disk.
 func BenchmarkAppend(b *testing.B) {
-	l := openTest(b, WithActor(benchActor))
+	benchAppendEach(b, openTest(b, WithActor(benchActor)))
+}
+
+// benchAppendEach appends one event per b.Loop iteration, durably, and
+// reports events/s and the CPU time per event.
+func benchAppendEach(b *testing.B, l *Ledger) {
 	ctx := context.Background()
 	g := &benchGen{}
 	var cpu cpuMeter
@@ -150,53 +155,6 @@ func BenchmarkAppendBatch(b *testing.B) {
 		b.Run(fmt.Sprint(size), func(b *testing.B) {
 			l := openTest(b, WithActor(benchActor))
 			benchAppendBatch(b, l, &benchGen{}, size)
-		})
-	}
-}
-
-// BenchmarkIndexCost measures what the indexes of events, and the
-// events_dense trigger, cost AppendBatch: batches of 1,000 events (as in
-// BenchmarkAppendBatch) into a fresh ledger changed by the variant's SQL.
-// Such a ledger fails Verify; it is only measured. Run it with a fixed
-// count (-benchtime 100x), so that every variant writes a ledger of the
-// same size, and several times: the differences are close to the noise of
-// a shared machine.
-func BenchmarkIndexCost(b *testing.B) {
-	drop := func(names ...string) []string {
-		var q []string
-		for _, n := range names {
-			q = append(q, "DROP INDEX "+n)
-		}
-		return q
-	}
-	for _, v := range []struct {
-		name string
-		sql  []string
-	}{
-		{"all", nil},
-		{"without_events_ts", drop("events_ts")},
-		{"without_events_kind", drop("events_kind")},
-		{"without_events_request_seq", drop("events_request_seq")},
-		{"without_events_cdata", drop("events_cdata")},
-		{"without_events_token", drop("events_token")},
-		{"without_events_token_and_events_cdata", drop("events_token", "events_cdata")},
-		{"without_indexes", drop("events_token", "events_cdata", "events_kind", "events_ts", "events_request_seq")},
-		{"without_trigger_events_dense", []string{"DROP TRIGGER events_dense"}},
-		// A compact fingerprint index instead of events_token: 16 hex
-		// digits (8 bytes) of each fingerprint, none for events without
-		// one. Lookups would have to use that expression, and the report
-		// would lose its covering index.
-		{"events_token_as_16_hex_digits", append(drop("events_token"),
-			"CREATE INDEX events_fp16 ON events (substr(fingerprint, 8, 16)) WHERE fingerprint <> ''")},
-	} {
-		b.Run(v.name, func(b *testing.B) {
-			l := openTest(b, WithActor(benchActor))
-			for _, q := range v.sql {
-				if _, err := l.w.Exec(q); err != nil {
-					b.Fatal(err)
-				}
-			}
-			benchAppendBatch(b, l, &benchGen{}, 1000)
 		})
 	}
 }

@@ -553,11 +553,13 @@ func (l *Ledger) Checkpoints(ctx context.Context) iter.Seq2[StoredCheckpoint, er
 	return stream(ctx, l, "list checkpoints", "SELECT "+checkpointColumns+" FROM checkpoints ORDER BY id", nil, scanCheckpoint)
 }
 
+// latestCheckpointQuery selects the checkpoint LatestCheckpoint returns.
+const latestCheckpointQuery = "SELECT " + checkpointColumns + " FROM checkpoints ORDER BY tree_size DESC, id DESC LIMIT 1"
+
 // LatestCheckpoint returns the stored checkpoint of the largest tree (the
 // newest among those), or [ErrNotFound] when there is none.
 func (l *Ledger) LatestCheckpoint(ctx context.Context) (*StoredCheckpoint, error) {
-	q := "SELECT " + checkpointColumns + " FROM checkpoints ORDER BY tree_size DESC, id DESC LIMIT 1"
-	for sc, err := range stream(ctx, l, "read the latest checkpoint", q, nil, scanCheckpoint) {
+	for sc, err := range stream(ctx, l, "read the latest checkpoint", latestCheckpointQuery, nil, scanCheckpoint) {
 		if err != nil {
 			return nil, err
 		}

@@ -621,18 +621,14 @@ func TestAutoCheckpointFailureFailsTheWrite(t *testing.T) {
 
 func TestMigrateToCheckpoints(t *testing.T) {
 	path := t.TempDir() + "/v1.db"
-	l := openAt(t, path)
-	appendN(t, l, 6)
-	want, _ := l.TreeHead(context.Background())
-	l.Close()
-	// Make it the version 1 ledger an older tokenaudit wrote.
-	db := rawDB(t, path)
-	mustExec(t, db, "DROP TABLE checkpoints; PRAGMA user_version = 1")
-	db.Close()
+	src := openTest(t)
+	appendN(t, src, 6)
+	want, _ := src.TreeHead(context.Background())
+	oldLedger(t, path, 1, src)
 	if _, err := Open(path, WithReadOnly()); !errors.Is(err, ErrOlderSchema) {
 		t.Errorf("read-only Open of a version 1 ledger = %v, want ErrOlderSchema", err)
 	}
-	l = openAt(t, path)
+	l := openAt(t, path)
 	if l.SchemaVersion() != SchemaVersion {
 		t.Errorf("schema version %d after migration", l.SchemaVersion())
 	}

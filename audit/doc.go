@@ -12,7 +12,9 @@
 //	// res.Token is recorded (by fingerprint) before you see it.
 //
 // Read it with [Ledger.Events], [Ledger.Tokens], [Ledger.Token] and
-// [Ledger.Report]; check it with [Ledger.Verify] and [Ledger.TreeHead].
+// [Ledger.Report], or follow it as it grows with [Ledger.Follow]; check it
+// with [Ledger.Verify] and [Ledger.TreeHead]. [Auditor.Rotate] replaces the
+// tokens of one cdata with a new one, linking the events.
 //
 // # Two backends
 //
@@ -39,8 +41,8 @@
 //     api_url, http_status (NULL when none), request_seq (the event whose
 //     outcome this one records: the issue_requested an issue or
 //     issue_failed answers, the pending event a reconcile settles), error,
-//     detail (a JSON object: claims, outcome, source, token_iat),
-//     leaf_hash (32 bytes).
+//     detail (a JSON object: claims, outcome, source, token_iat, reason,
+//     and for a rotation rotates and rotated_by), leaf_hash (32 bytes).
 //   - Table hashes: the Merkle tree's stored hashes, one row per event:
 //     hashes is tlog.StoredHashes for that seq (the leaf hash, then one
 //     interior hash per subtree the event completes), 32 bytes each.
@@ -145,7 +147,8 @@
 //
 // # Errors
 //
-// Callers branch on [ErrNotALedger], [ErrNewerSchema], [ErrOlderSchema],
+// Callers branch on [ErrNotALedger] (with [ErrLedgerEmpty] for an empty
+// file), [ErrLedgerExists], [ErrNewerSchema], [ErrOlderSchema],
 // [ErrLedgerReadOnly], [ErrLedgerUnreadable], [ErrLedgerLocked],
 // [ErrLedgerClosed], [ErrNotFound], [ErrAmbiguous], *[IntegrityError],
 // *[UnrecordedError], and for checkpoints and proofs [ErrMalformedCheckpoint], [ErrCheckpointSignature],

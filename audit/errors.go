@@ -13,6 +13,14 @@ var (
 	// SQLite database, or a SQLite database of another application). Open
 	// leaves such a file untouched.
 	ErrNotALedger = errors.New("audit: not a tokenaudit ledger")
+	// ErrLedgerEmpty: the ledger file is empty (zero bytes, with no
+	// write-ahead log holding its pages): a ledger that was truncated, or a
+	// file that never was one. It comes wrapped with [ErrNotALedger]: no
+	// command that writes turns such a file into a ledger; [Create] does,
+	// when asked to.
+	ErrLedgerEmpty = errors.New("audit: the ledger file is empty: it was truncated, or is not a ledger")
+	// ErrLedgerExists: [Create] was given the path of a ledger.
+	ErrLedgerExists = errors.New("audit: a ledger already exists there")
 	// ErrNewerSchema: the ledger was written by a newer tokenaudit whose
 	// schema this version does not know. Open leaves the file untouched.
 	ErrNewerSchema = errors.New("audit: the ledger's schema is newer than this tokenaudit")
@@ -40,8 +48,11 @@ var (
 
 // IntegrityError reports that the ledger fails verification: a row was
 // changed, removed, inserted or reordered outside the library, the Merkle
-// hashes do not match the rows, or the schema (triggers, view) was altered.
-// [Ledger.Verify] returns the first one it finds.
+// hashes do not match the rows, the schema (triggers, view) was altered,
+// or the file or an index is damaged. [Ledger.Verify] returns the first one
+// it finds; a writable [Open] returns one for a schema it would not trust,
+// and [Ledger.AppendBatch] for a ledger whose last event or stored hashes
+// are wrong, or that did not keep what it was given.
 type IntegrityError struct {
 	// Seq is the first event sequence number that is wrong, or -1 when the
 	// problem is not tied to one event (a dropped trigger, an altered view).
@@ -78,4 +89,11 @@ func classify(err error) error {
 		return pe
 	}
 	return err
+}
+
+// isCorrupt reports whether err says that SQLite found the database file
+// damaged.
+func isCorrupt(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && (se.Code == sqlite3.ErrCorrupt || se.Code == sqlite3.ErrNotADB)
 }

@@ -54,19 +54,24 @@ const (
 	// settled by a revoke event instead, and a pending issue whose token
 	// reconcile found by an import event, each with that request_seq.
 	KindSettled Kind = "settled"
+	// KindReconciled records that a complete reconcile with Apply ran (see
+	// [ReconcileOptions.Summary]): the detail counts what it compared and
+	// recorded. It is about no token and changes no state; the newest one
+	// says when the ledger was last known to agree with the API.
+	KindReconciled Kind = "reconciled"
 )
 
 // Kinds lists every event kind the ledger accepts, in a stable order.
 func Kinds() []Kind {
 	return []Kind{KindIssueRequested, KindIssue, KindIssueFailed, KindRevoke,
-		KindRevokeFailed, KindImport, KindRevokedElsewhere, KindSeenLive, KindSettled}
+		KindRevokeFailed, KindImport, KindRevokedElsewhere, KindSeenLive, KindSettled, KindReconciled}
 }
 
 // Valid reports whether k is one of [Kinds].
 func (k Kind) Valid() bool {
 	switch k {
 	case KindIssueRequested, KindIssue, KindIssueFailed, KindRevoke,
-		KindRevokeFailed, KindImport, KindRevokedElsewhere, KindSeenLive, KindSettled:
+		KindRevokeFailed, KindImport, KindRevokedElsewhere, KindSeenLive, KindSettled, KindReconciled:
 		return true
 	}
 	return false

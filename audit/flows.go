@@ -255,6 +255,13 @@ type IssueOptions struct {
 	// CData is the client data stored in the token: who it is for. At most
 	// woleet.MaxCDataLength code points.
 	CData string
+	// Reason, when set, says why the token is issued; it is recorded as
+	// detail.reason on the issue_requested event and on its answer.
+	Reason string
+	// Rotates, when set, lists the fingerprints of the tokens the new one
+	// replaces (see [Auditor.Rotate]); it is recorded as detail.rotates on
+	// the issue event.
+	Rotates []string
 }
 
 // IssueResult is a token issued and recorded.
@@ -291,6 +298,7 @@ func (a *Auditor) Issue(ctx context.Context, opts IssueOptions) (*IssueResult, e
 	if changed {
 		reqDetail = detailJSON(map[string]any{"cdata_original": textOrigin(opts.CData)})
 	}
+	reqDetail = addDetail(reqDetail, map[string]any{"reason": opts.Reason})
 	req, err := a.store.Append(ctx, Event{Kind: KindIssueRequested, CData: reqCData, Actor: actor, APIURL: a.apiURL, Detail: reqDetail})
 	if err != nil {
 		return nil, fmt.Errorf("audit: issue: the ledger could not record the request, so no token was requested: %w", err)
@@ -306,7 +314,7 @@ func (a *Auditor) Issue(ctx context.Context, opts IssueOptions) (*IssueResult, e
 	if apiErr != nil {
 		_, lerr := a.store.Append(rec, Event{Kind: KindIssueFailed, CData: reqCData, Actor: actor, APIURL: a.apiURL,
 			HTTPStatus: apiStatus(apiErr), RequestSeq: &reqSeq, Error: redactJWTs(apiErr.Error()),
-			Detail: detailJSON(map[string]any{"outcome": outcome(apiErr)})})
+			Detail: addDetail(detailJSON(map[string]any{"outcome": outcome(apiErr)}), map[string]any{"reason": opts.Reason})})
 		if lerr != nil {
 			return nil, fmt.Errorf("audit: issue: %w (and the ledger could not record the failure: %w)", apiErr, lerr)
 		}
@@ -324,7 +332,8 @@ func (a *Auditor) Issue(ctx context.Context, opts IssueOptions) (*IssueResult, e
 		d.cdata = reqCData
 	}
 	issue := Event{Kind: KindIssue, Fingerprint: d.fingerprint, CData: d.cdata, Subject: d.subject,
-		Actor: actor, APIURL: a.apiURL, RequestSeq: &reqSeq, Detail: detailJSON(d.detail)}
+		Actor: actor, APIURL: a.apiURL, RequestSeq: &reqSeq,
+		Detail: addDetail(detailJSON(d.detail), map[string]any{"reason": opts.Reason, "rotates": opts.Rotates})}
 	ev, lerr := a.store.Append(rec, issue)
 	if lerr == nil {
 		return &IssueResult{Token: tok, Event: ev}, nil
@@ -356,6 +365,23 @@ func (a *Auditor) Issue(ctx context.Context, opts IssueOptions) (*IssueResult, e
 // revoked the token but the ledger cannot record it, Revoke returns an
 // *[UnrecordedError] saying exactly that.
 func (a *Auditor) Revoke(ctx context.Context, token string) (Event, error) {
+	return a.RevokeWithOptions(ctx, token, RevokeOptions{})
+}
+
+// RevokeOptions are the optional parameters of [Auditor.RevokeWithOptions].
+type RevokeOptions struct {
+	// Reason, when set, says why the token is revoked; it is recorded as
+	// detail.reason on the revoke or revoke_failed event.
+	Reason string
+	// RotatedBy, when set, is the fingerprint of the token that replaces
+	// this one (see [Auditor.Rotate]), recorded as detail.rotated_by.
+	RotatedBy string
+}
+
+// RevokeWithOptions is [Auditor.Revoke] with a reason and a link to the
+// token that replaces the revoked one recorded in the event's detail.
+func (a *Auditor) RevokeWithOptions(ctx context.Context, token string, opts RevokeOptions) (Event, error) {
+	extra := map[string]any{"reason": opts.Reason, "rotated_by": opts.RotatedBy}
 	if a.api == nil {
 		return Event{}, errNoAPI
 	}
@@ -372,7 +398,7 @@ func (a *Auditor) Revoke(ctx context.Context, token string) (Event, error) {
 		}
 		failed := Guarded{Event: Event{Kind: KindRevokeFailed, Fingerprint: d.fingerprint, CData: d.cdata,
 			Subject: d.subject, Actor: actor, APIURL: a.apiURL, HTTPStatus: apiStatus(err),
-			Error: redactJWTs(err.Error()), Detail: detailJSON(map[string]any{"outcome": outcome(err)})}}
+			Error: redactJWTs(err.Error()), Detail: addDetail(detailJSON(map[string]any{"outcome": outcome(err)}), extra)}}
 		entries := []Guarded{failed}
 		if outcome(err) == "unknown" {
 			// The token may be revoked, or live: either way it exists.
@@ -387,7 +413,7 @@ func (a *Auditor) Revoke(ctx context.Context, token string) (Event, error) {
 		return Event{}, fmt.Errorf("audit: revoke %s: %w", short(d.fingerprint), err)
 	}
 	revoke := Guarded{Event: Event{Kind: KindRevoke, Fingerprint: d.fingerprint, CData: d.cdata, Subject: d.subject,
-		Actor: actor, APIURL: a.apiURL}}
+		Actor: actor, APIURL: a.apiURL, Detail: addDetail(nil, extra)}}
 	got, _, err := a.store.AppendIf(rec, []Guarded{birth, revoke})
 	if err != nil {
 		return Event{}, &UnrecordedError{Op: "revoke", Fingerprint: d.fingerprint, Err: err}

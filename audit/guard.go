@@ -76,6 +76,14 @@ type condChecker struct {
 	inFlight []Event // issue_requested events earlier in the batch
 }
 
+// tokenStateQuery reads whether the token with fingerprint ?1 and
+// fingerprint_key ?2 was born, and the kind of its latest state-changing
+// event.
+const tokenStateQuery = `SELECT
+    (SELECT count(*) FROM (SELECT 1 FROM events WHERE fingerprint_key = ?2 AND kind IN ('issue', 'import') AND fingerprint = ?1 LIMIT 1) AS b),
+    (SELECT kind FROM events WHERE fingerprint_key = ?2 AND kind IN ('issue', 'import', 'seen_live', 'revoke', 'revoked_elsewhere')
+       AND fingerprint = ?1 ORDER BY seq DESC LIMIT 1)`
+
 // token returns the state of a token, from the batch or the ledger.
 func (c *condChecker) token(fp string) (tokenState, error) {
 	if s, ok := c.tokens[fp]; ok {
@@ -83,10 +91,11 @@ func (c *condChecker) token(fp string) (tokenState, error) {
 	}
 	var births int64
 	var last sql.NullString
-	err := c.q.QueryRowContext(c.ctx, `SELECT
-    (SELECT count(*) FROM (SELECT 1 FROM events WHERE fingerprint = ?1 AND kind IN ('issue', 'import') LIMIT 1) AS b),
-    (SELECT kind FROM events WHERE fingerprint = ?1 AND kind IN ('issue', 'import', 'seen_live', 'revoke', 'revoked_elsewhere')
-     ORDER BY seq DESC LIMIT 1)`, fp).Scan(&births, &last)
+	var key any // NULL, matching nothing, for a malformed fingerprint (which the append refuses)
+	if validFingerprint(fp) {
+		key = fingerprintKey(fp)
+	}
+	err := c.q.QueryRowContext(c.ctx, tokenStateQuery, fp, key).Scan(&births, &last)
 	if err != nil {
 		return tokenState{}, fmt.Errorf("read the state of token %s: %w", short(fp), classify(err))
 	}

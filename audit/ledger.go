@@ -76,6 +76,10 @@ type Ledger struct {
 	autoSigner    note.Signer // see WithAutoCheckpoint; nil for none
 	autoEvery     int64
 	db            backend // what differs between SQLite and PostgreSQL
+	// verifying holds a token per running Verify, each of which uses two
+	// read connections: so that concurrent Verifies cannot each hold one
+	// and wait for another.
+	verifying chan struct{}
 }
 
 // Option configures [Open].
@@ -174,9 +178,17 @@ func LocalActor() string {
 // [WithReadOnly] is given.
 //
 // Open refuses, without writing to it, a file that is not a tokenaudit
-// ledger ([ErrNotALedger]: not SQLite, or SQLite of another application) and
-// a ledger of a newer schema ([ErrNewerSchema]). An empty file, or an empty
-// SQLite database, becomes a new ledger.
+// ledger ([ErrNotALedger]: not SQLite, SQLite of another application, an
+// empty file ([ErrLedgerEmpty]) or an empty SQLite database, or a -wal file
+// left where the ledger was) and a ledger of a newer schema
+// ([ErrNewerSchema]). Only a path that does not exist becomes a new ledger,
+// built whole beside it and then linked into place; [Create] makes one
+// over an empty file.
+//
+// A writable Open checks, after any migration and before anything is
+// written, that the schema is exactly the one this package creates (an
+// *[IntegrityError] naming each object that differs): a ledger with an
+// extra trigger could silently drop what it is asked to record.
 //
 // Every connection runs in WAL mode with synchronous=FULL (a committed event
 // survives power loss), a busy timeout, and BEGIN IMMEDIATE for writes; Open
@@ -218,12 +230,16 @@ func Open(path string, opts ...Option) (*Ledger, error) {
 		return nil, fmt.Errorf("audit: open ledger %s: %w", path, err)
 	}
 	l := &Ledger{path: abs, now: cfg.now, actor: cfg.actor, schemaVersion: version,
-		autoSigner: cfg.autoSigner, autoEvery: cfg.autoEvery, db: sqliteBackend{}}
+		autoSigner: cfg.autoSigner, autoEvery: cfg.autoEvery, db: sqliteBackend{}, verifying: make(chan struct{}, readers/2)}
 	if !cfg.readOnly {
 		if l.w, err = openWriter(ctx, abs, cfg.busy); err != nil {
 			return nil, fmt.Errorf("audit: open ledger %s: %w", path, err)
 		}
 		if err := migrate(ctx, l.w); err != nil {
+			l.w.Close()
+			return nil, fmt.Errorf("audit: open ledger %s: %w", path, err)
+		}
+		if err := checkSchema(ctx, l.w); err != nil {
 			l.w.Close()
 			return nil, fmt.Errorf("audit: open ledger %s: %w", path, err)
 		}
@@ -241,27 +257,23 @@ func Open(path string, opts ...Option) (*Ledger, error) {
 // sqliteMagic starts every SQLite database file.
 var sqliteMagic = []byte("SQLite format 3\x00")
 
-// prepareFile makes sure abs is a ledger or may become one, creating an
-// empty file when allowed, and returns the schema version found (0 for a new
-// ledger). It never writes to an existing file.
+// prepareFile makes sure abs is a ledger or may become one, creating a new
+// ledger when the path is free and writing is allowed, and returns the
+// schema version found. It never writes to an existing file: an empty
+// file, or a -wal file left without its database, is refused (only
+// [Create] turns them into a ledger).
 func prepareFile(ctx context.Context, abs string, cfg config) (int, error) {
 	fi, err := os.Stat(abs)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
+		if err := leftoverWAL(abs); err != nil {
+			return 0, err
+		}
 		if cfg.readOnly {
 			return 0, err
 		}
-		if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
-			return 0, fmt.Errorf("create the ledger's directory: %w", err)
-		}
-		f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil && !errors.Is(err, fs.ErrExist) {
-			return 0, fmt.Errorf("create the ledger: %w", err)
-		}
-		if err == nil {
-			if err := f.Close(); err != nil {
-				return 0, fmt.Errorf("create the ledger: %w", err)
-			}
+		if err := createLedger(ctx, abs, false); err != nil {
+			return 0, err
 		}
 		return probe(ctx, abs, cfg)
 	case err != nil:
@@ -270,6 +282,144 @@ func prepareFile(ctx context.Context, abs string, cfg config) (int, error) {
 		return 0, fmt.Errorf("%w: not a regular file", ErrNotALedger)
 	}
 	return probe(ctx, abs, cfg)
+}
+
+// leftoverWAL returns an error wrapping ErrNotALedger when abs is missing
+// but its -wal file is there: the ledger was deleted or moved without it,
+// and SQLite would read what the -wal holds of it into a new file.
+func leftoverWAL(abs string) error {
+	if _, err := os.Lstat(abs + "-wal"); err != nil {
+		return nil
+	}
+	base := filepath.Base(abs)
+	return fmt.Errorf("%w: %s is missing but its write-ahead log %s-wal is there: the ledger was deleted or moved without it",
+		ErrNotALedger, base, base)
+}
+
+// createLedger writes a new ledger at abs: it builds it whole in a
+// temporary file beside abs (mode 0600) and then links it to abs, so that
+// no process ever sees a half-made ledger there. When abs exists, it is
+// left alone (another process made it first), unless replace is set: then
+// abs, which must be an empty file, is replaced.
+func createLedger(ctx context.Context, abs string, replace bool) error {
+	dir := filepath.Dir(abs)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create the ledger's directory: %w", err)
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(abs)+".new-*")
+	if err != nil {
+		return fmt.Errorf("create the ledger: %w", err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := f.Chmod(0o600); err != nil { // CreateTemp's mode, made explicit
+		f.Close()
+		return fmt.Errorf("create the ledger: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("create the ledger: %w", err)
+	}
+	// Built in WAL mode, so the file is one already; closing the last
+	// connection copies the WAL into it, syncs it and removes the -wal and
+	// -shm files (persistWAL is not set on this connection).
+	db, err := sql.Open("sqlite3", dsn(tmp, url.Values{
+		"mode": {"rw"}, "_journal_mode": {"WAL"}, "_synchronous": {"FULL"}, "_txlock": {"immediate"},
+	}))
+	if err != nil {
+		return fmt.Errorf("create the ledger: %w", err)
+	}
+	db.SetMaxOpenConns(1)
+	err = migrate(ctx, db)
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("create the ledger: %w", err)
+	}
+	if replace {
+		err = os.Rename(tmp, abs)
+	} else if err = os.Link(tmp, abs); errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create the ledger: %w", err)
+	}
+	syncDir(dir)
+	return nil
+}
+
+// syncDir makes the new name of a file in dir durable, where the system
+// allows it (best effort: the ledger's own writes are synced by SQLite).
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
+
+// Create makes a new, empty ledger at path and opens it, as [Open] does.
+// It is the one way to turn an existing empty file into a ledger (one that
+// was truncated, or made by a tool that creates empty files): the file is
+// replaced by a new ledger of mode 0600. A path that does not exist
+// becomes a ledger as with Open. A -wal file left without its database is
+// removed when it is empty, and refused when it is not (it holds a
+// ledger's pages: move it away first).
+//
+// Create returns an error wrapping [ErrLedgerExists] when path is already
+// a ledger, and [ErrNotALedger] when it holds anything else; neither is
+// changed. [WithReadOnly] is refused.
+func Create(path string, opts ...Option) (*Ledger, error) {
+	var cfg config
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.readOnly {
+		return nil, errors.New("audit: create ledger: WithReadOnly cannot create a ledger")
+	}
+	if path == "" {
+		return nil, errors.New("audit: create ledger: empty path")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("audit: create ledger %s: %w", path, err)
+	}
+	if err := createOver(context.Background(), abs); err != nil {
+		return nil, fmt.Errorf("audit: create ledger %s: %w", path, err)
+	}
+	return Open(path, opts...)
+}
+
+// createOver makes a new ledger at abs, which must be missing or an empty
+// file, for Create.
+func createOver(ctx context.Context, abs string) error {
+	fi, err := os.Stat(abs)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return err
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("%w: not a regular file", ErrNotALedger)
+	default:
+		_, perr := probe(ctx, abs, config{})
+		switch {
+		case perr == nil, errors.Is(perr, ErrNewerSchema):
+			return ErrLedgerExists
+		case !errors.Is(perr, ErrLedgerEmpty) && !errors.Is(perr, errEmptyDatabase):
+			return perr
+		}
+	}
+	base := filepath.Base(abs)
+	if wal, err := os.Lstat(abs + "-wal"); err == nil && wal.Size() > 0 {
+		return fmt.Errorf("%s-wal holds %d bytes of a ledger's pages: move it away (and %s-shm) first", base, wal.Size(), base)
+	}
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if err := os.Remove(abs + suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove the stale %s%s: %w", base, suffix, err)
+		}
+	}
+	return createLedger(ctx, abs, fi != nil)
 }
 
 // probe inspects an existing file without writing to it. It reads the
@@ -288,8 +438,7 @@ func probe(ctx context.Context, abs string, cfg config) (int, error) {
 	walData := walErr == nil && wal.Size() > 0
 	switch {
 	case n == 0 && errors.Is(err, io.EOF) && !walData:
-		// An empty file: a new ledger.
-		return classifyFile(0, 0, 0, cfg)
+		return 0, fmt.Errorf("%w: %w", ErrNotALedger, ErrLedgerEmpty)
 	case n > 0 && !bytes.HasPrefix(hdr[:n], sqliteMagic[:min(n, len(sqliteMagic))]), n > 0 && n < len(hdr):
 		return 0, fmt.Errorf("%w: not a SQLite database", ErrNotALedger)
 	case err != nil && n != 0:
@@ -322,6 +471,11 @@ func probe(ctx context.Context, abs string, cfg config) (int, error) {
 	return classifyFile(appID, version, objects, cfg)
 }
 
+// errEmptyDatabase is classifyFile's answer for a SQLite database with
+// no schema at all: not a ledger, unless it is one being made (see
+// migrate).
+var errEmptyDatabase = fmt.Errorf("%w: an empty SQLite database, with nothing of a ledger in it", ErrNotALedger)
+
 // classifyFile decides from a database's application_id, user_version and
 // schema (object count, or schema cookie: zero means none) whether it is a
 // ledger that may be opened, and returns its schema version.
@@ -334,10 +488,7 @@ func classifyFile(appID, version, schema int64, cfg config) (int, error) {
 	case appID == ApplicationID:
 		return int(version), nil
 	case appID == 0 && version == 0 && schema == 0:
-		if cfg.readOnly {
-			return 0, fmt.Errorf("%w: an empty database, not yet a ledger", ErrOlderSchema)
-		}
-		return 0, nil
+		return 0, errEmptyDatabase
 	default:
 		return 0, fmt.Errorf("%w: a SQLite database of another application (application_id %#x, user_version %d)", ErrNotALedger, appID, version)
 	}

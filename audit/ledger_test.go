@@ -237,25 +237,148 @@ func snapshotDir(t *testing.T, dir string) string {
 	return b.String()
 }
 
-func TestOpenAcceptsEmptyFiles(t *testing.T) {
+func TestOpenRefusesEmptyFiles(t *testing.T) {
 	dir := t.TempDir()
 	empty := filepath.Join(dir, "empty.db")
-	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(empty, WithReadOnly()); !errors.Is(err, ErrOlderSchema) {
-		t.Errorf("read-only Open of an empty file = %v, want ErrOlderSchema", err)
+	// A ledger truncated to 0 bytes, even with its (empty) -wal and -shm
+	// beside it, is not started over by a writer, nor read as "older".
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if err := os.WriteFile(empty+suffix, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
-	openAt(t, empty)
+	for _, opts := range [][]Option{nil, {WithReadOnly()}} {
+		_, err := Open(empty, opts...)
+		if !errors.Is(err, ErrNotALedger) || !errors.Is(err, ErrLedgerEmpty) {
+			t.Errorf("Open(empty file, %d options) = %v, want ErrNotALedger and ErrLedgerEmpty", len(opts), err)
+		}
+	}
+	if fi, err := os.Stat(empty); err != nil || fi.Size() != 0 {
+		t.Errorf("the empty file was written to: %v, %v", fi, err)
+	}
 
+	// An empty SQLite database: not a ledger either.
 	emptyDB := filepath.Join(dir, "emptydb.db")
 	db := rawDB(t, emptyDB)
 	if _, err := db.Exec("PRAGMA journal_mode = WAL"); err != nil { // writes the header, no schema
 		t.Fatal(err)
 	}
 	db.Close()
-	l := openAt(t, emptyDB)
+	for _, opts := range [][]Option{nil, {WithReadOnly()}} {
+		if _, err := Open(emptyDB, opts...); !errors.Is(err, ErrNotALedger) {
+			t.Errorf("Open(empty database, %d options) = %v, want ErrNotALedger", len(opts), err)
+		}
+	}
+
+	// A -wal left where the ledger was: refused, and nothing created.
+	gone := filepath.Join(dir, "gone.db")
+	if err := os.WriteFile(gone+"-wal", []byte("wal frames"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, opts := range [][]Option{nil, {WithReadOnly()}} {
+		if _, err := Open(gone, opts...); !errors.Is(err, ErrNotALedger) || !strings.Contains(err.Error(), "gone.db-wal is there") {
+			t.Errorf("Open(missing ledger with a -wal, %d options) = %v, want ErrNotALedger", len(opts), err)
+		}
+	}
+	if _, err := os.Stat(gone); err == nil {
+		t.Error("a ledger was created beside a leftover -wal")
+	}
+}
+
+func TestCreate(t *testing.T) {
+	dir := t.TempDir()
+	// An empty file, of mode 0644, with the empty -wal and -shm a
+	// truncated ledger leaves: replaced by a new ledger of mode 0600.
+	empty := filepath.Join(dir, "empty.db")
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.WriteFile(empty+suffix, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := Create(empty)
+	if err != nil {
+		t.Fatal(err)
+	}
 	mustAppend(t, l, Event{Kind: KindIssueRequested})
+	if _, err := l.Verify(context.Background()); err != nil {
+		t.Errorf("Verify of the new ledger: %v", err)
+	}
+	l.Close()
+	if fi, err := os.Stat(empty); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the new ledger's mode = %v, %v; want 0600", fi.Mode(), err)
+	}
+	// A ledger: refused, untouched.
+	if _, err := Create(empty); !errors.Is(err, ErrLedgerExists) {
+		t.Errorf("Create(a ledger) = %v, want ErrLedgerExists", err)
+	}
+	l = openAt(t, empty)
+	if n, err := l.Count(context.Background()); err != nil || n != 1 {
+		t.Errorf("Create changed a ledger: %d events, %v", n, err)
+	}
+	// Anything else: refused.
+	junk := filepath.Join(dir, "junk.db")
+	os.WriteFile(junk, []byte("not a database\n"), 0o600)
+	if _, err := Create(junk); !errors.Is(err, ErrNotALedger) {
+		t.Errorf("Create(a text file) = %v, want ErrNotALedger", err)
+	}
+	// A -wal that holds pages: refused.
+	gone := filepath.Join(dir, "gone.db")
+	os.WriteFile(gone+"-wal", []byte("wal frames"), 0o600)
+	if _, err := Create(gone); err == nil || !strings.Contains(err.Error(), "move it away") {
+		t.Errorf("Create beside a -wal holding pages = %v", err)
+	}
+	// A new path: as Open.
+	l = openAt(t, filepath.Join(dir, "sub", "new.db"))
+	if _, err := Create(l.Path()); !errors.Is(err, ErrLedgerExists) {
+		t.Errorf("Create(a ledger Open made) = %v, want ErrLedgerExists", err)
+	}
+	if _, err := Create(filepath.Join(dir, "x.db"), WithReadOnly()); err == nil {
+		t.Error("Create accepted WithReadOnly")
+	}
+}
+
+func TestOpenCreatesOneLedgerUnderConcurrency(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	const n = 8
+	errs := make(chan error, n)
+	ids := make(chan string, n)
+	for range n {
+		go func() {
+			l, err := Open(path)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer l.Close()
+			info, err := l.Info(context.Background())
+			if err == nil {
+				ids <- info.LedgerID
+			}
+			errs <- err
+		}()
+	}
+	seen := map[string]bool{}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Errorf("concurrent Open of a new path: %v", err)
+		}
+	}
+	close(ids)
+	for id := range ids {
+		seen[id] = true
+	}
+	if len(seen) != 1 {
+		t.Errorf("%d ledger ids, want 1: %v", len(seen), seen)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".new-") {
+			t.Errorf("a temporary file was left: %s", e.Name())
+		}
+	}
 }
 
 func TestOpenReadOnly(t *testing.T) {

@@ -111,7 +111,7 @@ func openPostgres(raw string, cfg config) (*Ledger, error) {
 		return nil, fmt.Errorf("audit: open ledger %s: %w", redacted, err)
 	}
 	l := &Ledger{path: redacted, r: db, db: b, now: cfg.now, actor: cfg.actor, schemaVersion: version,
-		autoSigner: cfg.autoSigner, autoEvery: cfg.autoEvery}
+		autoSigner: cfg.autoSigner, autoEvery: cfg.autoEvery, verifying: make(chan struct{}, postgresConns/2)}
 	if !cfg.readOnly {
 		l.w = db
 	}
@@ -340,7 +340,10 @@ END`,
 		// julianday of a ledger time.
 		"json_extract": `SELECT $1::json #>> string_to_array(substr($2, 3), '.')`,
 		"min":          `SELECT least($1, $2)`,
-		"julianday":    `SELECT extract(epoch FROM $1::timestamptz)::float8 / 86400 + 2440587.5`,
+		"ifnull":       `SELECT coalesce($1, $2)`,
+		// SQLite's unary + on text (a planner hint there), as an operator.
+		"text_plus": `SELECT $1`,
+		"julianday": `SELECT extract(epoch FROM $1::timestamptz)::float8 / 86400 + 2440587.5`,
 	}
 }
 
@@ -349,6 +352,8 @@ END`,
 var pgScalars = map[string]string{
 	"json_extract": "(doc text, path text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE",
 	"min":          "(a text, b text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE",
+	"ifnull":       "(a text, b text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE",
+	"text_plus":    "(a text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE",
 	// A ledger time ends in Z: its instant does not depend on TimeZone.
 	"julianday": "(t text) RETURNS float8 LANGUAGE sql IMMUTABLE PARALLEL SAFE",
 }
@@ -360,7 +365,7 @@ var pgIndexes = map[string]string{
 	"events_pkey":           "CREATE UNIQUE INDEX events_pkey ON %[1]s.events USING btree (seq)",
 	"hashes_pkey":           "CREATE UNIQUE INDEX hashes_pkey ON %[1]s.hashes USING btree (seq)",
 	"checkpoints_pkey":      "CREATE UNIQUE INDEX checkpoints_pkey ON %[1]s.checkpoints USING btree (id)",
-	"events_token":          "CREATE INDEX events_token ON %[1]s.events USING btree (fingerprint, kind, cdata)",
+	"events_fp":             "CREATE INDEX events_fp ON %[1]s.events USING btree (fingerprint_key, kind, cdata) WHERE (fingerprint_key IS NOT NULL)",
 	"events_cdata":          "CREATE INDEX events_cdata ON %[1]s.events USING btree (cdata)",
 	"events_kind":           "CREATE INDEX events_kind ON %[1]s.events USING btree (kind)",
 	"events_ts":             "CREATE INDEX events_ts ON %[1]s.events USING btree (ts)",
@@ -402,7 +407,8 @@ CREATE TABLE %[1]s.events (
     request_seq bigint  CHECK (request_seq >= 0 AND request_seq < seq),
     error       text    COLLATE "C" NOT NULL DEFAULT '',
     detail      text    COLLATE "C" NOT NULL DEFAULT '{}' CHECK (json_typeof(detail::json) = 'object'),
-    leaf_hash   bytea   NOT NULL CHECK (length(leaf_hash) = 32)
+    leaf_hash   bytea   NOT NULL CHECK (length(leaf_hash) = 32),
+    fingerprint_key bigint
 );
 COMMENT ON TABLE %[1]s.events IS '%[3]s%[4]d';
 
@@ -428,6 +434,7 @@ CREATE TABLE %[1]s.checkpoints (
 		}
 		fmt.Fprintf(&d, "\nCREATE FUNCTION %s.%s() RETURNS trigger LANGUAGE plpgsql AS $body$%s$body$;\n", s, name, fns[name])
 	}
+	fmt.Fprintf(&d, "CREATE OPERATOR %[1]s.+ (RIGHTARG = text, FUNCTION = %[1]s.text_plus);\n", s)
 	for _, t := range pgTriggers() {
 		d.WriteString(t.def(s+".") + ";\n")
 	}
@@ -454,13 +461,15 @@ func pgTokensView() string {
 FROM events AS b
 CROSS JOIN LATERAL (
     SELECT x.seq, x.kind, x.ts, x.actor FROM events AS x
-    WHERE x.fingerprint = b.fingerprint
+    WHERE x.fingerprint_key = b.fingerprint_key
       AND x.kind IN ('issue', 'import', 'seen_live', 'revoke', 'revoked_elsewhere')
+      AND x.fingerprint = b.fingerprint
     ORDER BY x.seq DESC LIMIT 1) AS s
 WHERE b.kind IN ('issue', 'import')
   AND NOT EXISTS (
     SELECT 1 FROM events AS p
-    WHERE p.fingerprint = b.fingerprint AND p.kind IN ('issue', 'import') AND p.seq < b.seq)`
+    WHERE p.fingerprint_key = b.fingerprint_key AND p.kind IN ('issue', 'import') AND p.seq < b.seq
+      AND p.fingerprint = b.fingerprint)`
 }
 
 // lockWrite takes the ledger's advisory lock until the transaction ends,
@@ -490,9 +499,9 @@ func insertPostgres(ctx context.Context, c pgConn, rw *rowWriter) error {
 			return err
 		}
 		for k := range j - i {
-			row := make([]any, 13)
+			row := make([]any, insertArgs)
 			for c := range row {
-				row[c] = copyValue(rw.ev[13*k+c].Value)
+				row[c] = copyValue(rw.ev[insertArgs*k+c].Value)
 			}
 			evRows = append(evRows, row)
 			hRows = append(hRows, []any{rw.h[2*k].Value, copyValue(rw.h[2*k+1].Value)})
@@ -502,14 +511,14 @@ func insertPostgres(ctx context.Context, c pgConn, rw *rowWriter) error {
 	first, last := rw.events[0].Seq, rw.events[n-1].Seq
 	if n <= insertChunk {
 		var batch pgx.Batch
-		batch.Queue(rebind(insertSQL("events", eventColumns, 13, n)), slices.Concat(evRows...)...)
+		batch.Queue(rebind(insertSQL("events", insertColumns, insertArgs, n)), slices.Concat(evRows...)...)
 		batch.Queue(rebind(insertSQL("hashes", "seq, hashes", 2, n)), slices.Concat(hRows...)...)
 		if err := pc.SendBatch(ctx, &batch).Close(); err != nil {
 			return fmt.Errorf("insert events %d to %d: %w", first, last, classify(err))
 		}
 		return nil
 	}
-	if _, err := pc.CopyFrom(ctx, pgx.Identifier{"events"}, strings.Split(eventColumns, ", "), pgx.CopyFromRows(evRows)); err != nil {
+	if _, err := pc.CopyFrom(ctx, pgx.Identifier{"events"}, strings.Split(insertColumns, ", "), pgx.CopyFromRows(evRows)); err != nil {
 		return fmt.Errorf("insert events %d to %d: %w", first, last, classify(err))
 	}
 	if _, err := pc.CopyFrom(ctx, pgx.Identifier{"hashes"}, []string{"seq", "hashes"}, pgx.CopyFromRows(hRows)); err != nil {
@@ -604,6 +613,15 @@ func (c *pgCursor) Scan(dest ...any) error {
 				return fmt.Errorf("column %d is %T, not an integer", k, row[k])
 			}
 			*d = v
+		case *sql.NullInt64:
+			switch v := row[k].(type) {
+			case int64:
+				*d = sql.NullInt64{Int64: v, Valid: true}
+			case nil:
+				*d = sql.NullInt64{}
+			default:
+				return fmt.Errorf("column %d is %T, not an integer", k, row[k])
+			}
 		case *sql.RawBytes:
 			switch v := row[k].(type) {
 			case []byte:
@@ -787,6 +805,18 @@ func (b *postgresBackend) viewProblem(ctx context.Context, tx *sql.Tx) string {
 	return ""
 }
 
+// planStorage plans nothing: PostgreSQL checks its own pages (with data
+// checksums, when the cluster has them), and amcheck, not this package,
+// compares its indexes with their tables.
+func (b *postgresBackend) planStorage(_ context.Context, _ *sql.Tx, size int64) (*storagePlan, error) {
+	return &storagePlan{size: size}, nil
+}
+
+// checkStorage finds nothing (see planStorage).
+func (b *postgresBackend) checkStorage(context.Context, *storagePlan, *sql.DB) storageResult {
+	return storageResult{}
+}
+
 // prefixEnd appends U+10FFFF, the last code point: PostgreSQL holds only
 // valid UTF-8, which sorts (COLLATE "C") in code point order.
 func (b *postgresBackend) prefixEnd(v string) string { return v + "\U0010FFFF" }
@@ -852,9 +882,18 @@ func classifyPostgres(err error) error {
 	return nil
 }
 
-// rebind rewrites SQLite's placeholders, "?" and "?N" outside string
-// literals, to PostgreSQL's "$N".
+// indexedBy matches SQLite's INDEXED BY clause, which names the index a
+// query must use: a hint for SQLite's planner, which PostgreSQL's ignores.
+var indexedBy = regexp.MustCompile(`(?i)\s+INDEXED\s+BY\s+[a-z_0-9]+`)
+
+// rebind rewrites a query of the SQLite dialect for PostgreSQL: SQLite's
+// placeholders, "?" and "?N" outside string literals, become "$N", and an
+// INDEXED BY clause is dropped. (SQLite's scalar functions and its unary +
+// on text are the ledger schema's functions and operator.)
 func rebind(q string) string {
+	if strings.Contains(q, "INDEXED BY") {
+		q = indexedBy.ReplaceAllString(q, "")
+	}
 	if !strings.Contains(q, "?") {
 		return q
 	}

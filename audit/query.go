@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"iter"
+	"strconv"
 	"strings"
 	"time"
 
@@ -198,16 +199,44 @@ func fingerprintRange(q string) (lo, hi string, err error) {
 	return lo, lo + "\xff", nil
 }
 
-// addFingerprint adds a match on a full fingerprint or a prefix.
+// fingerprintKey returns the fingerprint_key of the fingerprint fp
+// ("sha256:" and 64 hex digits): the first 8 hex digits of the hash, then
+// its last 8, read as a big-endian 64-bit number and kept as its signed
+// two's-complement pattern (see v3Indexes).
+func fingerprintKey(fp string) int64 {
+	h := fp[len(jwtinspect.FingerprintPrefix):]
+	u, _ := strconv.ParseUint(h[:8]+h[len(h)-8:], 16, 64)
+	return int64(u)
+}
+
+// keyRange returns the range of fingerprint_key, klo <= key <= khi, of
+// the fingerprints starting with lo ("sha256:" and at least 8 hex digits,
+// as fingerprintRange returns it). A full fingerprint has one key; a
+// prefix fixes the high half, its sign among it, so that the range is the
+// same in signed order.
+func keyRange(lo string) (klo, khi int64) {
+	h := lo[len(jwtinspect.FingerprintPrefix):]
+	if len(h) == 64 {
+		k := fingerprintKey(lo)
+		return k, k
+	}
+	high, _ := strconv.ParseUint(h[:8], 16, 64)
+	return int64(high << 32), int64(high<<32 | 0xffffffff)
+}
+
+// addFingerprint adds a match on a full fingerprint or a prefix: on
+// fingerprint_key, which the indexes hold, and on the text, which tells
+// apart fingerprints sharing a key.
 func (w *where) addFingerprint(q string) error {
 	lo, hi, err := fingerprintRange(q)
-	switch {
-	case err != nil:
+	if err != nil {
 		return err
-	case hi == "":
-		w.add("fingerprint = ?", lo)
-	default:
-		w.add("fingerprint >= ? AND fingerprint < ?", lo, w.db.prefixEnd(lo))
+	}
+	klo, khi := keyRange(lo)
+	if hi == "" {
+		w.add("fingerprint_key = ? AND fingerprint = ?", klo, lo)
+	} else {
+		w.add("fingerprint_key BETWEEN ? AND ? AND fingerprint >= ? AND fingerprint < ?", klo, khi, lo, w.db.prefixEnd(lo))
 	}
 	return nil
 }
@@ -228,6 +257,10 @@ func (w *where) addText(col, v string, prefix bool) {
 
 // eventColumns are the columns of events, in the order scanEvent reads them.
 const eventColumns = "seq, ts, kind, fingerprint, cdata, subject, actor, api_url, http_status, request_seq, error, detail, leaf_hash"
+
+// insertColumns are the columns of events AppendBatch writes, in the order
+// of appendEventArgs: eventColumns and fingerprint_key.
+const insertColumns = eventColumns + ", fingerprint_key"
 
 // scanEvent reads one row of eventColumns.
 func scanEvent(rows *sql.Rows) (Event, error) {
@@ -255,8 +288,11 @@ func scanEvent(rows *sql.Rows) (Event, error) {
 	return e, nil
 }
 
-// eventQuery builds the SQL for f.
-func eventQuery(db backend, f EventFilter) (string, []any, error) {
+// eventQuery builds the SQL for f on SQLite, whose plans TestQueryPlans reads.
+func eventQuery(f EventFilter) (string, []any, error) { return eventQueryOn(sqliteBackend{}, f) }
+
+// eventQueryOn builds the SQL for f on backend db.
+func eventQueryOn(db backend, f EventFilter) (string, []any, error) {
 	w := where{db: db}
 	if len(f.Kinds) > 0 {
 		marks := make([]string, len(f.Kinds))
@@ -301,7 +337,7 @@ func eventQuery(db backend, f EventFilter) (string, []any, error) {
 //		fmt.Println(e.Seq, e.Kind, e.Fingerprint)
 //	}
 func (l *Ledger) Events(ctx context.Context, f EventFilter) iter.Seq2[Event, error] {
-	q, args, err := eventQuery(l.db, f)
+	q, args, err := eventQueryOn(l.db, f)
 	if err != nil {
 		return failed[Event](fmt.Errorf("audit: events: %w", err))
 	}
@@ -347,8 +383,13 @@ func scanToken(rows *sql.Rows) (Token, error) {
 	return t, nil
 }
 
-// tokenQuery builds the SQL for f, at time now.
-func tokenQuery(db backend, f TokenFilter, now time.Time) (string, []any, error) {
+// tokenQuery builds the SQL for f, at time now, on SQLite (see eventQuery).
+func tokenQuery(f TokenFilter, now time.Time) (string, []any, error) {
+	return tokenQueryOn(sqliteBackend{}, f, now)
+}
+
+// tokenQueryOn builds the SQL for f at time now on backend db.
+func tokenQueryOn(db backend, f TokenFilter, now time.Time) (string, []any, error) {
 	w := where{db: db}
 	switch f.State {
 	case "":
@@ -384,7 +425,7 @@ func tokenQuery(db backend, f TokenFilter, now time.Time) (string, []any, error)
 // they were recorded (newest first with f.Newest), from one read snapshot.
 // Iteration stops at the first error, yielded with a zero Token.
 func (l *Ledger) Tokens(ctx context.Context, f TokenFilter) iter.Seq2[Token, error] {
-	q, args, err := tokenQuery(l.db, f, l.now())
+	q, args, err := tokenQueryOn(l.db, f, l.now())
 	if err != nil {
 		return failed[Token](fmt.Errorf("audit: tokens: %w", err))
 	}

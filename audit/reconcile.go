@@ -52,6 +52,15 @@ type ReconcileOptions struct {
 	// it; the condition checked when recording (the token still active)
 	// then sees that revoke, and no revoked_elsewhere is recorded for it.
 	RevokeSettle time.Duration
+	// Reason, when set, says why the reconcile was run; Apply records it
+	// as detail.reason on every event it appends.
+	Reason string
+	// Summary makes a complete Apply also record a reconciled event (in
+	// the transaction of its last events, or alone when there was nothing
+	// to record) whose detail counts what was compared and recorded, so
+	// that the ledger knows when it last agreed with the API. A reconcile
+	// refused or failed records none.
+	Summary bool
 }
 
 // DefaultRevokeSettle is [ReconcileOptions.RevokeSettle]'s default.
@@ -327,6 +336,18 @@ func (a *Auditor) Reconcile(ctx context.Context, opts ReconcileOptions) (*Reconc
 		case <-t.C:
 		}
 	}
+	if opts.Reason != "" {
+		for i := range entries {
+			entries[i].Event.Detail = addDetail(entries[i].Event.Detail, map[string]any{"reason": opts.Reason})
+		}
+	}
+	if opts.Summary {
+		entries = append(entries, Guarded{Event: Event{Kind: KindReconciled, Actor: a.actor(), APIURL: a.apiURL,
+			Detail: addDetail(detailJSON(map[string]any{"in_sync": res.InSync(), "listed": res.Listed,
+				"ledger_active": res.LedgerActive, "unknown": len(res.Unknown), "missing": len(res.Missing),
+				"revoked_but_listed": len(res.RevokedButListed), "in_flight": len(res.InFlight),
+				"pending": len(res.Pending), "left_out": res.LeftOut}), map[string]any{"reason": opts.Reason})}})
+	}
 	for len(entries) > 0 {
 		n := min(len(entries), applyBatch)
 		got, _, err := a.store.AppendIf(ctx, entries[:n])
@@ -369,6 +390,9 @@ type RevokeWhereOptions struct {
 	// Progress, if set, is called after each revocation (and, in a dry
 	// run, for each match).
 	Progress func(RevokeProgress)
+	// Reason, when set, is recorded as detail.reason on each revoke or
+	// revoke_failed event.
+	Reason string
 }
 
 // RevokeProgress reports one step of [Auditor.RevokeWhere].
@@ -448,21 +472,8 @@ func (a *Auditor) RevokeWhere(ctx context.Context, opts RevokeWhereOptions) (*Re
 	}
 	res := &RevokeWhereResult{DryRun: opts.DryRun, Matched: []ListedToken{}, Revoked: []Event{},
 		Failed: []RevokeFailure{}, NotListed: []Token{}}
-	var todo []string
-	listed := map[string]bool{}
-	for _, raw := range raws {
-		fp := jwtinspect.Fingerprint(raw)
-		if listed[fp] {
-			continue
-		}
-		listed[fp] = true
-		if !selected(raw, fp) {
-			continue
-		}
-		d := decode(raw)
-		res.Matched = append(res.Matched, ListedToken{Fingerprint: d.fingerprint, CData: d.cdata, Subject: d.subject})
-		todo = append(todo, raw)
-	}
+	matched, todo, listed := selectListed(raws, selected)
+	res.Matched = append(res.Matched, matched...)
 	filter := TokenFilter{State: StateActive, CData: opts.CData, CDataPrefix: opts.CDataPrefix, Fingerprint: opts.Fingerprint}
 	for t, err := range a.store.Tokens(ctx, filter) {
 		if err != nil {
@@ -483,7 +494,7 @@ func (a *Auditor) RevokeWhere(ctx context.Context, opts RevokeWhereOptions) (*Re
 			if err := ctx.Err(); err != nil {
 				return res, fmt.Errorf("audit: revoke where: stopped after %d of %d: %w", i, len(todo), err)
 			}
-			ev, err := a.Revoke(ctx, raw)
+			ev, err := a.RevokeWithOptions(ctx, raw, RevokeOptions{Reason: opts.Reason})
 			if err != nil {
 				p.Err = err
 				res.Failed = append(res.Failed, RevokeFailure{Token: res.Matched[i], Err: err, Error: err.Error()})
@@ -500,6 +511,27 @@ func (a *Auditor) RevokeWhere(ctx context.Context, opts RevokeWhereOptions) (*Re
 		return res, fmt.Errorf("audit: revoke where: %d of %d revocations failed: %w", len(errs), len(todo), errors.Join(errs...))
 	}
 	return res, nil
+}
+
+// selectListed returns the tokens of a server's list that selected keeps,
+// once each and in the list's order, as the ledger would record them and as
+// their raw text, and the set of every fingerprint listed.
+func selectListed(raws []string, selected func(raw, fingerprint string) bool) (matched []ListedToken, todo []string, listed map[string]bool) {
+	listed = map[string]bool{}
+	for _, raw := range raws {
+		fp := jwtinspect.Fingerprint(raw)
+		if listed[fp] {
+			continue
+		}
+		listed[fp] = true
+		if !selected(raw, fp) {
+			continue
+		}
+		d := decode(raw)
+		matched = append(matched, ListedToken{Fingerprint: d.fingerprint, CData: d.cdata, Subject: d.subject})
+		todo = append(todo, raw)
+	}
+	return matched, todo, listed
 }
 
 // ImportOptions are the parameters of [Auditor.Import].

@@ -20,6 +20,9 @@ type ReportOptions struct {
 	TopCData int
 	// Pending caps each list of outcomes not known yet (default 100).
 	Pending int
+	// Revocations is how many of the most recent revocations to list
+	// (default 20).
+	Revocations int
 	// Since, when not zero, adds a [PeriodSummary] of the events recorded
 	// from Since to Until (default: the ledger clock's now).
 	Since, Until time.Time
@@ -83,10 +86,56 @@ type Report struct {
 	// RecentFailures lists the latest issue_failed and revoke_failed
 	// events, newest first.
 	RecentFailures []Event `json:"recent_failures"`
+	// RecentRevocations lists the latest revoke and revoked_elsewhere
+	// events, newest first: who revoked what, and why (detail.reason,
+	// detail.rotated_by).
+	RecentRevocations []Event `json:"recent_revocations"`
 	// Period summarizes the period of ReportOptions.Since and Until; nil
 	// without Since.
 	Period *PeriodSummary `json:"period,omitempty"`
 }
+
+// The queries of Report, each run in its read snapshot; TestQueryPlans
+// checks the indexes they use.
+const (
+	// reportKindsQuery counts events by kind.
+	reportKindsQuery = "SELECT kind, count(*) FROM events GROUP BY kind"
+	// reportTokensQuery counts live and revoked tokens by cdata, in one
+	// pass over the covering index events_fp, in its order (the window is
+	// a token's events, which are together in the index: no sorting):
+	// born is the seq of a token's first issue or import, last encodes its
+	// latest state-changing event (seq*2, plus 1 when that event revokes),
+	// so the state is last's parity, as the tokens view derives it. Only
+	// the birth row is kept, for its cdata, so nothing is read from the
+	// table. Tokens are told apart by fingerprint_key (see v3Indexes): two
+	// tokens whose hashes share the 8 bytes it holds would count as one
+	// here, though lookups and the tokens view tell them apart.
+	reportTokensQuery = `SELECT cdata, count(*) FILTER (WHERE last % 2 = 0), count(*) FILTER (WHERE last % 2 = 1)
+FROM (SELECT cdata, seq,
+             min(CASE WHEN kind IN ('issue', 'import') THEN seq END) OVER token AS born,
+             max(CASE WHEN kind IN ('issue', 'import', 'seen_live') THEN seq * 2
+                      WHEN kind IN ('revoke', 'revoked_elsewhere') THEN seq * 2 + 1 END) OVER token AS last
+      FROM events WHERE fingerprint_key IS NOT NULL
+      WINDOW token AS (PARTITION BY fingerprint_key)) AS t
+WHERE seq = born GROUP BY cdata`
+	// oldestImportsQuery lists a page of ?3 imports by their token's iat,
+	// after iat ?1 and seq ?2, through events_import_iat (named: with no
+	// statistics, SQLite would rather find every import by kind and sort
+	// them).
+	oldestImportsQuery = `SELECT seq, fingerprint, json_extract(detail, '$.token_iat') AS iat FROM events INDEXED BY events_import_iat
+WHERE kind = 'import' AND json_extract(detail, '$.token_iat') IS NOT NULL
+  AND (json_extract(detail, '$.token_iat') > ?1 OR (json_extract(detail, '$.token_iat') = ?1 AND seq > ?2))
+ORDER BY json_extract(detail, '$.token_iat'), seq LIMIT ?3`
+	// reportPendingIssuesQuery lists the issue requests and failures
+	// whose outcome is unknown.
+	reportPendingIssuesQuery = "SELECT * FROM (" + pendingQuery + ") AS p WHERE kind <> 'revoke_failed' LIMIT ?"
+	// reportPendingRevokesQuery lists the revocations whose outcome is
+	// unknown.
+	reportPendingRevokesQuery = "SELECT * FROM (" + pendingQuery + ") AS p WHERE kind = 'revoke_failed' LIMIT ?"
+	// reportFailuresQuery lists the latest failures.
+	reportFailuresQuery = "SELECT " + eventColumns + ` FROM events
+WHERE kind IN ('issue_failed', 'revoke_failed') ORDER BY seq DESC LIMIT ?`
+)
 
 // Report builds a [Report] in one read snapshot, with indexed queries: one
 // pass over the index of tokens for the counts, and short ones for the
@@ -95,6 +144,7 @@ func (l *Ledger) Report(ctx context.Context, opts ReportOptions) (*Report, error
 	opts.Oldest = cmp.Or(opts.Oldest, 10)
 	opts.Failures = cmp.Or(opts.Failures, 20)
 	opts.Pending = cmp.Or(opts.Pending, 100)
+	opts.Revocations = cmp.Or(opts.Revocations, 20)
 	opts.Listed = cmp.Or(opts.Listed, 100)
 	tx, err := l.readTx(ctx)
 	if err != nil {
@@ -103,11 +153,12 @@ func (l *Ledger) Report(ctx context.Context, opts ReportOptions) (*Report, error
 	defer tx.Rollback()
 	now := l.now().UTC()
 	rep := &Report{GeneratedAt: now, Events: map[Kind]int64{}, LiveByCData: []CDataCount{},
-		OldestLive: []AgedToken{}, PendingIssues: []Event{}, PendingRevokes: []Event{}, RecentFailures: []Event{}}
+		OldestLive: []AgedToken{}, PendingIssues: []Event{}, PendingRevokes: []Event{}, RecentFailures: []Event{},
+		RecentRevocations: []Event{}}
 	if rep.Head, err = treeHead(ctx, tx); err != nil {
 		return nil, fmt.Errorf("audit: report: %w", err)
 	}
-	if err := eachRow(ctx, tx, "SELECT kind, count(*) FROM events GROUP BY kind", nil, func(rows *sql.Rows) error {
+	if err := eachRow(ctx, tx, reportKindsQuery, nil, func(rows *sql.Rows) error {
 		var k Kind
 		var n int64
 		err := rows.Scan(&k, &n)
@@ -117,18 +168,7 @@ func (l *Ledger) Report(ctx context.Context, opts ReportOptions) (*Report, error
 		return nil, fmt.Errorf("audit: report: count events: %w", err)
 	}
 
-	// One pass over the index of tokens, grouped by token: born is the
-	// seq of its first issue or import, last encodes its latest
-	// state-changing event (seq*2, plus 1 when that event revokes), so the
-	// state is last's parity, as the tokens view derives it. The token's
-	// cdata is its birth event's.
-	err = eachRow(ctx, tx, `SELECT e.cdata, count(*) FILTER (WHERE t.last % 2 = 0), count(*) FILTER (WHERE t.last % 2 = 1)
-FROM (SELECT min(CASE WHEN kind IN ('issue', 'import') THEN seq END) AS born,
-             max(CASE WHEN kind IN ('issue', 'import', 'seen_live') THEN seq * 2
-                      WHEN kind IN ('revoke', 'revoked_elsewhere') THEN seq * 2 + 1 END) AS last
-      FROM events WHERE fingerprint > '' GROUP BY fingerprint) AS t
-JOIN events AS e ON e.seq = t.born
-GROUP BY e.cdata`, nil, func(rows *sql.Rows) error {
+	err = eachRow(ctx, tx, reportTokensQuery, nil, func(rows *sql.Rows) error {
 		var c CDataCount
 		var revoked int64
 		if err := rows.Scan(&c.CData, &c.Live, &revoked); err != nil {
@@ -166,20 +206,24 @@ GROUP BY e.cdata`, nil, func(rows *sql.Rows) error {
 			return err
 		}
 	}
-	err = eachRow(ctx, tx, "SELECT * FROM ("+pendingQuery+") AS p WHERE kind <> 'revoke_failed' LIMIT ?",
+	err = eachRow(ctx, tx, reportPendingIssuesQuery,
 		[]any{opts.Pending}, collect(&rep.PendingIssues))
 	if err != nil {
 		return nil, fmt.Errorf("audit: report: pending issue outcomes: %w", err)
 	}
-	err = eachRow(ctx, tx, "SELECT * FROM ("+pendingQuery+") AS p WHERE kind = 'revoke_failed' LIMIT ?",
+	err = eachRow(ctx, tx, reportPendingRevokesQuery,
 		[]any{opts.Pending}, collect(&rep.PendingRevokes))
 	if err != nil {
 		return nil, fmt.Errorf("audit: report: pending revoke outcomes: %w", err)
 	}
-	err = eachRow(ctx, tx, "SELECT "+eventColumns+` FROM events
-WHERE kind IN ('issue_failed', 'revoke_failed') ORDER BY seq DESC LIMIT ?`, []any{opts.Failures}, collect(&rep.RecentFailures))
+	err = eachRow(ctx, tx, reportFailuresQuery, []any{opts.Failures}, collect(&rep.RecentFailures))
 	if err != nil {
 		return nil, fmt.Errorf("audit: report: recent failures: %w", err)
+	}
+	err = eachRow(ctx, tx, "SELECT "+eventColumns+` FROM events
+WHERE kind IN ('revoke', 'revoked_elsewhere') ORDER BY seq DESC LIMIT ?`, []any{opts.Revocations}, collect(&rep.RecentRevocations))
+	if err != nil {
+		return nil, fmt.Errorf("audit: report: recent revocations: %w", err)
 	}
 	if !opts.Since.IsZero() {
 		until := opts.Until
@@ -222,10 +266,7 @@ func oldestLive(ctx context.Context, q queryer, n int) ([]Token, error) {
 			fp, iat string
 		}
 		var page []cand
-		err := eachRow(ctx, q, `SELECT seq, fingerprint, json_extract(detail, '$.token_iat') AS iat FROM events
-WHERE kind = 'import' AND json_extract(detail, '$.token_iat') IS NOT NULL
-  AND (json_extract(detail, '$.token_iat') > ?1 OR (json_extract(detail, '$.token_iat') = ?1 AND seq > ?2))
-ORDER BY json_extract(detail, '$.token_iat'), seq LIMIT ?3`, []any{lastIAT, lastSeq, max(n, 64)}, func(rows *sql.Rows) error {
+		err := eachRow(ctx, q, oldestImportsQuery, []any{lastIAT, lastSeq, max(n, 64)}, func(rows *sql.Rows) error {
 			var c cand
 			err := rows.Scan(&c.seq, &c.fp, &c.iat)
 			page = append(page, c)

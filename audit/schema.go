@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -20,11 +21,16 @@ const SchemaVersion = 3
 
 // appendOnly returns the triggers that make table append-only.
 func appendOnly(table string) string {
+	return noUpdate(table) + fmt.Sprintf(`CREATE TRIGGER %[1]s_no_delete BEFORE DELETE ON %[1]s
+BEGIN SELECT RAISE(ABORT, 'tokenaudit: the ledger is append-only: %[1]s rows cannot be deleted'); END;
+`, table)
+}
+
+// noUpdate returns the trigger that refuses updates of table's rows.
+func noUpdate(table string) string {
 	return fmt.Sprintf(`
 CREATE TRIGGER %[1]s_no_update BEFORE UPDATE ON %[1]s
 BEGIN SELECT RAISE(ABORT, 'tokenaudit: the ledger is append-only: %[1]s rows cannot be updated'); END;
-CREATE TRIGGER %[1]s_no_delete BEFORE DELETE ON %[1]s
-BEGIN SELECT RAISE(ABORT, 'tokenaudit: the ledger is append-only: %[1]s rows cannot be deleted'); END;
 `, table)
 }
 
@@ -114,8 +120,10 @@ CREATE INDEX checkpoints_tree_size ON checkpoints (tree_size);
 `,
 	// 3: a token's state follows its latest state-changing event (a token
 	// seen live after a revocation is active again); the tokens view also
-	// shows the API the token came from and the token's own iat.
-	`
+	// shows the API the token came from and the token's own iat. Events
+	// get fingerprint_key, and the indexes are chosen for what the queries
+	// need (schema_v3_indexes.go), before the view that uses them.
+	v3Indexes + `
 DROP VIEW tokens;
 ` + tokensViewV3 + `
 CREATE INDEX IF NOT EXISTS events_import_iat ON events (json_extract(detail, '$.token_iat')) WHERE kind = 'import';
@@ -135,7 +143,9 @@ const firstSeenSQL = `CASE WHEN b.kind = 'import' THEN min(b.ts, coalesce(json_e
 // first_seen_at the earliest evidence of the token's existence: issued_at,
 // or for an imported token the earlier of issued_at and token_iat (see
 // firstSeenSQL). The index events_import_iat finds the imported tokens by
-// their iat, for the oldest live tokens.
+// their iat, for the oldest live tokens. fingerprint_key is the token's key
+// (see v3Indexes), by which lookups find its events; +kind keeps SQLite
+// from looking them up by kind instead (TestQueryPlans).
 const tokensViewV3 = `
 CREATE VIEW tokens AS
 SELECT b.fingerprint AS fingerprint,
@@ -151,16 +161,19 @@ SELECT b.fingerprint AS fingerprint,
        b.api_url     AS api_url,
        json_extract(b.detail, '$.token_iat') AS token_iat,
        ` + firstSeenSQL + ` AS first_seen_at,
-       s.seq         AS state_seq
+       s.seq         AS state_seq,
+       b.fingerprint_key AS fingerprint_key
 FROM events AS b
 JOIN events AS s ON s.seq = (
     SELECT max(x.seq) FROM events AS x
-    WHERE x.fingerprint = b.fingerprint
-      AND +x.kind IN ('issue', 'import', 'seen_live', 'revoke', 'revoked_elsewhere'))
+    WHERE x.fingerprint_key = b.fingerprint_key
+      AND +x.kind IN ('issue', 'import', 'seen_live', 'revoke', 'revoked_elsewhere')
+      AND x.fingerprint = b.fingerprint)
 WHERE +b.kind IN ('issue', 'import')
   AND NOT EXISTS (
     SELECT 1 FROM events AS p
-    WHERE p.fingerprint = b.fingerprint AND +p.kind IN ('issue', 'import') AND p.seq < b.seq);
+    WHERE p.fingerprint_key = b.fingerprint_key AND +p.kind IN ('issue', 'import') AND p.seq < b.seq
+      AND p.fingerprint = b.fingerprint);
 `
 
 // migrate brings the schema to SchemaVersion inside one BEGIN IMMEDIATE
@@ -182,12 +195,13 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if version == SchemaVersion {
 		return nil
 	}
-	// Check again under the write lock that this is a ledger, or empty.
+	// Check again under the write lock that this is a ledger, or an empty
+	// database (a ledger being made: see createLedger and expectedSchema).
 	var appID, objects int64
 	if err := tx.QueryRowContext(ctx, "SELECT (SELECT application_id FROM pragma_application_id), (SELECT count(*) FROM sqlite_schema)").Scan(&appID, &objects); err != nil {
 		return fmt.Errorf("read application id: %w", classify(err))
 	}
-	if _, err := classifyFile(appID, int64(version), objects, config{}); err != nil {
+	if _, err := classifyFile(appID, int64(version), objects, config{}); err != nil && !errors.Is(err, errEmptyDatabase) {
 		return err
 	}
 	for v := version; v < SchemaVersion; v++ {
@@ -244,6 +258,28 @@ func expectedSchema(ctx context.Context) (map[string]schemaObject, error) {
 		return nil, fmt.Errorf("build expected schema: %w", err)
 	}
 	return readSchema(ctx, db)
+}
+
+// checkSchema refuses, with an *IntegrityError naming every object that
+// differs, a ledger whose schema is not the one the migrations create: a
+// writer must not trust a schema that may drop, alter or invent what it
+// writes. Open runs it once per writer, after any migration.
+func checkSchema(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}) error {
+	want, err := expectedSchema(ctx)
+	if err != nil {
+		return err
+	}
+	got, err := readSchema(ctx, q)
+	if err != nil {
+		return err
+	}
+	if problems := schemaProblems(got, want); len(problems) > 0 {
+		return fmt.Errorf("refusing to write to it: %w", &IntegrityError{Seq: -1,
+			Problem: "the schema is not the one tokenaudit creates: " + strings.Join(problems, "; ")})
+	}
+	return nil
 }
 
 // schemaProblems compares a ledger's schema with the expected one and

@@ -53,6 +53,17 @@ func (sqliteBackend) schemaProblems(ctx context.Context, tx *sql.Tx) ([]string, 
 	return problems, checkpointsTableIntact(got, want), nil
 }
 
+// planStorage is storage.go's planStorage.
+func (sqliteBackend) planStorage(ctx context.Context, tx *sql.Tx, size int64) (*storagePlan, error) {
+	return planStorage(ctx, tx, size)
+}
+
+// checkStorage is the plan's checkStorage: SQLite's quick_check and the
+// index scans.
+func (sqliteBackend) checkStorage(ctx context.Context, plan *storagePlan, db *sql.DB) storageResult {
+	return plan.checkStorage(ctx, db)
+}
+
 // prefixEnd appends 0xff, a byte UTF-8 never holds: SQLite compares text
 // byte by byte.
 func (sqliteBackend) prefixEnd(v string) string { return v + "\xff" }

@@ -6,6 +6,8 @@ import (
 	"database/sql"
 	"fmt"
 	"strconv"
+	"strings"
+	"sync"
 
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -31,7 +33,10 @@ func (r *VerifyReport) OK() bool { return len(r.Problems) == 0 }
 // 0, and that every stored Merkle hash is what RFC 6962 gives for the leaves
 // before it, with none missing and none extra; and it checks that the
 // schema (tables, triggers, indexes, the tokens view) is the one this
-// package creates. It stops at the first bad seq. Each stored checkpoint
+// package creates. It stops at the first bad seq. It also checks the file:
+// SQLite's PRAGMA quick_check, and every index of events against the table
+// (see storage.go), naming a damaged table or index; a page that cannot be
+// read is a problem, not an error. Each stored checkpoint
 // (see [Ledger.Checkpoint]) must sign a prefix of the events: same root
 // hash at its size, and no more events than the ledger holds; signatures
 // are not checked (that needs the verifier key: see [OpenCheckpoint]).
@@ -47,6 +52,16 @@ func (r *VerifyReport) OK() bool { return len(r.Problems) == 0 }
 // they are caught by [Ledger.VerifyCheckpoint] with a signed checkpoint
 // kept elsewhere.
 func (l *Ledger) Verify(ctx context.Context) (*VerifyReport, error) {
+	r, err := l.reader()
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case l.verifying <- struct{}{}:
+		defer func() { <-l.verifying }()
+	case <-ctx.Done():
+		return nil, fmt.Errorf("audit: verify: %w", ctx.Err())
+	}
 	tx, err := l.readTx(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("audit: verify: %w", err)
@@ -56,12 +71,37 @@ func (l *Ledger) Verify(ctx context.Context) (*VerifyReport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit: verify: %w", err)
 	}
-	rep := &VerifyReport{}
-	if p, err := verifyEvents(ctx, l.db, tx, rep); err != nil {
+	var size int64
+	if err := tx.QueryRowContext(ctx, sizeQuery).Scan(&size); err != nil && !isCorrupt(err) {
+		return nil, fmt.Errorf("audit: verify: %w", classify(err))
+	}
+	plan, err := l.db.planStorage(ctx, tx, size)
+	if err != nil {
 		return nil, fmt.Errorf("audit: verify: %w", err)
-	} else if p != nil {
+	}
+	// SQLite's checks and the index scans run on another connection while
+	// this one reads the events.
+	sctx, cancel := context.WithCancel(ctx)
+	storage := make(chan storageResult, 1)
+	go func() { storage <- l.db.checkStorage(sctx, plan, r) }()
+	wait := sync.OnceValue(func() storageResult { return <-storage })
+	defer func() {
+		cancel()
+		wait()
+	}()
+	rep := &VerifyReport{}
+	p, err := verifyEvents(ctx, l.db, tx, rep, plan)
+	if err != nil {
+		return nil, fmt.Errorf("audit: verify: %w", err)
+	}
+	if p != nil {
 		rep.Problems = append(rep.Problems, p)
 	}
+	res := wait()
+	if res.err != nil {
+		return nil, fmt.Errorf("audit: verify: %w", res.err)
+	}
+	rep.Problems = append(rep.Problems, plan.problems(res, p == nil)...)
 	if checkpointsIntact {
 		if p, err := verifyStoredCheckpoints(ctx, tx, rep.Verified, len(rep.Problems) == 0); err != nil {
 			return nil, fmt.Errorf("audit: verify: checkpoints: %w", err)
@@ -80,10 +120,11 @@ func (l *Ledger) Verify(ctx context.Context) (*VerifyReport, error) {
 
 // verifyEvents streams the events and the stored hashes side by side and
 // returns the first problem, or nil. It fills rep.Verified and rep.Head.
-func verifyEvents(ctx context.Context, db backend, tx *sql.Tx, rep *VerifyReport) (*IntegrityError, error) {
-	rows, err := db.cursor(ctx, tx, `SELECT seq, ts, kind, fingerprint, cdata, subject, actor, api_url,
-    coalesce(CAST(http_status AS TEXT), ''), coalesce(CAST(request_seq AS TEXT), ''), error, detail, leaf_hash
-FROM events ORDER BY seq`)
+//
+// It also adds up the table's side of the index checks of plan; a row it
+// cannot read (a damaged page) is a problem, not an error.
+func verifyEvents(ctx context.Context, db backend, tx *sql.Tx, rep *VerifyReport, plan *storagePlan) (*IntegrityError, error) {
+	rows, err := db.cursor(ctx, tx, "SELECT seq, "+leafTextColumns+", leaf_hash, fingerprint_key"+plan.extraColumns()+" FROM events ORDER BY seq")
 	if err != nil {
 		return nil, classify(err)
 	}
@@ -99,6 +140,7 @@ FROM events ORDER BY seq`)
 		n, seq  int64
 		cols    [len(leafColumns) - 1]sql.RawBytes // all but seq
 		stored  sql.RawBytes
+		key     sql.NullInt64
 		leaf    []byte
 		hseq    int64
 		hstored sql.RawBytes
@@ -108,7 +150,11 @@ FROM events ORDER BY seq`)
 	for i := range cols {
 		dest = append(dest, &cols[i])
 	}
-	dest = append(dest, &stored)
+	dest = append(dest, &stored, &key)
+	extra := make([]sql.RawBytes, len(plan.extras))
+	for i := range extra {
+		dest = append(dest, &extra[i])
+	}
 	bad := func(format string, args ...any) *IntegrityError {
 		return &IntegrityError{Seq: n, Problem: fmt.Sprintf(format, args...)}
 	}
@@ -121,14 +167,14 @@ FROM events ORDER BY seq`)
 			problem = bad("event is missing (the next row has seq %d)", seq)
 			break
 		}
-		leaf = append(leaf[:0], LeafPrefix...)
-		leaf = appendNetstring(leaf, strconv.AppendInt(nil, seq, 10))
-		for i := range cols {
-			leaf = appendNetstring(leaf, cols[i])
-		}
+		leaf = appendRowLeaf(leaf[:0], seq, cols[:])
 		rh := tlog.RecordHash(leaf)
 		if !bytes.Equal(stored, rh[:]) {
 			problem = bad("the row does not match its leaf_hash: a column was changed")
+			break
+		}
+		if fp := string(cols[2]); key.Valid != (fp != "") || fp != "" && (!validFingerprint(fp) || key.Int64 != fingerprintKey(fp)) {
+			problem = bad("fingerprint_key does not match the fingerprint: lookups by fingerprint would miss the event")
 			break
 		}
 		hashes, err := tlog.StoredHashesForRecordHash(n, rh, fr)
@@ -136,7 +182,10 @@ FROM events ORDER BY seq`)
 			return nil, err
 		}
 		if !hrows.Next() {
-			if err := hrows.Err(); err != nil {
+			if err := hrows.Err(); isCorrupt(err) {
+				problem = bad("the stored hashes from seq %d on cannot be read: %v", n, err)
+				break
+			} else if err != nil {
 				return nil, classify(err)
 			}
 			problem = bad("the stored hashes of seq %d are missing", n)
@@ -162,19 +211,24 @@ FROM events ORDER BY seq`)
 		}
 		if problem == nil {
 			fr.add(n, hashes)
+			leaf = plan.addRow(leaf, seq, cols[:], extra)
 			n++
 		}
 	}
-	if err := rows.Err(); err != nil {
+	if err := rows.Err(); isCorrupt(err) {
+		problem = bad("the rows from seq %d on cannot be read: %v", n, err)
+	} else if err != nil {
 		return nil, classify(err)
 	}
-	if problem == nil && hrows.Next() {
+	if problem == nil && hrows.Err() == nil && hrows.Next() {
 		if err := hrows.Scan(&hseq, &hstored); err != nil {
 			return nil, err
 		}
 		problem = bad("there are stored hashes for seq %d, beyond the last event: events were removed from the end", hseq)
 	}
-	if err := hrows.Err(); err != nil {
+	if err := hrows.Err(); isCorrupt(err) && problem == nil {
+		problem = bad("the stored hashes from seq %d on cannot be read: %v", n, err)
+	} else if err != nil && !isCorrupt(err) {
 		return nil, classify(err)
 	}
 	rep.Verified = n
@@ -184,6 +238,26 @@ FROM events ORDER BY seq`)
 	}
 	rep.Head = TreeHead{Size: n, Hash: root}
 	return problem, nil
+}
+
+// leafTextColumns selects the leaf columns but seq, as the text the leaf
+// encodes (see [Event.LeafBytes]), for appendRowLeaf.
+var leafTextColumns = strings.Join(leafTextExprs[:], ", ")
+
+// leafTextExprs are the expressions of leafTextColumns, one per leaf
+// column but seq, in leafColumns order.
+var leafTextExprs = [len(leafColumns) - 1]string{"ts", "kind", "fingerprint", "cdata", "subject", "actor", "api_url",
+	"ifnull(CAST(http_status AS TEXT), '')", "ifnull(CAST(request_seq AS TEXT), '')", "error", "detail"}
+
+// appendRowLeaf appends to dst the leaf encoding of the row seq whose
+// leafTextColumns are cols.
+func appendRowLeaf[B ~[]byte](dst []byte, seq int64, cols []B) []byte {
+	dst = append(dst, LeafPrefix...)
+	dst = appendNetstring(dst, strconv.AppendInt(nil, seq, 10))
+	for _, c := range cols {
+		dst = appendNetstring(dst, c)
+	}
+	return dst
 }
 
 // describeHash names a stored hash and the events it covers.

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/tokenaudit/tokenaudit/jwtinspect"
 )
 
 // tamperLedgerSize is the number of events in the ledgers the tamper tests edit.
@@ -178,6 +180,15 @@ func TestVerifyCatchesTampering(t *testing.T) {
 		{"truncate a row of stored hashes", func(t *testing.T, db *sql.DB, _ []Event) {
 			mustExec(t, db, "UPDATE hashes SET hashes = substr(hashes, 1, 32) WHERE seq = 11")
 		}, 11, "are 32 bytes, not 96"},
+		{"change a fingerprint_key", func(t *testing.T, db *sql.DB, _ []Event) {
+			mustExec(t, db, "UPDATE events SET fingerprint_key = fingerprint_key + 1 WHERE seq = 5")
+		}, 5, "fingerprint_key does not match the fingerprint"},
+		{"clear a fingerprint_key", func(t *testing.T, db *sql.DB, _ []Event) {
+			mustExec(t, db, "UPDATE events SET fingerprint_key = NULL WHERE seq = 9")
+		}, 9, "fingerprint_key does not match the fingerprint"},
+		{"give a fingerprint_key to an event without a fingerprint", func(t *testing.T, db *sql.DB, _ []Event) {
+			mustExec(t, db, "UPDATE events SET fingerprint_key = 0 WHERE seq = 8")
+		}, 8, "fingerprint_key does not match the fingerprint"},
 		{"add a stored hash", func(t *testing.T, db *sql.DB, _ []Event) {
 			mustExec(t, db, "INSERT INTO hashes (seq, hashes) VALUES (?, zeroblob(32))", tamperLedgerSize)
 		}, tamperLedgerSize, "beyond the last event"},
@@ -292,14 +303,11 @@ func flipHashBit(t *testing.T, db *sql.DB, id int64) {
 func insertRaw(t *testing.T, db *sql.DB, e Event) {
 	t.Helper()
 	r := e.row()
-	var status, req any
-	if r[8] != "" {
-		status = e.HTTPStatus
+	var args []any
+	for _, a := range appendEventArgs(nil, &e, &r, leafHashOf(e)) {
+		args = append(args, a.Value)
 	}
-	if r[9] != "" {
-		req = *e.RequestSeq
-	}
-	mustExec(t, db, insertSQL("events", eventColumns, 13, 1), e.Seq, r[1], r[2], r[3], r[4], r[5], r[6], r[7], status, req, r[10], r[11], leafHashOf(e))
+	mustExec(t, db, insertSQL("events", insertColumns, insertArgs, 1), args...)
 }
 
 // TestHashReaderServesProofs checks that the stored hashes, read through
@@ -341,5 +349,24 @@ func TestHashReaderServesProofs(t *testing.T) {
 	}
 	if _, err := hr.ReadHashes([]int64{tlog.StoredHashCount(last.Size)}); err == nil {
 		t.Error("ReadHashes beyond the tree succeeded")
+	}
+}
+
+// TestVerifyIntactWithRealFingerprints: an intact ledger of tokens with
+// real fingerprints (half of whose keys are negative integers) verifies:
+// the index order check compares integer keys as integers.
+func TestVerifyIntactWithRealFingerprints(t *testing.T) {
+	l := openTest(t)
+	ctx := context.Background()
+	var batch []Event
+	for i := range 300 {
+		batch = append(batch, Event{Kind: KindImport, Fingerprint: jwtinspect.Fingerprint(fmt.Sprintf("token-%d", i)), CData: fmt.Sprintf("c%d", i%7)})
+	}
+	if _, err := l.AppendBatch(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := l.Verify(ctx)
+	if err != nil || !rep.OK() {
+		t.Fatalf("Verify() = %+v, %v", rep, err)
 	}
 }

@@ -2,9 +2,9 @@ package jwtinspect
 
 import "unsafe"
 
-// cdataStack is the size of the stack buffer CData decodes into; larger
-// tokens cost one more allocation.
-const cdataStack = 2048
+// cdataStack is the size of the largest stack buffer CData decodes into;
+// larger tokens cost one more allocation.
+const cdataStack = 32 << 10
 
 // CData returns the cdata claim of a token without building any map: the
 // fast path for "whom was this token handed to?". The claim name is matched
@@ -15,8 +15,9 @@ const cdataStack = 2048
 // CData agrees with [Parse] (with default options) followed by
 // [Token.CData] on every input: it refuses exactly the inputs Parse refuses,
 // with the same [*ParseError], and otherwise returns the same value. For a
-// compact token it allocates at most once (the returned string); a JSON
-// serialization takes the Parse path.
+// compact token whose header and payload decode to at most 32 KiB it
+// allocates at most once (the returned string); a JSON serialization takes
+// the Parse path.
 func CData(token string) (cdata string, ok bool, err error) {
 	raw, start, err := prepare(token, DefaultMaxSize)
 	if err != nil {
@@ -34,16 +35,31 @@ func CData(token string) (cdata string, ok bool, err error) {
 	if err != nil {
 		return "", false, err
 	}
-	h, pl := segs[0], segs[1]
-	need := decodedLen(len(h.text))
+	need := decodedLen(len(segs[0].text))
 	if n == 3 {
-		need += decodedLen(len(pl.text))
+		need += decodedLen(len(segs[1].text))
 	}
-	var stack [cdataStack]byte
-	buf := stack[:]
-	if need > len(buf) {
-		buf = make([]byte, need)
+	// A buffer on the stack, of the smallest of three sizes that fits:
+	// zeroing it costs less than decoding into it.
+	switch {
+	case need <= 2<<10:
+		var stack [2 << 10]byte
+		return compactCData(segs, n, stack[:])
+	case need <= 8<<10:
+		var stack [8 << 10]byte
+		return compactCData(segs, n, stack[:])
+	case need <= cdataStack:
+		var stack [cdataStack]byte
+		return compactCData(segs, n, stack[:])
 	}
+	return compactCData(segs, n, make([]byte, need))
+}
+
+// compactCData is CData of a compact token split into segs, n of them,
+// decoded into buf, which has room for the header and (for a JWS) the
+// payload.
+func compactCData(segs [5]segment, n int, buf []byte) (cdata string, ok bool, err error) {
+	h, pl := segs[0], segs[1]
 	// Decode and validate in the order Parse does, so that a token with
 	// several faults gets the same error.
 	nh, _, err := h.decode(buf)

@@ -1,6 +1,7 @@
 package jwtinspect
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -106,6 +107,27 @@ func TestCDataAllocations(t *testing.T) {
 		token := jws(okHeader, tc.payload, "signature-bytes-signature-bytes!")
 		if n := testing.AllocsPerRun(200, func() { _, _, _ = CData(token) }); n > tc.max {
 			t.Errorf("%s: %v allocations, want at most %v", tc.payload, n, tc.max)
+		}
+	}
+	// Larger tokens: the benchmark's shapes, and payloads on either side of
+	// each stack buffer's size, up to the largest.
+	tokens := shapeTokens()
+	for _, size := range []int{2 << 10, 8 << 10, cdataStack} {
+		for _, n := range []int{size - 200, size + 200} {
+			payload := `{"pad":"` + strings.Repeat("x", n) + `","cdata":"c\u00e9"}`
+			tokens = append(tokens, benchToken{fmt.Sprintf("%d-byte payload", len(payload)), jws(okHeader, payload, "s")})
+		}
+	}
+	for _, tc := range tokens {
+		want := 1.0
+		if len(tc.token) > cdataStack*4/3 {
+			want = 2 // the decode buffer as well
+		}
+		if c, ok, err := checkCDataAgrees(t, tc.token); err != nil || !ok || c == "" {
+			t.Fatalf("%s: CData = %q, %v, %v", tc.name, c, ok, err)
+		}
+		if n := testing.AllocsPerRun(50, func() { _, _, _ = CData(tc.token) }); n > want {
+			t.Errorf("%s: %v allocations, want at most %v", tc.name, n, want)
 		}
 	}
 }

@@ -182,3 +182,55 @@ func TestCompactJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestParseValuesIndependent: the values Parse builds in shared chunks
+// (strings, numbers, arrays) behave as separately allocated ones would: an
+// append to one array does not reach its neighbour, and changing the
+// decoded payload changes no claim.
+func TestParseValuesIndependent(t *testing.T) {
+	claims := `{"a":[1,"x"],"b":["y",[2]],"c":"caf\u00e9","n":1.50,"e":[]}`
+	tok, err := Parse(jws(okHeader, claims, "s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := stdDecode(claims)
+	a := tok.Claims["a"].([]any)
+	if len(a) != cap(a) {
+		t.Errorf("array with length %d has capacity %d", len(a), cap(a))
+	}
+	_ = append(a, "overwrite")
+	for i := range tok.Payload {
+		tok.Payload[i] = '#'
+	}
+	if !reflect.DeepEqual(tok.Claims, want) {
+		t.Errorf("claims %#v, want %#v", tok.Claims, want)
+	}
+	if e := tok.Claims["e"].([]any); e == nil {
+		t.Error("an empty array is nil")
+	}
+}
+
+func TestUnquotedEquals(t *testing.T) {
+	tests := []struct {
+		lit, want string
+		equal     bool
+	}{
+		{`"cdata"`, "cdata", true},
+		{`"\u0063data"`, "cdata", true},
+		{`"c\u0064\u0061ta"`, "cdata", true},
+		{`"xdata"`, "cdata", false},
+		{`"Cdata"`, "cdata", false},
+		{`"cdat"`, "cdata", false},
+		{`"\u0063data\u0020"`, "cdata", false},
+		{`"\u00e9t\u00e9"`, "été", true},
+		{`"été"`, "été", true},
+		{`""`, "", true},
+		{`"a"`, "", false},
+		{`"` + strings.Repeat(`\u0061`, 6) + `"`, "aaaaaa", true},
+	}
+	for _, tc := range tests {
+		if got := unquotedEquals(tc.lit, tc.want); got != tc.equal {
+			t.Errorf("unquotedEquals(%s, %q) = %v", tc.lit, tc.want, got)
+		}
+	}
+}

@@ -230,9 +230,9 @@ func (t *Token) parseCompact() error {
 	// copy of header and payload that is read as a string: the maps' strings
 	// are substrings of it, so it must never change, and it is not reachable
 	// as a slice from outside this function.
-	size := jwsDecodedLen(segs)
+	size := jwsDecodedLen(&segs)
 	buf := make([]byte, size+decodedLen(len(h.text))+decodedLen(len(segs[1].text)))
-	nc, err := t.decodeJWS(segs, buf)
+	nc, err := t.decodeJWS(&segs, buf)
 	if err != nil {
 		return err
 	}
@@ -257,7 +257,7 @@ func (t *Token) parseCompact() error {
 
 // jwsDecodedLen returns room enough for the three decoded segments of a
 // compact JWS.
-func jwsDecodedLen(segs [5]segment) int {
+func jwsDecodedLen(segs *[5]segment) int {
 	return decodedLen(len(segs[0].text)) + decodedLen(len(segs[1].text)) + decodedLen(len(segs[2].text))
 }
 
@@ -265,12 +265,12 @@ func jwsDecodedLen(segs [5]segment) int {
 // other into buf, which has jwsDecodedLen bytes, sets t.RawHeader,
 // t.Payload and t.Signature to them, and returns the names of the segments
 // that are not canonical base64url.
-func (t *Token) decodeJWS(segs [5]segment, buf []byte) (nonCanonical, error) {
+func (t *Token) decodeJWS(segs *[5]segment, buf []byte) (nonCanonical, error) {
 	var nc nonCanonical
 	var ends [3]int
 	at := 0
-	for i, s := range segs[:3] {
-		n, err := nc.decode(s, buf[at:])
+	for i := range 3 {
+		n, err := nc.decode(segs[i], buf[at:])
 		if err != nil {
 			return nil, err
 		}
@@ -315,7 +315,7 @@ func (t *Token) parseCompactJWE(segs [5]segment) error {
 // the payload findings.
 func (t *Token) parsePayload(text string) {
 	p := newJSONParser(text)
-	p.watch = "cdata"
+	p.watch, p.arena = "cdata", &t.arena
 	v, err := p.document()
 	claims, isObject := v.(map[string]any)
 	switch {

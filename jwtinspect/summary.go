@@ -30,21 +30,19 @@ type Summary struct {
 	hasClaims bool
 	buf       []byte    // the decoded parts, reused
 	findings  []Finding // room for findings, reused
+	names     nameStack // member names, to find duplicates; reused
 }
-
-// maxFastMembers is the most members a header or claims object may have for
-// [Summary.Parse] to read it without building a map.
-const maxFastMembers = 32
 
 // Parse decodes token into s, exactly as [Parse] would decode it: it refuses
 // the same inputs with the same [*ParseError], and otherwise every method of
 // s returns what the same method of Parse's [Token] returns (with
 // [Token.Claims] != nil for [Summary.HasClaims]).
 //
-// A compact JWS whose header and claims are flat JSON objects (no object
-// nested inside them), with no duplicate member, valid UTF-8 and no "crit"
-// parameter is read without building any map: that is every token Woleet
-// issues. Anything else is handed to [Parse].
+// A compact JWS whose header and claims are JSON objects, at any depth of
+// nesting, with no duplicate member (at any depth), valid UTF-8, no "crit"
+// parameter and no "kid" that is not a string is read without building any
+// map, in memory reused from call to call: that is every token Woleet
+// issues, and most others. Anything else is handed to [Parse].
 func (s *Summary) Parse(token string, opts ...Option) error {
 	// The options write to s.cfg, not to a local that would escape.
 	s.cfg = config{maxSize: DefaultMaxSize, now: time.Now}
@@ -82,11 +80,11 @@ func (s *Summary) parseFast(raw string, start int, cfg config) (bool, error) {
 	if n != 3 {
 		return false, nil
 	}
-	if size := jwsDecodedLen(segs); cap(s.buf) < size {
+	if size := jwsDecodedLen(&segs); cap(s.buf) < size {
 		s.buf = make([]byte, size)
 	}
 	t := &s.tok
-	nc, err := t.decodeJWS(segs, s.buf[:cap(s.buf)])
+	nc, err := t.decodeJWS(&segs, s.buf[:cap(s.buf)])
 	if err != nil {
 		return false, err
 	}
@@ -101,7 +99,7 @@ func (s *Summary) parseFast(raw string, start int, cfg config) (bool, error) {
 	text := unsafe.String(unsafe.SliceData(buf), nh+np)
 
 	var hp headerParams
-	if !scanHeader(text[:nh], &hp) {
+	if !scanHeader(text[:nh], &s.names, &hp) {
 		return false, nil
 	}
 	s.alg = hp.alg
@@ -113,7 +111,7 @@ func (s *Summary) parseFast(raw string, start int, cfg config) (bool, error) {
 	t.checkParams(headerView{signed: len(t.Signature) > 0}, &hp)
 
 	var claims claimSpans
-	switch payload := text[nh:]; scanClaims(payload, &claims) {
+	switch payload := text[nh:]; scanClaims(payload, &s.names, &claims) {
 	case payloadEmpty:
 		t.add(FindingNotJSONPayload, SeverityInfo, "the payload is empty (detached?): there are no claims")
 		return true, nil
@@ -145,10 +143,10 @@ func (s *Summary) parseFast(raw string, start int, cfg config) (bool, error) {
 
 // scanHeader reads the parameters checkParams needs from a header's JSON
 // text. It returns false when the header needs Parse: it is not valid JSON
-// or not an object (Parse words the error), it is not flat (see
-// eachFlatMember), or it has a "crit" or a "kid" that is not a string.
-func scanHeader(text string, hp *headerParams) bool {
-	flat, err := eachFlatMember(text, func(name, value string) bool {
+// or not an object (Parse words the error), it is not simple (see
+// eachSimpleMember), or it has a "crit" or a "kid" that is not a string.
+func scanHeader(text string, names *nameStack, hp *headerParams) bool {
+	simple, err := eachSimpleMember(text, names, func(name, value string) bool {
 		switch name {
 		case "alg":
 			hp.hasAlg = true
@@ -171,25 +169,29 @@ func scanHeader(text string, hp *headerParams) bool {
 		}
 		return true
 	})
-	return err == nil && flat
+	return err == nil && simple
 }
 
-// eachFlatMember scans text, which must be one JSON object, and calls fn
+// eachSimpleMember scans text, which must be one JSON object, and calls fn
 // with each member's decoded name and the JSON text of its value. err says
-// the text is not a JSON object. flat is false, and the scan may stop
+// the text is not a JSON object. simple is false, and the scan may stop
 // early, when the object is one that Summary.Parse leaves to Parse because
-// only maps read it exactly: a duplicate member, more than maxFastMembers,
-// an object nested in a value, invalid UTF-8; or when fn returns false.
-func eachFlatMember(text string, fn func(name, value string) bool) (flat bool, err error) {
+// only maps read it exactly: a duplicate member in it or in an object
+// nested in it, or invalid UTF-8; or when fn returns false. names is the
+// memory the scan uses to find duplicates.
+func eachSimpleMember(text string, names *nameStack, fn func(name, value string) bool) (simple bool, err error) {
 	sc := newScanner(text)
-	sc.quiet = true
-	var names memberSet
-	flat = true
+	sc.quiet, sc.names = true, names
+	names.reset()
+	simple = true
 	err = sc.eachMember(func(name, value string) bool {
-		flat = names.add(name) && fn(name, value)
-		return flat
+		simple = fn(name, value)
+		return simple
 	})
-	return flat && !sc.nested && !sc.invalidUTF8, err
+	if err == errDuplicate {
+		return false, nil
+	}
+	return simple && !sc.invalidUTF8, err
 }
 
 // internAlg returns the value of an "alg" given as a JSON string literal,
@@ -209,7 +211,7 @@ func internAlg(lit string) string {
 type payloadKind int
 
 const (
-	payloadObject    payloadKind = iota // a flat JSON object, read
+	payloadObject    payloadKind = iota // a JSON object, read
 	payloadEmpty                        // no bytes at all
 	payloadNotJSON                      // not valid JSON
 	payloadNotObject                    // valid JSON, not an object
@@ -223,9 +225,9 @@ type claimSpans struct {
 	times [len(timeClaimNames)]string // iat, nbf, exp
 }
 
-// scanClaims classifies a decoded payload and, for a flat object, finds the
-// text of its cdata and time claims.
-func scanClaims(text string, c *claimSpans) payloadKind {
+// scanClaims classifies a decoded payload and, for an object that
+// eachSimpleMember reads, finds the text of its cdata and time claims.
+func scanClaims(text string, names *nameStack, c *claimSpans) payloadKind {
 	if len(text) == 0 {
 		return payloadEmpty
 	}
@@ -237,7 +239,7 @@ func scanClaims(text string, c *claimSpans) payloadKind {
 		}
 		return payloadNotObject
 	}
-	flat, err := eachFlatMember(text, func(name, value string) bool {
+	simple, err := eachSimpleMember(text, names, func(name, value string) bool {
 		switch name {
 		case "cdata":
 			c.cdata = value
@@ -253,33 +255,10 @@ func scanClaims(text string, c *claimSpans) payloadKind {
 	switch {
 	case err != nil:
 		return payloadNotJSON
-	case !flat:
+	case !simple:
 		return payloadNeedsMaps
 	}
 	return payloadObject
-}
-
-// memberSet remembers the member names of one object, to find duplicates
-// without a map.
-type memberSet struct {
-	names [maxFastMembers]string
-	n     int
-}
-
-// add records name; it returns false when the name was seen before or the
-// set is full.
-func (m *memberSet) add(name string) bool {
-	if m.n == len(m.names) {
-		return false
-	}
-	for _, seen := range m.names[:m.n] {
-		if seen == name {
-			return false
-		}
-	}
-	m.names[m.n] = name
-	m.n++
-	return true
 }
 
 // Raw returns the token as parsed: the input after [Normalize].

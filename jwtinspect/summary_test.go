@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -81,9 +82,26 @@ func summaryInputs(t testing.TB) []string {
 		jws(okHeader, "{\"\xff\":1}", "s"),
 		jws(okHeader, `{"a":1,"a":1}`, "s"),
 		jws(okHeader, `{"a":[[[]]]}`, "s"),
-		jws(okHeader, "{"+strings.Repeat(`"m":1,`, 0)+manyMembers(maxFastMembers)+"}", "s"),
-		jws(okHeader, "{"+manyMembers(maxFastMembers+1)+"}", "s"),
-		jws("{"+manyMembers(maxFastMembers+1)+"}", okClaims, "s"),
+		jws(okHeader, "{"+manyMembers(linearDupCheck)+"}", "s"),
+		jws(okHeader, "{"+manyMembers(linearDupCheck+1)+"}", "s"),
+		jws(okHeader, "{"+manyMembers(100)+"}", "s"),
+		jws("{"+manyMembers(linearDupCheck+1)+"}", okClaims, "s"),
+		// Duplicates, found by pair or by sorting, at the top or nested.
+		jws(okHeader, "{"+manyMembers(linearDupCheck-1)+`,"mxx":2}`, "s"),
+		jws(okHeader, "{"+manyMembers(linearDupCheck)+`,"mxx":2}`, "s"),
+		jws(okHeader, "{"+manyMembers(100)+`,"m":2}`, "s"),
+		jws(okHeader, `{"a":{"b":[{"c":1,"d":{"e":1,"e":2}}]},"exp":1}`, "s"),
+		jws(okHeader, `{"a":{"x":1,"\u0078":2},"a2":{"x":1}}`, "s"),
+		jws(okHeader, `{"a":{"x":1},"b":{"x":1},"c":[{"x":1},{"x":1}],"x":1}`, "s"),
+		jws(okHeader, `{"a":{"\u00e9":1,"é":2}}`, "s"),
+		jws(okHeader, `{"n\u00e9":1,"n\u00e8":2,"n\u00e9\u00e9":3,"cdata":"x"}`, "s"),
+		jws(`{"alg":"HS256","jwk":{"kty":"oct","k":"AA"}}`, `{"a":{"b":{"c":{}}},"cdata":{"x":[1,{"y":2}]}}`, "s"),
+		jws(`{"alg":"HS256","jwk":{"kty":"oct","kty":"x"}}`, okClaims, "s"),
+		jws(okHeader, "{\"a\":{\"\xff\":1}}", "s"),
+		jws(okHeader, `{"a":{"b":1,}}`, "s"),
+		jws(okHeader, `{"a":{"b":1,"b":2,}}`, "s"),
+		jws(okHeader, `{"a":{"b":1,"b":2}} x`, "s"),
+		jws(okHeader, `{"iat":{"a":1},"nbf":[{}],"exp":{"b":{}}}`, "s"),
 		jws(`{"alg":"HS256","typ":"JWT","b":true,"n":null,"x":-1.5e3,"c":[]}`, okClaims, "s"),
 		jws(`{"alg":"HS256","crit":["b64"],"b64":false}`, okClaims, "s"),
 		// Faults, in each segment.
@@ -137,6 +155,12 @@ func TestSummaryFastPath(t *testing.T) {
 		"no cdata":    jws(okHeader, okClaims, "sig"),
 		"white space": jws(` { "alg" : "HS256" } `, " {\"cdata\" : [1, \"x\"]} ", "s"),
 		"alg none":    jws(`{"alg":"none"}`, woleetClaims, ""),
+		"nested":      jws(okHeader, `{"a":{"b":[{"c":{}}]},"cdata":"x"}`, "s"),
+		"jwk":         jws(`{"alg":"HS256","jwk":{"kty":"oct"}}`, okClaims, "s"),
+		"many":        jws(okHeader, "{"+manyMembers(100)+"}", "s"),
+	}
+	for _, tc := range shapeTokens() {
+		tokens[tc.name] = tc.token
 	}
 	var s Summary
 	for name, tok := range tokens {
@@ -148,10 +172,10 @@ func TestSummaryFastPath(t *testing.T) {
 		}
 	}
 	for _, in := range []string{
-		jws(`{"alg":"HS256","jwk":{}}`, okClaims, "s"),
-		jws(okHeader, `{"a":{}}`, "s"),
-		jws(okHeader, `{"a":[{}]}`, "s"),
 		jws(okHeader, `{"a":1,"a":2}`, "s"),
+		jws(okHeader, `{"a":[{"b":1,"b":2}]}`, "s"),
+		jws(`{"alg":"HS256","jwk":{"k":1,"k":2}}`, okClaims, "s"),
+		jws(okHeader, "{\"a\":{\"\xff\":1}}", "s"),
 	} {
 		if err := s.Parse(in, withFixedNow()); err != nil || s.tok.Claims == nil {
 			t.Errorf("%q: not handed to Parse (err %v)", in, err)
@@ -165,8 +189,41 @@ func TestSummaryFastPath(t *testing.T) {
 	if n := testing.AllocsPerRun(200, func() { _ = s.Parse(woleet, opt) }); n > 1 {
 		t.Errorf("Summary.Parse of a Woleet token: %v allocations, want at most 1 (the cdata)", n)
 	}
+	for _, tc := range shapeTokens() {
+		if n := testing.AllocsPerRun(200, func() { _ = s.Parse(tc.token, opt) }); n > 1 {
+			t.Errorf("Summary.Parse of the %s token: %v allocations, want at most 1 (the cdata)", tc.name, n)
+		}
+	}
 	buf := make([]byte, 0, 128)
 	if n := testing.AllocsPerRun(200, func() { buf = s.AppendFingerprint(buf[:0]) }); n != 0 {
 		t.Errorf("AppendFingerprint: %v allocations, want 0", n)
+	}
+}
+
+// TestSummaryNestingAllocations: however deep the claims nest, and however
+// many escaped names they hold, Summary.Parse reads them without a map and
+// with no allocation but the cdata, once its memory has grown.
+func TestSummaryNestingAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	opt := withFixedNow()
+	for _, depth := range []int{1, 10, 100, 1000} {
+		var b strings.Builder
+		for i := range depth {
+			fmt.Fprintf(&b, `{"n\u00e9%d":[1,"x"],"m":`, i)
+		}
+		b.WriteString("{}")
+		b.WriteString(strings.Repeat("}", depth))
+		claims := `{"cdata":"c\"d","deep":` + b.String() + `,"exp":1893456000}`
+		token := jws(okHeader, claims, "s")
+		var s Summary
+		checkSummaryAgrees(t, &s, token, opt)
+		if s.tok.Claims != nil {
+			t.Fatalf("depth %d: handed to Parse", depth)
+		}
+		if n := testing.AllocsPerRun(50, func() { _ = s.Parse(token, opt) }); n > 1 {
+			t.Errorf("depth %d: %v allocations, want at most 1 (the cdata)", depth, n)
+		}
 	}
 }

@@ -80,6 +80,14 @@ func numericDateText(text string) (time.Time, string) {
 
 // numberDate converts the text of a JSON number to a time.
 func numberDate(s string) (time.Time, string) {
+	if sec, ok := smallUint(s); ok {
+		// The common case: seconds as a plain integer, read as ParseInt
+		// would read it, with less work.
+		if sec > maxNumericDate {
+			return time.Time{}, "is out of range"
+		}
+		return time.Unix(sec, 0).UTC(), ""
+	}
 	if sec, err := strconv.ParseInt(s, 10, 64); err == nil {
 		if sec < 0 || sec > maxNumericDate {
 			return time.Time{}, "is out of range"
@@ -172,4 +180,21 @@ func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 func timeMessage(prefix string, t time.Time) string {
 	var buf [64]byte
 	return string(t.UTC().AppendFormat(append(buf[:0], prefix...), time.RFC3339Nano))
+}
+
+// smallUint returns the value of s when it is 1 to 18 decimal digits (so
+// that it cannot overflow).
+func smallUint(s string) (int64, bool) {
+	if len(s) == 0 || len(s) > 18 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
 }

@@ -26,6 +26,9 @@ func TestNumericDate(t *testing.T) {
 		{json.Number("-0.5"), time.Time{}, "is out of range"},
 		{json.Number("1e400"), time.Time{}, "is out of range"},
 		{json.Number("99999999999999999999"), time.Time{}, "is out of range"},
+		{json.Number("999999999999999999"), time.Time{}, "is out of range"},  // 18 digits
+		{json.Number("9223372036854775807"), time.Time{}, "is out of range"}, // 19
+		{json.Number("0001300819380"), exp, ""},
 		{"1300819380", time.Time{}, "is a string, not a number"},
 		{true, time.Time{}, "is a boolean, not a number"},
 		{nil, time.Time{}, "is null, not a number"},

@@ -50,6 +50,11 @@ type Token struct {
 	timesBuf    [3]time.Time
 	findingsBuf [2]Finding
 
+	// arena holds the decoded strings of the claims that had escapes:
+	// the claims point into it, so it is never written again once handed
+	// out (see scanner.decodeLit).
+	arena []byte
+
 	start    int    // offset of Raw in the input to Parse
 	cdata    string // the cdata claim, see CData
 	hasCData bool

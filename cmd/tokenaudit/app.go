@@ -40,8 +40,11 @@ type env struct {
 	stdoutFile *os.File
 	// ignoreSIGPIPE, when not nil, makes a write to a closed pipe fail with
 	// EPIPE instead of ending the process, for "issue", which must revoke
-	// a token that nobody read.
+	// a token that nobody read, and "events --follow", which stops.
 	ignoreSIGPIPE func()
+	// stdoutGone, when not nil, reports that standard output's reader has
+	// gone away (a closed pipe), for "events --follow" to stop while idle.
+	stdoutGone func() bool
 }
 
 // systemEnv is the env of a real process.
@@ -59,6 +62,7 @@ func systemEnv() *env {
 		stderrTTY:     tty(os.Stderr),
 		stdoutFile:    os.Stdout,
 		ignoreSIGPIPE: func() { signal.Ignore(syscall.SIGPIPE) },
+		stdoutGone:    stdoutGone(os.Stdout),
 	}
 }
 
@@ -130,6 +134,8 @@ func (a *app) subcommands() []namedCommand {
 		{"tokens", a.tokensCommand},
 		{"report", a.reportCommand},
 		{"reconcile", a.reconcileCommand},
+		{"check", a.checkCommand},
+		{"rotate", a.rotateCommand},
 		{"import", a.importCommand},
 		{"ledger", a.ledgerCommand},
 		{"demo", a.demoCommand},
@@ -218,8 +224,9 @@ not just issue; it identifies tokens by their SHA-256 fingerprint.
 
 Exit status: 0 success · 1 usage or I/O error · 2 malformed token ·
 3 signature not valid · 4 token not valid at this time (expired or not yet
-valid) · 5 ledger integrity failure · 6 API error · 130 interrupted
-(Ctrl-C) (see "tokenaudit help exit-codes").
+valid) · 5 ledger integrity failure · 6 API error · 7 a policy of
+"tokenaudit check" is violated · 130 interrupted (Ctrl-C)
+(see "tokenaudit help exit-codes").
 
 Environment: WOLEET_API_URL and the credentials, WOLEET_API_TOKEN (bearer) or
 WOLEET_USERNAME and WOLEET_PASSWORD (basic); TOKENAUDIT_DB (the ledger),

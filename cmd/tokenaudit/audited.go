@@ -70,6 +70,10 @@ func ledgerError(err error) error {
 		return withHint(err, "nothing was written to it: upgrade tokenaudit to use it")
 	case errors.Is(err, audit.ErrOlderSchema):
 		return withHint(err, "a command that writes (import, reconcile, issue) migrates it once")
+	case errors.Is(err, audit.ErrLedgerEmpty):
+		return withHint(err, "nothing was written to it: check --db and TOKENAUDIT_DB",
+			"if it was a ledger, its events are lost: restore it from a backup, then run \"tokenaudit ledger verify\"",
+			"to start a new ledger there, run \"tokenaudit ledger init\" with its path")
 	case errors.Is(err, audit.ErrNotALedger):
 		return withHint(err, "nothing was written to it: check --db and TOKENAUDIT_DB",
 			"if it was a ledger, it is damaged: restore it from a backup, then run \"tokenaudit ledger verify\"")

@@ -119,9 +119,19 @@ func rewriteLedger(t *testing.T, path string, edit func(e *audit.Event)) {
 			if e.RequestSeq != nil {
 				req = *e.RequestSeq
 			}
-			mustSQL(t, db, `INSERT INTO events (seq, ts, kind, fingerprint, cdata, subject, actor, api_url, http_status, request_seq, error, detail, leaf_hash)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.Seq, e.TS.UTC().Format("2006-01-02T15:04:05.000000Z"), string(e.Kind), e.Fingerprint,
-				e.CData, e.Subject, e.Actor, e.APIURL, status, req, e.Error, string(e.Detail), hashes[0][:])
+			// fingerprint_key as the ledger's README describes it: the
+			// hash's first 8 hex digits, then its last 8, as a signed integer.
+			var key any
+			if h := strings.TrimPrefix(e.Fingerprint, "sha256:"); h != "" {
+				u, err := strconv.ParseUint(h[:8]+h[len(h)-8:], 16, 64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				key = int64(u)
+			}
+			mustSQL(t, db, `INSERT INTO events (seq, ts, kind, fingerprint, cdata, subject, actor, api_url, http_status, request_seq, error, detail, leaf_hash, fingerprint_key)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.Seq, e.TS.UTC().Format("2006-01-02T15:04:05.000000Z"), string(e.Kind), e.Fingerprint,
+				e.CData, e.Subject, e.Actor, e.APIURL, status, req, e.Error, string(e.Detail), hashes[0][:], key)
 			mustSQL(t, db, "INSERT INTO hashes (seq, hashes) VALUES (?, ?)", e.Seq, blob)
 		}
 	})

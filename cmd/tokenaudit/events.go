@@ -25,7 +25,7 @@ func (a *app) eventCells(e audit.Event) []string {
 	}
 	cells := []string{strconv.FormatInt(e.Seq, 10), ts, string(e.Kind), a.fpCell(e.Fingerprint), e.CData, e.Actor, result}
 	if a.format != output.CSV {
-		return cells
+		return append(cells, eventWhy(e.Detail))
 	}
 	status, reqSeq := "", ""
 	if e.HTTPStatus != 0 {
@@ -45,6 +45,7 @@ func (a *app) eventsCommand() *cobra.Command {
 		since, until         string
 		afterSeq             int64
 		fingerprint, subject string
+		follow               bool
 	)
 	kindNames := make([]string, len(audit.Kinds()))
 	for i, k := range audit.Kinds() {
@@ -61,13 +62,27 @@ Kinds: ` + strings.Join(kindNames, ", ") + `.
 A table shows seq, time, kind, fingerprint (first 12 hex digits), cdata,
 actor and the result (HTTP status and error); --format csv adds every other
 column of the table events, --format json and jsonl print the rows with the
-column names as keys.
+column names as keys. A table adds a "why" column when an event records a
+reason (detail.reason) or belongs to a rotation.
+
+--follow prints the events as they are appended, as tail -f does, until
+Ctrl-C or SIGTERM (exit status 130, as for every command) or until the
+reader of standard output goes away (exit status 0): one JSON line per event with --format jsonl (for a
+SIEM), a CSV row with --format csv, a row per event otherwise. Events other
+processes append show within a second. Seq is the cursor: --after-seq N
+resumes exactly after event N, never skipping or repeating one, and when
+it stops the follower says on standard error which seq to resume after:
+the last event written or, when its reader (a pipe) went away, the last
+one the reader read in full.
+It reads the ledger in short read transactions and never holds a lock a
+writer waits for.
 
 ` + whenHelp,
 		Example: `  tokenaudit events --cdata acme
   tokenaudit events --kind issue_failed,revoke_failed --since 7d
   tokenaudit events --fingerprint 3fa2c19b --format json
-  tokenaudit events --after-seq 1200 --format jsonl   # what is new since seq 1200`,
+  tokenaudit events --after-seq 1200 --format jsonl   # what is new since seq 1200
+  tokenaudit events --follow --format jsonl --after-seq 1200 >> siem.jsonl`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			now := a.now()
@@ -106,12 +121,24 @@ column names as keys.
 				}
 			}
 			f.Fingerprint, f.Subject = fingerprint, subject
-			header := eventHeader[:7]
+			if follow {
+				switch {
+				case f.Newest, f.Limit != 0, !f.Until.IsZero():
+					return usageErrorf("--follow lists events until stopped: --newest, --limit and --until make no sense with it")
+				case a.format == output.JSON, a.format == output.Markdown:
+					return withHint(usageErrorf("--follow cannot print --format %s, a document with an end", a.format),
+						"use --format jsonl: one JSON object per line")
+				}
+				return a.readLedger(lf, func(l *audit.Ledger) error { return a.follow(cmd.Context(), l, f) })
+			}
+			header := append(eventHeader[:7:7], "why")
 			if a.format == output.CSV {
 				header = eventHeader
 			}
 			return a.readLedger(lf, func(l *audit.Ledger) error {
-				return writeAll(a.newResultWriter(a.stdout, "", header...), l.Events(cmd.Context(), f), a.eventCells)
+				rw := a.newResultWriter(a.stdout, "", header...)
+				rw.optionalLast = a.format != output.CSV
+				return writeAll(rw, l.Events(cmd.Context(), f), a.eventCells)
 			})
 		},
 	}
@@ -127,6 +154,7 @@ column names as keys.
 	fl.Int64Var(&afterSeq, "after-seq", -1, "only events after this seq")
 	fl.IntVar(&f.Limit, "limit", 0, "list at most this many events (0: all)")
 	fl.BoolVar(&f.Newest, "newest", false, "newest first")
+	fl.BoolVar(&follow, "follow", false, "print events as they are appended, until stopped (resume with --after-seq)")
 	_ = cmd.RegisterFlagCompletionFunc("kind", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return kindNames, cobra.ShellCompDirectiveNoFileComp
 	})

@@ -22,6 +22,7 @@ const (
 	exitTime      = 4 // token not valid at this time (expired / not yet valid)
 	exitIntegrity = 5 // ledger integrity failure
 	exitAPI       = 6 // API error
+	exitPolicy    = 7 // a policy of "tokenaudit check" is violated
 	// exitInterrupted follows the shells' convention for a command ended
 	// by SIGINT (128 + 2): Ctrl-C stopped it, after it said what was done.
 	exitInterrupted = 130
@@ -89,6 +90,8 @@ func exitCode(err error) int {
 		return silent.code
 	case errors.As(err, &status):
 		return status.code
+	case errors.As(err, new(*policyError)):
+		return exitPolicy
 	case errors.Is(err, context.Canceled):
 		// Only Ctrl-C or SIGTERM cancels a command's context.
 		return exitInterrupted

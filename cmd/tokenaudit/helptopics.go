@@ -69,6 +69,10 @@ see "tokenaudit tokens --help".)`},
   TOKENAUDIT_CHECKPOINT_VERIFIER
                        the default --verifier of "ledger verify" and
                        "ledger check-proof": a verifier key, or its file
+  TOKENAUDIT_POLICY_MAX_AGE, …_MAX_LIVE_PER_CDATA, …_NO_PENDING,
+  …_RECONCILE, …_RECONCILED_WITHIN, …_VERIFY, …_CHECKPOINT_WITHIN
+                       the policies of "tokenaudit check", when the flag is
+                       not given (TOKENAUDIT_POLICY_MAX_AGE=90d)
   XDG_CONFIG_HOME      where "ledger keygen" writes the signing key (default
                        ~/.config/tokenaudit/checkpoint.key)
   NO_COLOR, TERM=dumb  no colour
@@ -88,6 +92,8 @@ tokens and HMAC secrets come from the environment or from files.`},
      or the API acted but the ledger could not record it
   6  API error: unreachable, refused, rate limited (the message names the
      host and the status, never a secret)
+  7  a policy of "tokenaudit check" is violated (the violations are
+     listed); a ledger that does not verify is 5, which wins over 7
 130  interrupted by Ctrl-C (SIGINT) or SIGTERM, after saying what was done
      and, for a bulk revoke, which command finishes it
 

@@ -18,7 +18,8 @@ import (
 )
 
 func (a *app) inspectCommand() *cobra.Command {
-	return a.tokenInputCommand(&cobra.Command{
+	var lf inspectLedgerFlags
+	cmd := &cobra.Command{
 		Use:   "inspect [TOKEN | - | @FILE]...",
 		Short: "Decode tokens offline: header, claims, cdata, fingerprint, findings",
 		Long: `Decode each token offline and show its kind, algorithm, cdata, fingerprint,
@@ -28,8 +29,10 @@ in a token (jku, x5u) are reported, never followed.
 
 --format json prints one JSON document for one token, and JSON lines for
 several; the fields are kind, alg, header, claims, payload, cdata,
-fingerprint, signature_bytes, times, findings and verified. Numbers in header
-and claims are printed exactly as the token has them.
+fingerprint, signature_bytes, times, findings, verified and ledger. Numbers
+in header and claims are printed exactly as the token has them.
+
+` + ledgerKnowsHelp + `
 
 ` + tokenInputHelp,
 		Example: `  tokenaudit inspect < token.txt
@@ -40,9 +43,15 @@ and claims are printed exactly as the token has them.
 			style := a.style()
 			// One token given as an argument prints as an indented document.
 			pretty := a.format == output.JSON && len(args) == 1 && !strings.HasPrefix(args[0], "@") && args[0] != "-"
+			ledger, err := a.openTokenLedger(lf)
+			if err != nil {
+				return err
+			}
+			defer ledger.Close()
+			ctx := cmd.Context()
 			var opaque atomic.Int64 // tokens taken as opaque, by every worker
 			defer func() { a.warnNotJWT(int(opaque.Load())) }()
-			return a.stream(cmd.Context(), args, func() tokenstream.RenderFunc {
+			return a.stream(ctx, args, func() tokenstream.RenderFunc {
 				clock := jwtinspect.WithNow(func() time.Time { return now })
 				var sum jwtinspect.Summary // this worker's own
 				return func(dst []byte, it tokenstream.Item) ([]byte, error) {
@@ -50,7 +59,10 @@ and claims are printed exactly as the token has them.
 						line, err := a.inspectJSONLine(dst, it, &sum, clock, now)
 						if err != nil && opaqueToken(it.Token) {
 							opaque.Add(1)
-							return a.appendOpaque(dst, it, pretty, style)
+							line, err = a.appendOpaque(dst, it, false, style)
+						}
+						if err == nil {
+							line, err = ledger.addJSON(ctx, line, len(dst), it.Token)
 						}
 						if err != nil || !pretty {
 							return line, err
@@ -60,20 +72,29 @@ and claims are printed exactly as the token has them.
 						return append(dst, buf.Bytes()...), err
 					}
 					tok, err := jwtinspect.Parse(it.Token, clock)
-					if err != nil && opaqueToken(it.Token) {
+					var out []byte
+					switch {
+					case err != nil && opaqueToken(it.Token):
 						opaque.Add(1)
-						return a.appendOpaque(dst, it, pretty, style)
-					}
-					if err != nil {
+						if out, err = a.appendOpaque(dst, it, pretty, style); err != nil {
+							return out, err
+						}
+					case err != nil:
 						return dst, err
+					default:
+						buf := bytes.NewBuffer(dst)
+						if err := writeInspectText(buf, a.format, it, newInspectRecord(tok, now), tok, now, style); err != nil {
+							return buf.Bytes(), err
+						}
+						out = buf.Bytes()
 					}
-					buf := bytes.NewBuffer(dst)
-					err = writeInspectText(buf, a.format, it, newInspectRecord(tok, now), tok, now, style)
-					return buf.Bytes(), err
+					return ledger.addText(ctx, out, it.Token, a.format, style, true)
 				}
 			})
 		},
-	})
+	}
+	lf.register(cmd)
+	return a.tokenInputCommand(cmd)
 }
 
 // inspectJSONLine appends the JSON line of one token: from a Summary, which

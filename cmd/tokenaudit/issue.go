@@ -1,13 +1,20 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"os"
 	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tokenaudit/tokenaudit/audit"
 	"github.com/tokenaudit/tokenaudit/internal/output"
+	"github.com/tokenaudit/tokenaudit/woleet"
 )
 
 // maxIssueCount bounds --count, so that a typo does not hand out a
@@ -25,13 +32,15 @@ type issueRecord struct {
 
 func (a *app) issueCommand() *cobra.Command {
 	var (
-		af    apiFlags
-		lf    ledgerFlags
-		cdata string
-		count int
+		af        apiFlags
+		lf        ledgerFlags
+		cdata     string
+		count     int
+		cdataFile string
+		reason    string
 	)
 	cmd := &cobra.Command{
-		Use:   "issue --cdata TEXT [--count N]",
+		Use:   "issue --cdata TEXT [--count N] | --cdata-file FILE",
 		Short: "Issue a token through the ledger and print it",
 		Long: `Issue a token through the Woleet API, recording it in the ledger before
 printing it. --cdata says whom the token is for (at most 64 characters); it
@@ -63,13 +72,40 @@ Woleet tokens never expire: each one printed is a credential until
 "tokenaudit revoke" revokes it.
 
 --count issues several tokens for the same cdata (at most ` + strconv.Itoa(maxIssueCount) + `). If one
-fails, those issued before it have been printed and recorded.`,
+fails, those issued before it have been printed and recorded.
+
+--cdata-file FILE (- for standard input) issues one token per line of FILE,
+the line being the cdata (at most ` + strconv.Itoa(maxIssueFile) + ` lines; blank lines are skipped, and
+every line is checked before anything is issued). Each token is printed as
+"cdata<TAB>token" on its own line (JSON lines with --format json or jsonl,
+CSV rows with --format csv), with a progress bar on a terminal.
+
+--reason TEXT says why, and is recorded as detail.reason.`,
 		Example: `  T=$(tokenaudit issue --cdata acme)
   tokenaudit issue --cdata "ci: deploy-bot" --format json
-  tokenaudit issue --cdata load-test --count 5 > tokens.txt`,
+  tokenaudit issue --cdata load-test --count 5 > tokens.txt
+  tokenaudit issue --cdata-file customers.txt --reason "onboarding batch 12" > handout.tsv`,
 		Args:        noArgs,
 		Annotations: map[string]string{annotationNoEnvFormat: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkReason(reason); err != nil {
+				return err
+			}
+			if cmd.Flags().Changed("cdata-file") {
+				if cmd.Flags().Changed("cdata") || cmd.Flags().Changed("count") {
+					return usageErrorf("--cdata-file gives the cdata of each token: not with --cdata or --count")
+				}
+				cdatas, err := a.readCDataFile(cdataFile)
+				if err != nil {
+					return err
+				}
+				s, err := a.openSession(af, lf, true)
+				if err != nil {
+					return err
+				}
+				defer s.Close()
+				return a.issue(cmd, s, cdatas, reason, true)
+			}
 			if !cmd.Flags().Changed("cdata") {
 				return withHint(usageErrorf("say whom the token is for with --cdata"),
 					`--cdata "" issues a token without cdata, which nobody can later attribute`)
@@ -82,41 +118,43 @@ fails, those issued before it have been printed and recorded.`,
 				return err
 			}
 			defer s.Close()
-			return a.issue(cmd, s, cdata, count)
+			cdatas := make([]string, count)
+			for i := range cdatas {
+				cdatas[i] = cdata
+			}
+			return a.issue(cmd, s, cdatas, reason, false)
 		},
 	}
 	cmd.Flags().StringVar(&cdata, "cdata", "", "whom the token is for: written into the token (at most 64 characters)")
 	cmd.Flags().IntVar(&count, "count", 1, "how many tokens to issue")
+	cmd.Flags().StringVar(&cdataFile, "cdata-file", "", "issue one token per line of this file (- for standard input), the line its cdata")
+	registerReason(cmd, &reason)
 	af.register(cmd)
 	lf.register(cmd)
 	return cmd
 }
 
-// issue issues count tokens and prints each as soon as it is recorded.
+// issue issues a token for each cdata, in order, and prints each as soon as
+// it is recorded; perLine prints "cdata<TAB>token" lines (--cdata-file).
 // Printing is part of handing a token out: a token whose write fails, or
 // that the reader of a pipe never reads, is revoked again and the rest are
 // not issued (see deliver.go).
-func (a *app) issue(cmd *cobra.Command, s *auditSession, cdata string, count int) error {
+func (a *app) issue(cmd *cobra.Command, s *auditSession, cdatas []string, reason string, perLine bool) error {
 	ctx := cmd.Context()
-	if stdoutNowhere(a.stdoutFile) {
-		return withHint(usageErrorf("%w: nothing was issued", errNowhere),
-			"redirect standard output to a file, or capture it: T=$(tokenaudit issue --cdata …)")
+	count := len(cdatas)
+	p, err := a.newIssuePrinter(count > 1, perLine)
+	if err != nil {
+		return err
 	}
-	if a.ignoreSIGPIPE != nil {
-		a.ignoreSIGPIPE()
-	}
-	var cw *output.CSVWriter
-	if a.format == output.CSV {
-		cw = output.NewCSVWriter(a.stdout)
-		cw.Write([]string{"token", "fingerprint", "cdata", "seq"})
-	}
+	bar := &progressBar{w: a.stderr, enabled: perLine && a.stderrTTY, label: "issuing"}
+	defer bar.clear()
 	opaque := 0 // tokens issued that are not JWTs
 	defer func() { a.warnNotJWT(opaque) }()
-	for i := range count {
+	for i, cdata := range cdatas {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("stopped after %d of %d tokens: %w", i, count, err)
 		}
-		res, err := s.auditor.Issue(ctx, audit.IssueOptions{CData: cdata})
+		res, err := s.auditor.Issue(ctx, audit.IssueOptions{CData: cdata, Reason: reason})
 		if err != nil {
 			err = s.apiError(err)
 			if i > 0 {
@@ -127,33 +165,131 @@ func (a *app) issue(cmd *cobra.Command, s *auditSession, cdata string, count int
 		if recordedNotJWT(res.Event) {
 			opaque++
 		}
-		rec := issueRecord{Token: res.Token.Token, Fingerprint: res.Event.Fingerprint, CData: res.Event.CData, Seq: res.Event.Seq}
-		var werr error
-		switch a.format {
-		case output.JSON:
-			if count == 1 {
-				werr = output.WriteJSON(a.stdout, rec)
-			} else {
-				werr = output.WriteJSONLine(a.stdout, rec)
-			}
-		case output.JSONL:
-			werr = output.WriteJSONLine(a.stdout, rec)
-		case output.CSV:
-			cw.Write([]string{rec.Token, rec.Fingerprint, rec.CData, strconv.FormatInt(rec.Seq, 10)})
-			werr = cw.Flush()
-		default:
-			_, werr = fmt.Fprintln(a.stdout, rec.Token)
-		}
-		if werr == nil {
-			werr = a.delivered(ctx)
-		}
-		if werr != nil {
+		rec := newIssueRecord(res)
+		if werr := p.deliver(ctx, rec); werr != nil {
+			bar.clear()
 			return a.undelivered(ctx, s, rec, i, count, werr)
 		}
+		if perLine && a.stderrTTY {
+			bar.update(i+1, count)
+			continue
+		}
 		fmt.Fprintf(a.stderr, "tokenaudit: issued sha256:%s for cdata %s (ledger seq %d)\n",
-			shortFP(rec.Fingerprint), quoteCData(rec.CData), rec.Seq)
+			shortFP(res.Event.Fingerprint), quoteCData(res.Event.CData), res.Event.Seq)
+	}
+	bar.clear()
+	if perLine {
+		fmt.Fprintf(a.stderr, "tokenaudit: issued %s\n", countTokens(count, "token", ""))
 	}
 	return nil
+}
+
+// issuePrinter prints issued tokens on standard output: the only place a
+// raw token is ever printed.
+type issuePrinter struct {
+	a       *app
+	cw      *output.CSVWriter
+	many    bool // several tokens: JSON lines rather than one document
+	perLine bool // "cdata<TAB>token" lines in the default format
+}
+
+// newIssuePrinter starts the output of issued tokens (the CSV header). It
+// refuses a standard output that leads nowhere, before anything is issued.
+func (a *app) newIssuePrinter(many, perLine bool) (*issuePrinter, error) {
+	if stdoutNowhere(a.stdoutFile) {
+		return nil, withHint(usageErrorf("%w: nothing was issued", errNowhere),
+			"redirect standard output to a file, or capture it: T=$(tokenaudit issue --cdata …)")
+	}
+	if a.ignoreSIGPIPE != nil {
+		a.ignoreSIGPIPE()
+	}
+	p := &issuePrinter{a: a, many: many, perLine: perLine}
+	if a.format == output.CSV {
+		p.cw = output.NewCSVWriter(a.stdout)
+		p.cw.Write([]string{"token", "fingerprint", "cdata", "seq"})
+	}
+	return p, nil
+}
+
+// newIssueRecord is what is printed of an issued token.
+func newIssueRecord(res *audit.IssueResult) issueRecord {
+	return issueRecord{Token: res.Token.Token, Fingerprint: res.Event.Fingerprint, CData: res.Event.CData, Seq: res.Event.Seq}
+}
+
+// deliver writes one issued token and, on a pipe, waits until it has been
+// read (see delivered). An error means the token may have reached nobody.
+func (p *issuePrinter) deliver(ctx context.Context, rec issueRecord) error {
+	a := p.a
+	var werr error
+	switch a.format {
+	case output.JSON:
+		if !p.many {
+			werr = output.WriteJSON(a.stdout, rec)
+		} else {
+			werr = output.WriteJSONLine(a.stdout, rec)
+		}
+	case output.JSONL:
+		werr = output.WriteJSONLine(a.stdout, rec)
+	case output.CSV:
+		p.cw.Write([]string{rec.Token, rec.Fingerprint, rec.CData, strconv.FormatInt(rec.Seq, 10)})
+		werr = p.cw.Flush()
+	default:
+		if p.perLine {
+			_, werr = fmt.Fprintf(a.stdout, "%s\t%s\n", rec.CData, rec.Token)
+		} else {
+			_, werr = fmt.Fprintln(a.stdout, rec.Token)
+		}
+	}
+	if werr == nil {
+		werr = a.delivered(ctx)
+	}
+	return werr
+}
+
+// maxIssueFile bounds the lines of --cdata-file.
+const maxIssueFile = 1000
+
+// readCDataFile reads and checks the cdata of --cdata-file, one per line,
+// before anything is issued: each at most woleet.MaxCDataLength code
+// points of valid UTF-8, with no control character (a tab would break the
+// "cdata<TAB>token" lines).
+func (a *app) readCDataFile(name string) ([]string, error) {
+	var (
+		b   []byte
+		err error
+	)
+	if name == "-" {
+		b, err = io.ReadAll(io.LimitReader(a.stdin, 1<<20))
+	} else {
+		b, err = os.ReadFile(name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--cdata-file: %w", err)
+	}
+	var cdatas []string
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSuffix(line, "\r")
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		where := fmt.Sprintf("--cdata-file %s line %d", name, i+1)
+		switch {
+		case !utf8.ValidString(line):
+			return nil, usageErrorf("%s is not valid UTF-8", where)
+		case utf8.RuneCountInString(line) > woleet.MaxCDataLength:
+			return nil, usageErrorf("%s is %d characters long: cdata holds at most %d", where, utf8.RuneCountInString(line), woleet.MaxCDataLength)
+		case strings.IndexFunc(line, unicode.IsControl) >= 0:
+			return nil, usageErrorf("%s holds a control character (%s)", where, output.Clean(line))
+		}
+		cdatas = append(cdatas, line)
+		if len(cdatas) > maxIssueFile {
+			return nil, usageErrorf("--cdata-file %s has more than %d lines: split it", name, maxIssueFile)
+		}
+	}
+	if len(cdatas) == 0 {
+		return nil, usageErrorf("--cdata-file %s holds no cdata", name)
+	}
+	return cdatas, nil
 }
 
 // quoteCData quotes a cdata for a message, escaping what a terminal would

@@ -19,11 +19,11 @@ func (a *app) ledgerCommand() *cobra.Command {
 		Use:   "ledger",
 		Short: "Check and describe the ledger itself",
 		Long: `Commands about the ledger itself (a file, or a schema on PostgreSQL):
-"ledger init" creates one and grants its PostgreSQL roles; "ledger verify"
-checks that no event was changed, removed, inserted or reordered; "ledger
-info" says where it is, its schema version, how many events it holds and its
-root hash; "ledger copy" moves a whole ledger from SQLite to PostgreSQL or
-back.
+"ledger verify" checks that no event was changed, removed, inserted or
+reordered; "ledger info" says where it is, its schema version, how many
+events it holds and its root hash; "ledger init" starts a new ledger where an
+empty file is, or creates one on PostgreSQL and grants its roles; "ledger
+copy" moves a whole ledger from SQLite to PostgreSQL or back.
 
 Signed checkpoints catch what verify alone cannot, a ledger rewritten whole
 with every hash recomputed: "ledger keygen" makes a signing key, "ledger
@@ -51,6 +51,91 @@ func (a *app) ledgerSubcommands() []*cobra.Command {
 		a.ledgerInfoCommand(),
 		a.ledgerCopyCommand(),
 	}, a.checkpointCommands()...)
+}
+
+// ledgerInitCommand returns "tokenaudit ledger init [PATH]".
+func (a *app) ledgerInitCommand() *cobra.Command {
+	var (
+		lf               ledgerFlags
+		writers, readers []string
+	)
+	cmd := &cobra.Command{
+		Use:   "init [PATH]",
+		Short: "Create a new, empty ledger (a file, or a schema on PostgreSQL, and its roles)",
+		Long: `Create a new ledger at PATH (default --db, $TOKENAUDIT_DB, or the default
+ledger): a file of mode 0600, built whole beside PATH and then moved into place.
+
+The first issue, revoke, import or reconcile creates a ledger at a path where
+nothing is; "ledger init" is needed only to start over where an empty file is
+(a ledger truncated to 0 bytes, or a file made empty by another tool): no
+command that writes turns an empty file into a ledger, as that could hide
+a ledger's loss. A -wal file left beside an empty or missing ledger is
+removed when it is empty and refused when it is not (move it away first).
+
+Exit status 0 when the ledger was created; 1 when PATH is already a ledger;
+5 when PATH holds something else, left untouched.
+
+PATH may be a postgres:// URL: the ledger then lives in its own schema (the
+URL's parameter schema, default "tokenaudit"): its tables, the triggers that
+refuse UPDATE, DELETE and TRUNCATE even for their owner, and the tokens
+view. --writer ROLE lets an existing PostgreSQL role append and read (INSERT
+and SELECT), --reader ROLE read (SELECT), and nothing more. Run init as the
+role that is to own the ledger; give the writer's credentials to the hosts
+that issue tokens. On PostgreSQL, init of an existing ledger grants the roles
+and exits 0. Passwords come from PGPASSWORD, PGPASSFILE or ~/.pgpass, never
+from the URL on the command line.`,
+		Example: `  tokenaudit ledger init /srv/tokenaudit/ledger.db
+  TOKENAUDIT_DB=/srv/tokenaudit/ledger.db tokenaudit ledger init
+  tokenaudit ledger init 'postgres://tokenaudit_owner@db.internal/tokenaudit' --writer tokenaudit_writer --reader tokenaudit_reader`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return &usageError{err: fmt.Errorf("%s takes at most one PATH, got %d arguments", cmd.CommandPath(), len(args)), cmd: cmd}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				if lf.db != "" {
+					return usageErrorf("give the ledger's path as PATH or with --db, not both")
+				}
+				lf.db = args[0]
+			}
+			return a.ledgerInit(cmd.Context(), lf, writers, readers)
+		},
+	}
+	lf.register(cmd)
+	cmd.Flags().StringArrayVar(&writers, "writer", nil, "let this PostgreSQL role append to and read the ledger (repeatable)")
+	cmd.Flags().StringArrayVar(&readers, "reader", nil, "let this PostgreSQL role read the ledger (repeatable)")
+	return cmd
+}
+
+// ledgerInit creates the ledger lf names and says so.
+func (a *app) ledgerInit(ctx context.Context, lf ledgerFlags, writers, readers []string) error {
+	path, err := a.ledgerPath(lf)
+	if err != nil {
+		return err
+	}
+	if audit.IsPostgresURL(path) {
+		return a.ledgerInitPostgres(ctx, path, lf, writers, readers)
+	}
+	if len(writers) > 0 || len(readers) > 0 {
+		return usageErrorf("--writer and --reader are for a ledger on PostgreSQL: a SQLite ledger's file permissions decide who may use it")
+	}
+	l, err := audit.Create(path, audit.WithNow(a.now), audit.WithBusyTimeout(lf.lockTimeout))
+	if errors.Is(err, audit.ErrLedgerExists) {
+		return withHint(tidy(err), "nothing was changed: a ledger is never started over while it holds events")
+	}
+	if err != nil {
+		return ledgerError(err)
+	}
+	defer l.Close()
+	info, err := l.Info(ctx)
+	if err != nil {
+		return ledgerError(err)
+	}
+	fmt.Fprintf(a.stderr, "tokenaudit: created the ledger %s (ledger id %s, schema version %d)\n",
+		output.Clean(info.Path), info.LedgerID, info.SchemaVersion)
+	return nil
 }
 
 // verifyCheck is a further check of "ledger verify", run once the ledger's
@@ -97,7 +182,10 @@ func (a *app) ledgerVerifyCommand() *cobra.Command {
 recompute every event's leaf hash from its row, check that seq is dense from
 0, that every stored Merkle tree hash (RFC 6962) is right, and that the
 schema (tables, triggers refusing UPDATE and DELETE, the tokens view) is the
-one tokenaudit creates. The ledger is opened read-only.
+one tokenaudit creates. It checks the file too: SQLite's quick_check, and each
+index of the events against the table (lookups, the tokens view and the report
+read the indexes), naming a damaged table or index. The ledger is opened
+read-only.
 
 Every checkpoint the ledger stored must sign a prefix of its events.
 
@@ -109,7 +197,10 @@ holds, unchanged, every event it signs. With --verifier, the signatures of
 the stored checkpoints are checked too.
 
 Exit status 0 when it is intact, 5 when anything fails, naming the first bad
-seq, or the checkpoint the ledger no longer extends.`,
+seq, the damaged table or index, or the checkpoint the ledger no longer
+extends; 5 also for an empty file ("the ledger file is empty: it was
+truncated, or is not a ledger") or a file that is not a ledger, and 1 when
+there is no file at all.`,
 		Example: `  tokenaudit ledger verify
   tokenaudit ledger verify --db /srv/tokenaudit/ledger.db --format json
   tokenaudit ledger verify --checkpoint checkpoint-2025-06-01.txt --verifier verifier.pub`,

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -166,4 +168,115 @@ func TestLedgerLocked(t *testing.T) {
 	}
 	conn.Close()
 	wantEqual(t, "events", eventKinds(t, at.db), before)
+}
+
+func TestLedgerVerifyDamagedIndex(t *testing.T) {
+	at := newAPITest(t)
+	at.issue(t, "acme")
+	tok := at.issue(t, "globex")
+	at.run(t, "", "revoke", tok).want(t, 0, nil, nil)
+
+	// One hex digit of a fingerprint, changed in the index events_token
+	// only (its root page, found through sqlite_schema).
+	edited := filepath.Join(t.TempDir(), "edited.db")
+	copyLedger(t, at.db, edited)
+	db := openSQLMode(t, edited, "ro")
+	var root, size int
+	if err := db.QueryRow("SELECT rootpage, (SELECT page_size FROM pragma_page_size) FROM sqlite_schema WHERE name = 'events_token'").Scan(&root, &size); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	b, err := os.ReadFile(edited)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := b[(root-1)*size : root*size]
+	at0 := bytes.LastIndex(page, []byte(fingerprintOf(tok)))
+	if at0 < 0 {
+		t.Fatal("the fingerprint is not in the index's root page")
+	}
+	page[at0+len("sha256:")] ^= 0x20
+	if err := os.WriteFile(edited, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	r := at.run(t, "", "ledger", "verify", "--db", edited)
+	r.want(t, exitIntegrity, []string{"status           FAILED\n", "index events_token does not match table events"},
+		[]string{"tokenaudit: the ledger fails verification: ledger integrity: index events_token"})
+	r = at.run(t, "", "ledger", "verify", "--db", edited, "--format", "json")
+	res := decodeJSON[map[string]any](t, r.stdout)
+	if r.code != exitIntegrity || res["ok"] != false || !strings.Contains(fmt.Sprint(res["problems"]), "events_token") {
+		t.Errorf("ledger verify --format json = %d, %v", r.code, res)
+	}
+	// The untouched ledger verifies, indexes included.
+	at.run(t, "", "ledger", "verify").want(t, 0, []string{"status           intact\n"}, nil)
+}
+
+func TestIssueRefusesAlteredSchema(t *testing.T) {
+	at := newAPITest(t)
+	at.issue(t, "acme")
+	db := writeSQL(t, at.db)
+	if _, err := db.Exec("CREATE TRIGGER sneaky BEFORE INSERT ON events BEGIN SELECT RAISE(IGNORE); END"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	before := eventKinds(t, at.db)
+
+	r := at.run(t, "", "issue", "--cdata", "globex")
+	r.want(t, exitIntegrity, nil, []string{"refusing to write to it: ledger integrity: the schema is not the one tokenaudit creates: unexpected trigger sneaky\n",
+		"tokenaudit: hint: the ledger file is damaged: do not append to it"})
+	if r.stdout != "" || at.live() != 1 {
+		t.Errorf("issue printed %q and left %d live tokens, want nothing and 1", r.stdout, at.live())
+	}
+	wantEqual(t, "events", eventKinds(t, at.db), before)
+	at.run(t, "", "ledger", "verify").want(t, exitIntegrity, []string{"unexpected trigger sneaky"}, nil)
+	at.checkNoLeak(t)
+}
+
+func TestEmptiedLedger(t *testing.T) {
+	at := newAPITest(t)
+	at.issue(t, "acme")
+	if err := os.Truncate(at.db, 0); err != nil {
+		t.Fatal(err)
+	}
+	empty := []string{"tokenaudit: open ledger " + at.db + ": not a tokenaudit ledger: the ledger file is empty: it was truncated, or is not a ledger\n"}
+
+	// verify says what it is, exit 5; a command that writes refuses it,
+	// asks nothing of the API and leaves the file empty.
+	at.run(t, "", "ledger", "verify").want(t, exitIntegrity, nil, append(empty,
+		`tokenaudit: hint: to start a new ledger there, run "tokenaudit ledger init" with its path`))
+	r := at.run(t, "", "issue", "--cdata", "globex")
+	r.want(t, exitIntegrity, nil, empty)
+	if r.stdout != "" || at.live() != 1 {
+		t.Errorf("issue printed %q and left %d live tokens", r.stdout, at.live())
+	}
+	if fi, err := os.Stat(at.db); err != nil || fi.Size() != 0 {
+		t.Fatalf("the emptied ledger was written to: %v, %v", fi, err)
+	}
+
+	// ledger init starts it over, 0600 although the file was 0644.
+	if err := os.Chmod(at.db, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	at.run(t, "", "ledger", "init", at.db).want(t, 0, nil, []string{"tokenaudit: created the ledger " + at.db})
+	if fi, err := os.Stat(at.db); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the new ledger's mode = %v, %v; want 0600", fi.Mode(), err)
+	}
+	at.run(t, "", "ledger", "init", at.db).want(t, 1, nil, []string{"a ledger already exists there"})
+	at.issue(t, "globex")
+	at.run(t, "", "ledger", "verify").want(t, 0, []string{"events verified  2\n"}, nil)
+
+	// A ledger deleted without its -wal: refused by writers and readers.
+	gone := filepath.Join(t.TempDir(), "gone.db")
+	if err := os.WriteFile(gone+"-wal", nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"issue", "--cdata", "x"}, {"ledger", "verify"}} {
+		at.run(t, "", append(args, "--db", gone)...).want(t, exitIntegrity, nil, []string{"gone.db is missing but its write-ahead log gone.db-wal is there"})
+	}
+	if _, err := os.Stat(gone); err == nil {
+		t.Error("a ledger was created beside a leftover -wal")
+	}
+	at.run(t, "", "ledger", "init", "--db", gone).want(t, 0, nil, []string{"created the ledger"})
+	at.checkNoLeak(t)
 }

@@ -27,55 +27,9 @@ type ledgerInitRecord struct {
 	Readers  []string `json:"readers"`
 }
 
-func (a *app) ledgerInitCommand() *cobra.Command {
-	var (
-		lf               ledgerFlags
-		writers, readers []string
-	)
-	cmd := &cobra.Command{
-		Use:   "init [LEDGER]",
-		Short: "Create a ledger: a SQLite file, or a schema on PostgreSQL, and its roles",
-		Long: `Create the ledger LEDGER (a file, or a postgres:// URL; default --db,
-$TOKENAUDIT_DB, or $XDG_DATA_HOME/tokenaudit/ledger.db), or check that it is
-one. On PostgreSQL the ledger lives in its own schema (the URL's parameter
-schema, default "tokenaudit"): its tables, the triggers that refuse UPDATE,
-DELETE and TRUNCATE even for their owner, and the tokens view.
-
---writer ROLE lets an existing PostgreSQL role append and read (INSERT and
-SELECT), --reader ROLE read (SELECT), and nothing more: neither can update,
-delete, truncate or drop anything. Run init as the role that is to own the
-ledger; give the writer's credentials to the hosts that issue tokens.
-
-Passwords come from PGPASSWORD, PGPASSFILE or ~/.pgpass, never from the URL
-on the command line.`,
-		Example: `  tokenaudit ledger init 'postgres://tokenaudit_owner@db.internal/tokenaudit' --writer tokenaudit_writer --reader tokenaudit_reader
-  tokenaudit ledger init /srv/tokenaudit/ledger.db`,
-		Args: cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				if lf.db != "" {
-					return usageErrorf("give the ledger once: as an argument or with --db")
-				}
-				lf.db = args[0]
-			}
-			return a.ledgerInit(cmd.Context(), lf, writers, readers)
-		},
-	}
-	lf.register(cmd)
-	cmd.Flags().StringArrayVar(&writers, "writer", nil, "let this PostgreSQL role append to and read the ledger (repeatable)")
-	cmd.Flags().StringArrayVar(&readers, "reader", nil, "let this PostgreSQL role read the ledger (repeatable)")
-	return cmd
-}
-
-// ledgerInit creates (or opens) the ledger and grants the roles.
-func (a *app) ledgerInit(ctx context.Context, lf ledgerFlags, writers, readers []string) error {
-	path, err := a.ledgerPath(lf)
-	if err != nil {
-		return err
-	}
-	if (len(writers) > 0 || len(readers) > 0) && !audit.IsPostgresURL(path) {
-		return usageErrorf("--writer and --reader are for a ledger on PostgreSQL: a SQLite ledger's file permissions decide who may use it")
-	}
+// ledgerInitPostgres creates (or opens) the ledger on PostgreSQL at path
+// and grants the roles.
+func (a *app) ledgerInitPostgres(ctx context.Context, path string, lf ledgerFlags, writers, readers []string) error {
 	existed := true
 	probe, err := audit.Open(path, audit.WithReadOnly(), audit.WithBusyTimeout(max(lf.lockTimeout, time.Millisecond)))
 	switch {

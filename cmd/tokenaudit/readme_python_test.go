@@ -78,3 +78,32 @@ func TestReadmePythonCheck(t *testing.T) {
 		t.Errorf("the Python check passed a tokens view that ignores revocations:\n%s", out)
 	}
 }
+
+// TestReadmeQueries runs every query of the README's "Queries you can
+// paste" on a ledger, and checks that the one that finds a token's events
+// by the 12 hex digits tables show finds them, through the index
+// events_fp rather than by reading the whole table.
+func TestReadmeQueries(t *testing.T) {
+	at := newAPITest(t)
+	fp := fingerprintOf(at.issue(t, "customer-42"))
+	at.issue(t, "customer-43")
+	db := openSQL(t, at.db)
+	block := readmeBlock(t, "sql", "Everything about one token")
+	queries := strings.Split(strings.TrimSpace(block), ";\n")
+	if len(queries) < 5 {
+		t.Fatalf("the README's SQL block holds %d queries:\n%s", len(queries), block)
+	}
+	for _, q := range queries[:len(queries)-1] {
+		queryRows(t, db, q)
+	}
+	last := queries[len(queries)-1]
+	if !strings.Contains(last, "0x01234567") || !strings.Contains(last, "sha256:0123456789ab*") {
+		t.Fatalf("the README's last query is not the one by fingerprint prefix:\n%s", last)
+	}
+	last = strings.NewReplacer("0x01234567", "0x"+fp[7:15], "sha256:0123456789ab*", fp[:19]+"*").Replace(last)
+	wantEqual(t, "events of the token", queryRows(t, db, strings.Replace(last, "seq, ts, kind, actor, error", "kind", 1)), []string{"issue"})
+	plan := strings.Join(queryRows(t, db, "EXPLAIN QUERY PLAN "+last), "\n")
+	if !strings.Contains(plan, "USING INDEX events_fp (fingerprint_key>? AND fingerprint_key<?)") {
+		t.Errorf("the README's query by fingerprint prefix does not use events_fp:\n%s", plan)
+	}
+}

@@ -35,6 +35,8 @@ func (a *app) reconcileCommand() *cobra.Command {
 		apply    bool
 		yes      bool
 		inFlight time.Duration
+		reason   string
+		record   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "reconcile [--apply]",
@@ -65,18 +67,39 @@ account: it shows them, asks on a terminal, and needs --yes otherwise.
 
 Without --apply nothing is written (the ledger is opened read-only). The
 exit status is 0 when the comparison ran, whatever it found; --format json
-says "in_sync".`,
+says "in_sync". For a check that fails when the two differ, run
+"tokenaudit check --reconcile".
+
+--apply --record-run also records a reconciled event when the run is
+complete (in the transaction of its last events, or alone when the two
+agree), counting what it compared, so that the ledger knows when it last
+agreed with the API: "tokenaudit check --reconciled-within 24h" looks for
+it. Without --record-run a reconcile that finds the two in sync writes
+nothing, and leaves no trace of having run. A reconcile without --apply,
+refused or failed records nothing.
+
+--reason TEXT, with --apply, is recorded in each event as detail.reason.`,
 		Example: `  tokenaudit reconcile
   tokenaudit reconcile --apply
+  tokenaudit reconcile --apply --record-run --reason nightly   # from cron
   tokenaudit reconcile --format json | jq .in_sync`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if reason != "" && !apply {
+				return usageErrorf("--reason is recorded with --apply: without it nothing is written")
+			}
+			if record && !apply {
+				return usageErrorf("--record-run records with --apply: without it nothing is written")
+			}
+			if err := checkReason(reason); err != nil {
+				return err
+			}
 			s, err := a.openSession(af, lf, apply)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			opts := audit.ReconcileOptions{Apply: apply, Yes: yes, InFlight: inFlight}
+			opts := audit.ReconcileOptions{Apply: apply, Yes: yes, InFlight: inFlight, Reason: reason, Summary: apply && record}
 			if inFlight == 0 {
 				opts.InFlight = -1
 			}
@@ -113,6 +136,8 @@ says "in_sync".`,
 	}
 	cmd.Flags().BoolVar(&apply, "apply", false, "record what was found in the ledger")
 	cmd.Flags().BoolVar(&yes, "yes", false, "with --apply, record even if most live tokens are missing from the API's list")
+	cmd.Flags().BoolVar(&record, "record-run", false, `with --apply, record a reconciled event saying that this complete reconcile ran (for "check --reconciled-within")`)
+	registerReason(cmd, &reason)
 	cmd.Flags().DurationVar(&inFlight, "in-flight", audit.DefaultInFlight,
 		"an issue request younger than this may still record its token: leave its cdata's unknown tokens for later (0: none)")
 	af.register(cmd)

@@ -52,8 +52,10 @@ func (a *app) reportCommand() *cobra.Command {
 		Short: "Summarize the ledger: live tokens, who holds them, what failed",
 		Long: `Summarize the ledger in tables: tokens by state; live tokens per cdata; the
 oldest live tokens with their age; issue requests with no outcome (a token
-may exist that the ledger does not know: run "tokenaudit reconcile"); and
-the most recent failures. The ledger is opened read-only, and everything
+may exist that the ledger does not know: run "tokenaudit reconcile"); the
+most recent failures; and the most recent revocations, with who revoked
+each and why (the reason recorded, detail.reason, and the rotation it
+belongs to). The ledger is opened read-only, and everything
 comes from one snapshot of it.
 
 --since (and --until) add what happened in that period: tokens issued,
@@ -77,8 +79,8 @@ draws an age policy on the age chart.`,
   tokenaudit report --format html --since 90d --verify > report-2026-q1.html`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.Oldest < 1 || opts.Failures < 1 || opts.TopCData < 0 {
-				return usageErrorf("--oldest and --failures must be at least 1, --top at least 0")
+			if opts.Oldest < 1 || opts.Failures < 1 || opts.Revocations < 1 || opts.TopCData < 0 {
+				return usageErrorf("--oldest, --failures and --revocations must be at least 1, --top at least 0")
 			}
 			if a.format == output.CSV {
 				return withHint(usageErrorf("the report has several tables and CSV holds one"),
@@ -135,6 +137,7 @@ draws an age policy on the age chart.`,
 	}
 	cmd.Flags().IntVar(&opts.Oldest, "oldest", 10, "list this many of the oldest live tokens")
 	cmd.Flags().IntVar(&opts.Failures, "failures", 20, "list this many of the most recent failures")
+	cmd.Flags().IntVar(&opts.Revocations, "revocations", 20, "list this many of the most recent revocations")
 	cmd.Flags().IntVar(&opts.TopCData, "top", 0, "list only this many cdata with the most live tokens (0: all)")
 	cmd.Flags().StringVar(&since, "since", "", "also summarize the period from this time or age (default 90d for --format html)")
 	cmd.Flags().StringVar(&until, "until", "", "end the period at this time or age (default now)")
@@ -187,7 +190,11 @@ func reportSheets(rep *audit.Report, format output.Format) []*output.Sheet {
 	for _, e := range rep.RecentFailures {
 		failures.Append(strconv.FormatInt(e.Seq, 10), formatTime(e.TS), string(e.Kind), shortFP(e.Fingerprint), e.CData, eventResult(e))
 	}
-	return []*output.Sheet{states, perCData, oldest, pending, failures}
+	revocations := &output.Sheet{Title: "Recent revocations", Header: []string{"seq", "ts", "kind", "fingerprint", "cdata", "actor", "why"}}
+	for _, e := range rep.RecentRevocations {
+		revocations.Append(strconv.FormatInt(e.Seq, 10), formatTime(e.TS), string(e.Kind), shortFP(e.Fingerprint), e.CData, e.Actor, eventWhy(e.Detail))
+	}
+	return []*output.Sheet{states, perCData, oldest, pending, failures, revocations}
 }
 
 // hashHex renders a tree head's root hash as lowercase hex, as the JSON

@@ -22,6 +22,9 @@ type resultWriter struct {
 	sheet  output.Sheet
 	csv    *output.CSVWriter
 	n      int
+	// optionalLast leaves the last column out of a table when it is empty
+	// in every row (a column that rarely says anything).
+	optionalLast bool
 }
 
 // newResultWriter starts a list with the given column names (the CSV
@@ -82,6 +85,19 @@ func (r *resultWriter) close() error {
 			r.csv.Write(r.sheet.Header)
 		}
 		return r.csv.Flush()
+	}
+	if r.optionalLast && len(r.sheet.Header) > 0 {
+		last := len(r.sheet.Header) - 1
+		empty := true
+		for _, row := range r.sheet.Rows {
+			empty = empty && (len(row) <= last || row[last] == "")
+		}
+		if empty {
+			r.sheet.Header = r.sheet.Header[:last]
+			for i, row := range r.sheet.Rows {
+				r.sheet.Rows[i] = row[:min(len(row), last)]
+			}
+		}
 	}
 	return r.sheet.Write(r.w, r.format)
 }

@@ -26,6 +26,7 @@ type revokeFlags struct {
 	dryRun, yes  bool
 	force        bool
 	selectByFlag bool // --cdata or --fingerprint was given
+	reason       string
 }
 
 // revokeRecord is the result of one revocation.
@@ -110,6 +111,9 @@ line that is not a token, 6 for a revocation the API refused, 5 when the
 API revoked a token that the ledger could not record (run reconcile once
 the ledger works).
 
+--reason TEXT says why ("leaked in a ticket"), and is recorded in each
+event as detail.reason.
+
 Ctrl-C stops after the request under way (Ctrl-C at the [y/N] question
 revokes nothing): the results so far are printed, the message says how
 many were revoked and which command revokes the rest, and the exit status
@@ -117,7 +121,7 @@ is 130.
 
 ` + tokenInputHelp,
 		Example: `  printf '%s\n' "$T" | tokenaudit revoke -
-  tokenaudit revoke @leaked.txt
+  tokenaudit revoke @leaked.txt --reason "pasted in ticket OPS-1234"
   tokenaudit revoke --cdata acme --dry-run
   tokenaudit revoke --cdata acme --yes
   tokenaudit revoke --fingerprint 3fa2c19b0d4e`,
@@ -136,6 +140,8 @@ is 130.
 				return checkFingerprintFlag(f.fingerprint)
 			case f.dryRun && f.yes:
 				return usageErrorf("--dry-run and --yes contradict each other")
+			case checkReason(f.reason) != nil:
+				return checkReason(f.reason)
 			case f.force && f.selectByFlag:
 				return usageErrorf("--force is for given tokens: --cdata and --fingerprint select only tokens the API lists as live")
 			case f.selectByFlag && !f.dryRun && !f.yes && !(a.stdinTTY && a.stderrTTY):
@@ -167,6 +173,7 @@ is 130.
 	cmd.Flags().StringVar(&f.fingerprint, "fingerprint", "", "revoke the live tokens whose fingerprint starts with this (at least 8 hex digits)")
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "only show what would be revoked")
 	cmd.Flags().BoolVarP(&f.yes, "yes", "y", false, "revoke what --cdata or --fingerprint selects without asking")
+	registerReason(cmd, &f.reason)
 	cmd.Flags().BoolVar(&f.force, "force", false, "send the revocation of a given token even when the ledger has it as revoked")
 	f.api.register(cmd)
 	f.ledger.register(cmd)
@@ -271,7 +278,7 @@ func (a *app) revokeTokens(ctx context.Context, s *auditSession, args []string, 
 			rec.Result = "would revoke"
 			return rw.add(rec, rec.cells(a, true)...)
 		}
-		ev, err := s.auditor.Revoke(ctx, it.Token)
+		ev, err := s.auditor.RevokeWithOptions(ctx, it.Token, audit.RevokeOptions{Reason: f.reason})
 		if err != nil && errors.Is(err, context.Canceled) {
 			underWay = rec.Input
 		}
@@ -360,6 +367,7 @@ func (a *app) revokeWhere(ctx context.Context, s *auditSession, f revokeFlags) e
 	interrupted := false // Ctrl-C at the question
 	bar := &progressBar{w: a.stderr, enabled: a.stderrTTY, label: "revoking"}
 	opts := audit.RevokeWhereOptions{CData: f.cdata, CDataPrefix: f.cdataPrefix, Fingerprint: f.fingerprint, DryRun: f.dryRun,
+		Reason: f.reason,
 		Confirm: func(r *audit.RevokeWhereResult) bool {
 			lookup(r.Matched)
 			if lookupErr != nil {
@@ -408,11 +416,8 @@ func (a *app) revokeWhere(ctx context.Context, s *auditSession, f revokeFlags) e
 			return lookupErr
 		}
 		rw := a.newResultWriter(a.stdout, "", revokeHeader...)
-		for _, t := range res.Matched {
-			rec := revokeRecord{Fingerprint: t.Fingerprint, CData: t.CData, Ledger: states[t.Fingerprint], Result: "would revoke"}
-			if err := rw.add(rec, rec.cells(a, false)...); err != nil {
-				return err
-			}
+		if err := a.addPlanned(rw, res.Matched, states, "would revoke"); err != nil {
+			return err
 		}
 		if err := rw.close(); err != nil {
 			return err
@@ -425,29 +430,10 @@ func (a *app) revokeWhere(ctx context.Context, s *auditSession, f revokeFlags) e
 		return &exitStatusError{code: exitError, err: errors.New("cancelled: nothing was revoked")}
 	}
 
-	revoked := map[string]audit.Event{}
-	for _, e := range res.Revoked {
-		revoked[e.Fingerprint] = e
-	}
-	failures := map[string]error{}
-	for _, fl := range res.Failed {
-		failures[fl.Token.Fingerprint] = fl.Err
-	}
 	rw := a.newResultWriter(a.stdout, "", revokeHeader...)
-	var firstFail error
-	for _, t := range res.Matched {
-		rec := revokeRecord{Fingerprint: t.Fingerprint, CData: t.CData, Ledger: states[t.Fingerprint]}
-		if e, ok := revoked[t.Fingerprint]; ok {
-			rec.Result, rec.Seq = "revoked", &e.Seq
-		} else if ferr, ok := failures[t.Fingerprint]; ok {
-			rec.Result, rec.Error = "failed", errorText(ferr)
-			firstFail = cmpOr(firstFail, ferr)
-		} else {
-			rec.Result = "not attempted"
-		}
-		if err := rw.add(rec, rec.cells(a, false)...); err != nil {
-			return err
-		}
+	firstFail, werr := a.addRevokeResults(rw, res.Matched, states, res.Revoked, res.Failed)
+	if werr != nil {
+		return werr
 	}
 	if cerr := rw.close(); cerr != nil {
 		return cerr
@@ -475,6 +461,52 @@ func (a *app) revokeWhere(ctx context.Context, s *auditSession, f revokeFlags) e
 		return &silentError{code: exitCode(firstFail)}
 	}
 	return nil
+}
+
+// addPlanned adds a row per token with the given result ("would revoke"):
+// what a dry run or a kept grace set shows.
+func (a *app) addPlanned(rw *resultWriter, tokens []audit.ListedToken, states map[string]string, result string) error {
+	for _, t := range tokens {
+		rec := revokeRecord{Fingerprint: t.Fingerprint, CData: t.CData, Ledger: states[t.Fingerprint], Result: result}
+		if err := rw.add(rec, rec.cells(a, false)...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addRevokeResults adds a row per token: revoked (with the seq of its
+// event), failed (with why; "revoked, unrecorded" when the API revoked it
+// but the ledger could not record it) or not attempted. It returns the
+// first failure, and the error of writing the rows.
+func (a *app) addRevokeResults(rw *resultWriter, tokens []audit.ListedToken, states map[string]string,
+	revoked []audit.Event, failed []audit.RevokeFailure) (firstFail, err error) {
+	bySeq := map[string]audit.Event{}
+	for _, e := range revoked {
+		bySeq[e.Fingerprint] = e
+	}
+	failures := map[string]error{}
+	for _, fl := range failed {
+		failures[fl.Token.Fingerprint] = fl.Err
+	}
+	for _, t := range tokens {
+		rec := revokeRecord{Fingerprint: t.Fingerprint, CData: t.CData, Ledger: states[t.Fingerprint]}
+		if e, ok := bySeq[t.Fingerprint]; ok {
+			rec.Result, rec.Seq = "revoked", &e.Seq
+		} else if ferr, ok := failures[t.Fingerprint]; ok {
+			rec.Result, rec.Error = "failed", errorText(ferr)
+			if errors.As(ferr, new(*audit.UnrecordedError)) {
+				rec.Result = "revoked, unrecorded"
+			}
+			firstFail = cmpOr(firstFail, ferr)
+		} else {
+			rec.Result = "not attempted"
+		}
+		if err := rw.add(rec, rec.cells(a, false)...); err != nil {
+			return firstFail, err
+		}
+	}
+	return firstFail, nil
 }
 
 // underWayHint says what to do about a revocation that Ctrl-C cut short

@@ -29,7 +29,10 @@ type verifyFlags struct {
 }
 
 func (a *app) verifyCommand() *cobra.Command {
-	var f verifyFlags
+	var (
+		f  verifyFlags
+		lf inspectLedgerFlags
+	)
 	cmd := &cobra.Command{
 		Use:   "verify TOKEN --key FILE | --jwks FILE | --secret-file FILE | --secret-env VAR",
 		Short: "Check offline that a token is genuine and valid now",
@@ -51,6 +54,8 @@ so ("no-expiry").
 Exit status: 0 genuine and valid now; 3 the signature is not valid (or no key
 fits, or the algorithm is not allowed); 4 genuine but expired or not yet
 valid; 1 a key cannot be read; 2 the token is malformed.
+
+` + ledgerKnowsHelp + `
 
 ` + tokenInputHelp,
 		Example: `  tokenaudit verify --key issuer.pem < token.txt
@@ -83,7 +88,13 @@ valid; 1 a key cannot be read; 2 the token is malformed.
 			}
 			now := a.now().UTC()
 			style := a.style()
-			return a.stream(cmd.Context(), args, stateless(func(it tokenstream.Item) ([]byte, error) {
+			ledger, err := a.openTokenLedger(lf)
+			if err != nil {
+				return err
+			}
+			defer ledger.Close()
+			ctx := cmd.Context()
+			return a.stream(ctx, args, stateless(func(it tokenstream.Item) ([]byte, error) {
 				tok, err := jwtinspect.Parse(it.Token, jwtinspect.WithNow(func() time.Time { return now }))
 				if err != nil {
 					return nil, err
@@ -97,11 +108,14 @@ valid; 1 a key cannot be read; 2 the token is malformed.
 				var out []byte
 				if a.format.Structured() {
 					out, err = appendInspectJSON(nil, rec, tok)
-					if err != nil {
-						return nil, err
+					if err == nil {
+						out, err = ledger.addJSON(ctx, out, 0, it.Token)
 					}
 				} else {
-					out = renderVerifyText(a.format, it, rec, style)
+					out, err = ledger.addText(ctx, renderVerifyText(a.format, it, rec, style), it.Token, a.format, style, false)
+				}
+				if err != nil {
+					return nil, err
 				}
 				if verr != nil {
 					return out, &shownError{err: verr}
@@ -123,6 +137,7 @@ valid; 1 a key cannot be read; 2 the token is malformed.
 	fl.BoolVar(&f.weakSecrets, "check-weak-secrets", false, "also try well-known weak HMAC secrets and report one that verifies")
 	fl.BoolVar(&f.allSignatures, "require-all-signatures", false, "a JWS JSON serialization is valid only when every signature verifies")
 	fl.StringVar(&f.payloadFile, "payload-file", "", "the detached payload of a token whose payload is detached (RFC 7515 appendix F)")
+	lf.register(cmd)
 	return a.tokenInputCommand(cmd)
 }
 

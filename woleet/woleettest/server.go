@@ -37,12 +37,12 @@
 package woleettest
 
 import (
-	mrand "math/rand/v2"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -117,7 +117,7 @@ type Server struct {
 	random    RandomFaults
 
 	mu       sync.Mutex
-	draws    *mrand.Rand // for random faults
+	draws    *mrand.Rand      // for random faults
 	users    map[string]*user // by email
 	tokens   map[string]*TokenRecord
 	order    []*TokenRecord // issue order
