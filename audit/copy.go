@@ -24,7 +24,7 @@ type CopyResult struct {
 
 // copyTables are the tables Copy copies, in order, with their columns.
 var copyTables = []struct{ table, columns string }{
-	{"events", eventColumns},
+	{"events", insertColumns},
 	{"hashes", "seq, hashes"},
 	{"checkpoints", checkpointColumns},
 }
