@@ -1,9 +1,13 @@
 package audit
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"slices"
+	"sort"
 	"time"
 )
 
@@ -76,48 +80,38 @@ var ageBuckets = [...]AgeBucket{
 const stateKinds = "'issue', 'import', 'seen_live', 'revoke', 'revoked_elsewhere'"
 
 // The queries of periodSummary; TestQueryPlans checks the indexes they
-// use. Tokens are told apart by fingerprint_key, then by the text of the
-// fingerprint where a query reads the table anyway (see v3Indexes). A
-// +kind keeps SQLite from finding rows by kind (most of the ledger's)
-// rather than by time or by token.
+// use. None reads the table: the period's buckets and the age classes are
+// cut by seq (the first event recorded at or after each bound, found
+// through events_ts: seq and ts grow together, as one writer at a time
+// stamps each event), and the tokens' histories are read from events_fp
+// alone, token by token (by fingerprint_key, as the report counts them).
 const (
-	// periodLiveAtStartQuery counts the live tokens just before ?: those
-	// whose latest state-changing event before it leaves them active (as
-	// the report counts, with seq*2+1 marking a revoking event).
-	periodLiveAtStartQuery = `SELECT count(*) FROM (
-  SELECT min(CASE WHEN kind IN ('issue', 'import') THEN seq END) AS born,
-         max(CASE WHEN kind IN ('issue', 'import', 'seen_live') THEN seq * 2
-                  WHEN kind IN ('revoke', 'revoked_elsewhere') THEN seq * 2 + 1 END) AS last
-  FROM events WHERE fingerprint_key IS NOT NULL AND ts < ? GROUP BY fingerprint_key) AS t
-WHERE born IS NOT NULL AND last % 2 = 0`
-	// periodEventsQuery lists each state-changing event from ?1 to ?2 with
-	// what its token was just before it: born (an earlier issue or import)
-	// and its latest earlier state-changing kind.
-	periodEventsQuery = `SELECT e.ts, e.kind,
-  EXISTS (SELECT 1 FROM events AS b WHERE b.fingerprint_key = e.fingerprint_key AND +b.kind IN ('issue', 'import') AND b.seq < e.seq
-          AND b.fingerprint = e.fingerprint),
-  coalesce((SELECT x.kind FROM events AS x WHERE x.fingerprint_key = e.fingerprint_key AND x.kind IN (` + stateKinds + `) AND x.seq < e.seq
-            AND x.fingerprint = e.fingerprint ORDER BY x.seq DESC LIMIT 1), '')
-FROM events AS e
-WHERE e.ts >= ? AND e.ts < ? AND +e.kind IN (` + stateKinds + `) AND e.fingerprint_key IS NOT NULL
-ORDER BY e.seq`
-	// periodAgesQuery counts today's (?) live tokens by age in days, in one
-	// pass over the index of tokens (as the report counts them), each live
-	// token's first_seen_at taken from its birth event b.
-	periodAgesQuery = `SELECT CAST((julianday(?) - julianday(` + firstSeenSQL + `)) * 86400 AS BIGINT) / 86400 AS days, count(*)
-FROM (SELECT min(CASE WHEN kind IN ('issue', 'import') THEN seq END) AS born,
-             max(CASE WHEN kind IN ('issue', 'import', 'seen_live') THEN seq * 2
-                      WHEN kind IN ('revoke', 'revoked_elsewhere') THEN seq * 2 + 1 END) AS last
-      FROM events WHERE fingerprint_key IS NOT NULL GROUP BY fingerprint_key) AS t
-JOIN events AS b ON b.seq = t.born
-WHERE t.last % 2 = 0
-GROUP BY days`
+	// periodSeqAtQuery is the seq of the first event recorded at or after ?.
+	periodSeqAtQuery = `SELECT seq FROM events WHERE ts >= ? ORDER BY ts LIMIT 1`
+	// periodHistoryQuery lists every state-changing event, token by token.
+	periodHistoryQuery = `SELECT fingerprint_key, seq, kind FROM events
+WHERE fingerprint_key IS NOT NULL AND +kind IN (` + stateKinds + `) ORDER BY fingerprint_key`
+	// periodImportIATQuery lists the imports recorded with an earlier iat:
+	// their token's first_seen_at is that iat (see firstSeenSQL).
+	periodImportIATQuery = `SELECT seq, json_extract(detail, '$.token_iat') FROM events INDEXED BY events_import_iat
+WHERE kind = 'import' AND json_extract(detail, '$.token_iat') IS NOT NULL`
 )
 
-// periodSummary computes a PeriodSummary in tx. It reads only the events of
-// the period (through the index on ts) and, for each state-changing one,
-// the token's previous state (through the index on fingerprint), plus one
-// pass over the token index for the number of live tokens at the start.
+// seqAt returns the seq of the first event recorded at or after t, or the
+// tree size when there is none.
+func seqAt(ctx context.Context, q queryer, t time.Time, size int64) (int64, error) {
+	var seq int64
+	err := q.QueryRowContext(ctx, periodSeqAtQuery, formatTS(t)).Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return size, nil
+	}
+	return seq, classify(err)
+}
+
+// periodSummary computes a PeriodSummary in tx, from one pass over the
+// index events_fp and a few seeks in events_ts: every token's history of
+// state changes, replayed in seq order, gives the live tokens at the start,
+// what changed in each bucket, and the age of each token live now.
 func periodSummary(ctx context.Context, tx queryer, since, until, now time.Time, listed int) (*PeriodSummary, error) {
 	since, until = since.UTC(), until.UTC()
 	if !since.Before(until) {
@@ -133,78 +127,147 @@ func periodSummary(ctx context.Context, tx queryer, since, until, now time.Time,
 	for t := first; t.Before(until); t = t.Add(width) {
 		p.Buckets = append(p.Buckets, ActivityBucket{Start: t})
 	}
-
-	// The live tokens just before the period.
-	err := tx.QueryRowContext(ctx, periodLiveAtStartQuery, formatTS(since)).Scan(&p.LiveAtStart)
-	if err != nil {
-		return nil, fmt.Errorf("live tokens at the start of the period: %w", classify(err))
+	var size int64
+	if err := tx.QueryRowContext(ctx, sizeQuery).Scan(&size); err != nil {
+		return nil, fmt.Errorf("the tree size: %w", classify(err))
 	}
-
-	// Each state-changing event of the period, with what the token was
-	// just before it.
-	live := p.LiveAtStart
-	bucket := 0
-	err = eachRow(ctx, tx, periodEventsQuery, []any{formatTS(since), formatTS(until)}, func(rows *sql.Rows) error {
-		var ts, kind, prev string
-		var born bool
-		if err := rows.Scan(&ts, &kind, &born, &prev); err != nil {
-			return err
-		}
-		at, err := parseTS(ts)
-		if err != nil {
-			return err
-		}
-		for bucket+1 < len(p.Buckets) && !at.Before(p.Buckets[bucket+1].Start) {
-			p.Buckets[bucket].Live = live
-			bucket++
-		}
-		wasActive := born && (prev == string(KindIssue) || prev == string(KindImport) || prev == string(KindSeenLive))
-		var isActive bool
-		switch Kind(kind) {
-		case KindIssue, KindImport:
-			isActive = true
-		case KindSeenLive:
-			isActive = born
-		}
-		b := &p.Buckets[bucket]
+	// bounds[i] is the first seq of bucket i (the first at since), and
+	// bounds[len(Buckets)] the first seq at until.
+	bounds := make([]int64, len(p.Buckets)+1)
+	for i := range bounds {
+		at := until
 		switch {
-		case isActive && !wasActive && !born:
-			b.Issued++
-			live++
-		case isActive && !wasActive:
-			b.Revived++
-			live++
-		case !isActive && wasActive:
-			b.Revoked++
-			live--
+		case i == 0:
+			at = since
+		case i < len(p.Buckets):
+			at = p.Buckets[i].Start
 		}
-		return nil
+		var err error
+		if bounds[i], err = seqAt(ctx, tx, at, size); err != nil {
+			return nil, fmt.Errorf("the period's bounds: %w", err)
+		}
+	}
+	// ageBounds[i] is the first seq recorded after now minus ageBuckets[i]'s
+	// MinDays: a token born at or after it is younger than that.
+	p.Ages = append(p.Ages, ageBuckets[:]...)
+	ageBounds := make([]int64, len(p.Ages))
+	for i, a := range p.Ages {
+		var err error
+		if ageBounds[i], err = seqAt(ctx, tx, now.Add(-time.Duration(a.MinDays)*24*time.Hour+time.Microsecond), size); err != nil {
+			return nil, fmt.Errorf("the ages' bounds: %w", err)
+		}
+	}
+	iats := map[int64]time.Time{} // imports recorded with an earlier iat
+	err := eachRow(ctx, tx, periodImportIATQuery, nil, func(rows *sql.Rows) error {
+		var seq int64
+		var iat string
+		if err := rows.Scan(&seq, &iat); err != nil {
+			return err
+		}
+		t, err := parseTS(iat)
+		iats[seq] = t
+		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("the period's events: %w", classify(err))
+		return nil, fmt.Errorf("the imported tokens' iat: %w", classify(err))
 	}
-	for ; bucket < len(p.Buckets); bucket++ {
-		p.Buckets[bucket].Live = live
-	}
-
-	// Today's live tokens by age, in days.
-	p.Ages = append(p.Ages, ageBuckets[:]...)
-	err = eachRow(ctx, tx, periodAgesQuery, []any{formatTS(now)}, func(rows *sql.Rows) error {
-		var days, n int64
-		if err := rows.Scan(&days, &n); err != nil {
-			return err
+	ageOf := func(born int64) int {
+		if iat, ok := iats[born]; ok {
+			days := int(now.Sub(iat) / (24 * time.Hour))
+			for i := len(p.Ages) - 1; i >= 0; i-- {
+				if days >= p.Ages[i].MinDays {
+					return i
+				}
+			}
+			return 0
 		}
-		for i := range p.Ages {
-			if days >= int64(p.Ages[i].MinDays) && (p.Ages[i].MaxDays == 0 || days < int64(p.Ages[i].MaxDays)) {
-				p.Ages[i].Live += n
-				return nil
+		for i := len(ageBounds) - 1; i > 0; i-- {
+			if born < ageBounds[i] {
+				return i
 			}
 		}
-		p.Ages[0].Live += n // a token first seen after now (a clock set back)
+		return 0
+	}
+
+	deltas := make([]int64, len(p.Buckets))
+	type change struct {
+		seq  int64
+		kind Kind
+	}
+	var history []change
+	replay := func() {
+		slices.SortFunc(history, func(a, b change) int { return cmp.Compare(a.seq, b.seq) })
+		born, active := int64(-1), false
+		for _, c := range history {
+			wasBorn, wasActive := born >= 0, active
+			switch c.kind {
+			case KindIssue, KindImport:
+				if born < 0 {
+					born = c.seq
+				}
+				active = true
+			case KindSeenLive:
+				active = born >= 0
+			default:
+				active = false
+			}
+			if active == wasActive {
+				continue
+			}
+			if c.seq < bounds[0] {
+				if active {
+					p.LiveAtStart++
+				} else {
+					p.LiveAtStart--
+				}
+				continue
+			}
+			if c.seq >= bounds[len(bounds)-1] {
+				continue
+			}
+			i := max(0, sort.Search(len(p.Buckets), func(i int) bool { return bounds[i+1] > c.seq }))
+			b := &p.Buckets[i]
+			switch {
+			case active && !wasBorn:
+				b.Issued++
+				deltas[i]++
+			case active:
+				b.Revived++
+				deltas[i]++
+			default:
+				b.Revoked++
+				deltas[i]--
+			}
+		}
+		if active {
+			p.Ages[ageOf(born)].Live++
+		}
+		history = history[:0]
+	}
+	var key, lastKey int64
+	started := false
+	err = eachRow(ctx, tx, periodHistoryQuery, nil, func(rows *sql.Rows) error {
+		var c change
+		if err := rows.Scan(&key, &c.seq, &c.kind); err != nil {
+			return err
+		}
+		if started && key != lastKey {
+			replay()
+		}
+		started, lastKey = true, key
+		history = append(history, c)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("the ages of live tokens: %w", classify(err))
+		return nil, fmt.Errorf("the tokens' histories: %w", classify(err))
+	}
+	if started {
+		replay()
+	}
+	live := p.LiveAtStart
+	for i := range p.Buckets {
+		live += deltas[i]
+		p.Buckets[i].Live = live
 	}
 
 	lists := []struct {

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/tokenaudit/tokenaudit/jwtinspect"
 )
 
 // indexLedger writes a closed ledger of a few tokens, issued and some
@@ -27,7 +29,7 @@ func indexLedger(t *testing.T) (string, []string) {
 	var fps []string
 	var batch []Event
 	for i := range 12 {
-		fps = append(fps, fp(1000+i))
+		fps = append(fps, jwtinspect.Fingerprint(fmt.Sprintf("token-%d", i))) // real keys, 8 bytes each
 		batch = append(batch, Event{Kind: KindIssue, Fingerprint: fps[i], CData: fmt.Sprintf("cust-%d", i%3)})
 		if i%4 == 0 {
 			batch = append(batch, Event{Kind: KindRevoke, Fingerprint: fps[i]})
@@ -113,19 +115,19 @@ func wantDamagedIndex(t *testing.T, path, index, what string) {
 func TestVerifyChecksIndexes(t *testing.T) {
 	path, fps := indexLedger(t)
 	ctx := context.Background()
-	off, page := indexPage(t, path, "events_token")
+	off, page := indexPage(t, path, "events_fp")
 
-	// One hex digit of a revoked token's fingerprint, changed in one of its
-	// two index entries: lookups, which read the index, no longer find
-	// that event; the rows are untouched.
-	target := []byte(fps[4])
+	// One bit of a revoked token's fingerprint_key, changed in its index
+	// entries: lookups, which read the index, no longer find those events;
+	// the rows are untouched.
+	target := binary.BigEndian.AppendUint64(nil, uint64(fingerprintKey(fps[4])))
 	changed := 0
 	for _, at := range []int{bytes.Index(page, target), bytes.LastIndex(page, target)} {
 		if at < 0 {
-			t.Fatal("the fingerprint is not in the index page")
+			t.Fatal("the fingerprint's key is not in the index page")
 		}
 		at += len(target) - 1
-		edited := withByte(t, path, off+at, page[at]^0x20) // a digit made upper case
+		edited := withByte(t, path, off+at, page[at]^0x01)
 		l, err := Open(edited, WithReadOnly())
 		if err != nil {
 			t.Fatal(err)
@@ -141,7 +143,7 @@ func TestVerifyChecksIndexes(t *testing.T) {
 		if found != 2 {
 			changed++
 		}
-		wantDamagedIndex(t, edited, "events_token", "one fingerprint digit")
+		wantDamagedIndex(t, edited, "events_fp", "one bit of a fingerprint's key")
 	}
 	if changed == 0 {
 		t.Error("neither edit changed what the ledger answers")
@@ -185,7 +187,7 @@ func TestVerifyChecksIndexes(t *testing.T) {
 	}
 
 	// Two cell pointers swapped: the same entries, out of order.
-	off, page = indexPage(t, path, "events_token")
+	off, page = indexPage(t, path, "events_fp")
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -195,7 +197,7 @@ func TestVerifyChecksIndexes(t *testing.T) {
 	if err := os.WriteFile(swapped, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	wantDamagedIndex(t, swapped, "index events_token is out of order", "swapped cell pointers")
+	wantDamagedIndex(t, swapped, "index events_fp is out of order", "swapped cell pointers")
 
 	// The intact ledger still verifies, indexes included.
 	l := openAt(t, path, WithReadOnly())

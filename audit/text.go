@@ -19,6 +19,10 @@ const (
 	// detail, in bytes of compact JSON; larger claims are kept as their
 	// SHA-256 and size.
 	maxClaimsJSON = 64 << 10
+	// maxClaimsDepth bounds the nesting of the claims recorded in a
+	// detail; deeper claims are kept as their SHA-256 and size (SQLite's
+	// JSON functions refuse more than 1,000 levels).
+	maxClaimsDepth = 64
 )
 
 // recordableText returns s in the form the ledger records text taken from a
@@ -58,15 +62,16 @@ func textOrigin(original string) map[string]any {
 // recordableClaims returns the claims as the ledger records them in a
 // detail: their compact JSON with JWT-shaped text redacted (see
 // redactJWTs: a JWT shape holds no quote or backslash, so the JSON stays
-// valid), or, when that is longer than maxClaimsJSON bytes, their SHA-256
-// and size in "claims_sha256" and "claims_size".
+// valid), or, when that is longer than maxClaimsJSON bytes or nested deeper
+// than maxClaimsDepth, their SHA-256 and size in "claims_sha256" and
+// "claims_size".
 func recordableClaims(claims map[string]any, detail map[string]any) {
 	b, err := json.Marshal(claims)
 	if err != nil {
 		detail["claims_omitted"] = "the claims could not be encoded as JSON"
 		return
 	}
-	if len(b) > maxClaimsJSON {
+	if len(b) > maxClaimsJSON || jsonDepth(b) > maxClaimsDepth {
 		sum := sha256.Sum256(b)
 		detail["claims_sha256"] = hex.EncodeToString(sum[:])
 		detail["claims_size"] = len(b)
@@ -88,4 +93,25 @@ const iatMargin = time.Minute
 // before now, its recording: from 2000 on, and at least iatMargin before now.
 func earlierIAT(iat *time.Time, now time.Time) bool {
 	return iat != nil && iat.Year() >= 2000 && iat.Before(now.Add(-iatMargin))
+}
+
+// jsonDepth returns the deepest nesting of objects and arrays in the
+// valid JSON text b.
+func jsonDepth(b []byte) int {
+	depth, deepest, inString := 0, 0, false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '{' || c == '[':
+			depth++
+			deepest = max(deepest, depth)
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return deepest
 }

@@ -350,16 +350,17 @@ func TestPoisonTextIsRecorded(t *testing.T) {
 		unsignedJWT(t, map[string]any{"cdata": jwtShaped, "sub": jwtShaped}),
 		unsignedJWT(t, map[string]any{"cdata": "big", "blob": strings.Repeat("x", 1<<20+10)}),
 		unsignedJWT(t, map[string]any{"cdata": "claim", "nested": map[string]any{"t": jwtShaped}}),
+		deepJWT(1200),
 	}
 	var input []string
 	for i := range 600 {
 		input = append(input, unsignedJWT(t, map[string]any{"cdata": "good", "n": i}))
-		if i%150 == 0 {
-			input = append(input, poison[i/150])
+		if i%120 == 0 {
+			input = append(input, poison[i/120])
 		}
 	}
 	res, err := f.auditor.Import(ctx, slices.Values(input), ImportOptions{})
-	if err != nil || res.Imported != 604 || res.Rejected != 0 {
+	if err != nil || res.Imported != 605 || res.Rejected != 0 {
 		t.Fatalf("Import() = %+v, %v", res, err)
 	}
 	byFP := map[string]Event{}
@@ -382,6 +383,10 @@ func TestPoisonTextIsRecorded(t *testing.T) {
 	claim := byFP[jwtinspect.Fingerprint(poison[3])]
 	if d := detailOf(t, claim); d["claims"] == nil || strings.Contains(string(claim.Detail), jwtShaped) {
 		t.Errorf("claims with a JWT-shaped member recorded as %s", claim.Detail)
+	}
+	deep := byFP[jwtinspect.Fingerprint(poison[4])]
+	if d := detailOf(t, deep); d["claims_sha256"] == nil || d["claims"] != nil {
+		t.Errorf("claims nested 1,200 deep recorded as %.200s", deep.Detail)
 	}
 	assertNoSecret(t, f.ledger.Path(), jwtShaped)
 	if rep, err := f.ledger.Verify(ctx); err != nil || !rep.OK() {
@@ -519,4 +524,11 @@ func queryStrings(t *testing.T, db *sql.DB, query string) []string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// deepJWT builds an unsecured JWT whose claims nest depth arrays deep.
+func deepJWT(depth int) string {
+	p := `{"cdata":"deep","d":` + strings.Repeat("[", depth) + strings.Repeat("]", depth) + `}`
+	enc := base64.RawURLEncoding
+	return enc.EncodeToString([]byte(`{"alg":"none"}`)) + "." + enc.EncodeToString([]byte(p)) + "."
 }
