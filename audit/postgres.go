@@ -336,14 +336,12 @@ BEGIN
     RETURN NEW;
 END`,
 		// SQLite's scalar functions that the queries shared with SQLite
-		// call: json_extract of a path '$.key…', min of two texts, and
-		// julianday of a ledger time.
+		// call: json_extract of a path '$.key…', min of two texts, ifnull.
 		"json_extract": `SELECT $1::json #>> string_to_array(substr($2, 3), '.')`,
 		"min":          `SELECT least($1, $2)`,
 		"ifnull":       `SELECT coalesce($1, $2)`,
 		// SQLite's unary + on text (a planner hint there), as an operator.
 		"text_plus": `SELECT $1`,
-		"julianday": `SELECT extract(epoch FROM $1::timestamptz)::float8 / 86400 + 2440587.5`,
 	}
 }
 
@@ -354,8 +352,6 @@ var pgScalars = map[string]string{
 	"min":          "(a text, b text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE",
 	"ifnull":       "(a text, b text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE",
 	"text_plus":    "(a text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE",
-	// A ledger time ends in Z: its instant does not depend on TimeZone.
-	"julianday": "(t text) RETURNS float8 LANGUAGE sql IMMUTABLE PARALLEL SAFE",
 }
 
 // pgIndexes lists the ledger's indexes as pg_get_indexdef shows them, with
