@@ -291,6 +291,9 @@ func leftoverWAL(abs string) error {
 	if _, err := os.Lstat(abs + "-wal"); err != nil {
 		return nil
 	}
+	if _, err := os.Stat(abs); err == nil {
+		return nil // created meanwhile, with its -wal, by another opener
+	}
 	base := filepath.Base(abs)
 	return fmt.Errorf("%w: %s is missing but its write-ahead log %s-wal is there: the ledger was deleted or moved without it",
 		ErrNotALedger, base, base)
