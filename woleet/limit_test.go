@@ -121,7 +121,16 @@ func TestContextCancellation(t *testing.T) {
 		c := newClient(t, srv, nil, woleet.WithRetry(woleet.RetryPolicy{MaxAttempts: 5, BaseDelay: 10 * time.Second, MaxDelay: time.Minute}))
 		srv.FailNext(1, http.StatusServiceUnavailable, nil)
 		ctx, cancel := context.WithCancel(context.Background())
-		time.AfterFunc(50*time.Millisecond, cancel)
+		// Cancel once the first attempt has been answered, while the
+		// client waits its 10 s to retry (not after a fixed time, which a
+		// busy machine may not reach the first attempt within).
+		go func() {
+			for i := 0; len(srv.Requests()) == 0 && i < 1000; i++ {
+				time.Sleep(5 * time.Millisecond)
+			}
+			time.Sleep(20 * time.Millisecond)
+			cancel()
+		}()
 		start := time.Now()
 		_, err := c.ListTokens(ctx)
 		wantErrIs(t, err, context.Canceled, woleet.ErrServerError)
