@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -98,26 +97,6 @@ func readAs(t *testing.T, path string) readResult {
 		t.Fatalf("reader process printed %q: %v\n%s", out, err, stderr.String())
 	}
 	return res
-}
-
-// copyFileMode copies src to dst, created with mode.
-func copyFileMode(t *testing.T, src, dst string, mode os.FileMode) {
-	t.Helper()
-	in, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // readOnlyFolder returns a new folder everyone may enter, for a ledger

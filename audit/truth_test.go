@@ -453,7 +453,7 @@ func TestMigrateFixtures(t *testing.T) {
 	for _, name := range []string{"v1-demo.db", "v2-demo.db"} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), name)
-			copyFixture(t, filepath.Join("testdata", "ledgers", name), path)
+			copyFileMode(t, filepath.Join("testdata", "ledgers", name), path, 0o600)
 			db := rawDB(t, path)
 			before := queryStrings(t, db, "SELECT fingerprint || ' ' || cdata || ' ' || state FROM tokens ORDER BY issued_seq")
 			leaves := queryStrings(t, db, "SELECT hex(leaf_hash) FROM events ORDER BY seq")
@@ -484,26 +484,6 @@ func TestMigrateFixtures(t *testing.T) {
 	}
 }
 
-// copyFixture copies a fixture ledger to dst, writable.
-func copyFixture(t *testing.T, src, dst string) {
-	t.Helper()
-	in, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // queryStrings runs a query returning one text column.
 func queryStrings(t *testing.T, db *sql.DB, query string) []string {
 	t.Helper()
@@ -531,4 +511,24 @@ func deepJWT(depth int) string {
 	p := `{"cdata":"deep","d":` + strings.Repeat("[", depth) + strings.Repeat("]", depth) + `}`
 	enc := base64.RawURLEncoding
 	return enc.EncodeToString([]byte(`{"alg":"none"}`)) + "." + enc.EncodeToString([]byte(p)) + "."
+}
+
+// copyFileMode copies src to dst, created with mode.
+func copyFileMode(t *testing.T, src, dst string, mode os.FileMode) {
+	t.Helper()
+	in, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
