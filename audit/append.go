@@ -226,8 +226,11 @@ func confirmRows(ctx context.Context, q queryer, events []Event) error {
 	var nEvents, nHashes int64
 	var maxEvent, maxHash sql.NullInt64
 	var leaf []byte
-	err := q.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM events WHERE seq >= ?1), (SELECT max(seq) FROM events),
-    (SELECT leaf_hash FROM events WHERE seq = ?2), (SELECT count(*) FROM hashes WHERE seq >= ?1), (SELECT max(seq) FROM hashes)`,
+	// BETWEEN rather than seq >= ?1: with max(seq) = ?2 it counts the same
+	// rows, and PostgreSQL's generic plan for an open range may scan the
+	// whole table.
+	err := q.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM events WHERE seq BETWEEN ?1 AND ?2), (SELECT max(seq) FROM events),
+    (SELECT leaf_hash FROM events WHERE seq = ?2), (SELECT count(*) FROM hashes WHERE seq BETWEEN ?1 AND ?2), (SELECT max(seq) FROM hashes)`,
 		first, last).Scan(&nEvents, &maxEvent, &leaf, &nHashes, &maxHash)
 	if err != nil {
 		return fmt.Errorf("read back the appended events: %w", classify(err))

@@ -639,3 +639,42 @@ func TestPostgresAlteredView(t *testing.T) {
 		t.Fatalf("Verify = %v, want the altered view reported", err)
 	}
 }
+
+// TestPostgresUpgradesEventsDense: a ledger whose events_dense has the
+// earlier body (a generic plan of it scanned the whole table on every
+// append) verifies intact, and a writable Open replaces that body.
+func TestPostgresUpgradesEventsDense(t *testing.T) {
+	ctx := context.Background()
+	loc := pgtest.URL(t)
+	l := openAt(t, loc)
+	mustAppend(t, l, Event{Kind: KindIssue, Fingerprint: fp(1)})
+	b := l.db.(*postgresBackend)
+	s := b.ident()
+	raw := rawPostgres(t, loc)
+	mustExec(t, raw, "CREATE OR REPLACE FUNCTION "+s+".events_dense() RETURNS trigger LANGUAGE plpgsql AS $body$"+earlierEventsDense(s)+"$body$")
+	if vr, err := l.Verify(ctx); err != nil || !vr.OK() {
+		t.Fatalf("Verify with the earlier events_dense = %+v, %v", vr, err)
+	}
+	body := func() string {
+		var src string
+		if err := raw.QueryRow("SELECT p.prosrc FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace WHERE n.nspname = $1 AND p.proname = 'events_dense'", b.schema).Scan(&src); err != nil {
+			t.Fatal(err)
+		}
+		return src
+	}
+	openAt(t, loc, WithReadOnly()).Close()
+	if body() != earlierEventsDense(s) {
+		t.Fatal("a read-only Open changed events_dense")
+	}
+	l2 := openAt(t, loc)
+	if got := body(); got != pgFunctions(s)["events_dense"] {
+		t.Fatalf("after a writable Open, events_dense = %s", got)
+	}
+	mustAppend(t, l2, Event{Kind: KindIssue, Fingerprint: fp(2)})
+	if _, err := l2.Append(ctx, Event{Kind: KindIssue, Fingerprint: fp(3)}); err != nil {
+		t.Fatal(err)
+	}
+	if vr, err := l2.Verify(ctx); err != nil || !vr.OK() || vr.Verified != 3 {
+		t.Fatalf("Verify after the upgrade = %+v, %v", vr, err)
+	}
+}
