@@ -651,7 +651,7 @@ func TestPostgresUpgradesEventsDense(t *testing.T) {
 	b := l.db.(*postgresBackend)
 	s := b.ident()
 	raw := rawPostgres(t, loc)
-	mustExec(t, raw, "CREATE OR REPLACE FUNCTION "+s+".events_dense() RETURNS trigger LANGUAGE plpgsql AS $body$"+earlierEventsDense(s)+"$body$")
+	mustExec(t, raw, "CREATE OR REPLACE "+functionDef(s, "events_dense", earlierEventsDense(s)))
 	if vr, err := l.Verify(ctx); err != nil || !vr.OK() {
 		t.Fatalf("Verify with the earlier events_dense = %+v, %v", vr, err)
 	}

@@ -368,21 +368,44 @@ func earlierEventsDense(s string) string {
 // keeps the earlier one, which is as strict, only slower.
 func (b *postgresBackend) upgradeFunctions(ctx context.Context, db *sql.DB) error {
 	s := b.ident()
+	// Under the writers' lock, so that writers opening at once do not
+	// replace it at once (PostgreSQL refuses concurrent updates of one
+	// function).
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("upgrade the trigger function events_dense: %w", classify(err))
+	}
+	defer tx.Rollback()
+	if err := b.lockWrite(ctx, tx); err != nil {
+		return fmt.Errorf("upgrade the trigger function events_dense: %w", classify(err))
+	}
 	var src string
-	err := db.QueryRowContext(ctx, `SELECT p.prosrc FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace
+	err = tx.QueryRowContext(ctx, `SELECT p.prosrc FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace
 WHERE n.nspname = ? AND p.proname = 'events_dense'`, b.schema).Scan(&src)
 	if err != nil || src != earlierEventsDense(s) {
 		return nil // nothing to upgrade, or Verify says what is wrong
 	}
-	_, err = db.ExecContext(ctx, "CREATE OR REPLACE FUNCTION "+s+".events_dense() RETURNS trigger LANGUAGE plpgsql AS $body$"+pgFunctions(s)["events_dense"]+"$body$")
+	_, err = tx.ExecContext(ctx, "CREATE OR REPLACE "+functionDef(s, "events_dense", pgFunctions(s)["events_dense"]))
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "42501" { // insufficient_privilege
 		return nil
+	}
+	if err == nil {
+		err = tx.Commit()
 	}
 	if err != nil {
 		return fmt.Errorf("upgrade the trigger function events_dense: %w", classify(err))
 	}
 	return nil
+}
+
+// functionDef is the definition, after CREATE, of the ledger's function
+// name (one of pgFunctions) in the schema s, with body.
+func functionDef(s, name, body string) string {
+	if sig, ok := pgScalars[name]; ok {
+		return fmt.Sprintf("FUNCTION %s.%s %s AS $body$%s$body$", s, name, sig, body)
+	}
+	return fmt.Sprintf("FUNCTION %s.%s() RETURNS trigger LANGUAGE plpgsql AS $body$%s$body$", s, name, body)
 }
 
 // pgScalars are the signatures of the SQL functions among pgFunctions (the
@@ -464,11 +487,7 @@ CREATE TABLE %[1]s.checkpoints (
 `, s, tsCheck, schemaComment, SchemaVersion)
 	fns := pgFunctions(s)
 	for _, name := range slices.Sorted(maps.Keys(fns)) {
-		if sig, ok := pgScalars[name]; ok {
-			fmt.Fprintf(&d, "\nCREATE FUNCTION %s.%s %s AS $body$%s$body$;\n", s, name, sig, fns[name])
-			continue
-		}
-		fmt.Fprintf(&d, "\nCREATE FUNCTION %s.%s() RETURNS trigger LANGUAGE plpgsql AS $body$%s$body$;\n", s, name, fns[name])
+		fmt.Fprintf(&d, "\nCREATE %s;\n", functionDef(s, name, fns[name]))
 	}
 	fmt.Fprintf(&d, "CREATE OPERATOR %[1]s.+ (RIGHTARG = text, FUNCTION = %[1]s.text_plus);\n", s)
 	for _, t := range pgTriggers() {
